@@ -1,0 +1,48 @@
+# gigunion: the two commands a newcomer needs are `make run` and `make test`.
+# Everything is built by cargo from crates.io; SQLite is compiled in, nothing else to install.
+
+CARGO ?= cargo
+TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+TEST_REDIS ?= redis://127.0.0.1:6379/
+
+.PHONY: run test test-services fmt lint openapi migrate seed clean bench
+
+## Start the server on an embedded SQLite database (data/) with demo data.
+run:
+	$(CARGO) run --release --bin gigunion -- serve --demo
+
+## The whole test suite on SQLite with the in-process coordination store.
+test:
+	$(CARGO) test --workspace
+
+## The same suite against PostgreSQL and Redis (TEST_PG_URL, TEST_REDIS).
+test-services:
+	TEST_DATABASE_URL=$(TEST_PG_URL) TEST_REDIS_URL=$(TEST_REDIS) $(CARGO) test --workspace
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Performance scenarios against a release build, as ratios to /healthz of the same server in
+## the same run (never part of CI): all of them, or `make bench SCENARIO=stations`.
+## Figures are printed and kept in bench/results.json.
+bench:
+	$(CARGO) build --release -p gigunion-server -p gigunion-bench
+	$(CARGO) run --release --quiet -p gigunion-bench -- $(SCENARIO)
+
+## Rewrite openapi/openapi.json from the code.
+openapi:
+	$(CARGO) run --quiet --bin gigunion -- openapi > openapi/openapi.json.tmp
+	mv openapi/openapi.json.tmp openapi/openapi.json
+
+migrate:
+	$(CARGO) run --release --bin gigunion -- migrate
+
+seed:
+	$(CARGO) run --release --bin gigunion -- seed
+
+clean:
+	rm -rf data

@@ -1,0 +1,136 @@
+//! Nearby search over a nationwide set of stations (200,000 by default, China has about
+//! 186,000), queried at random points around Nanjing and Hefei the way the app asks: default
+//! radius (3 km) and limit (20), a quarter with an amenity filter, a tenth for open stations only.
+
+use std::time::{Duration, Instant};
+
+use membership::orgs::{self, NewOrg, RegionCode};
+use membership::vocab::OrgKind;
+use platform::db::write_tx;
+use platform::Db;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::report::Outcome;
+use crate::server::Server;
+use crate::Options;
+
+const QUERIES: usize = 10_000;
+
+pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
+    let dir = tempfile::tempdir()?;
+    let file = match &options.database {
+        Some(file) => file.clone(),
+        None => dir.path().join("bench.db"),
+    };
+    let database_url = format!("sqlite://{}", file.display());
+    let setup = Instant::now();
+    if file.exists() {
+        println!(
+            "reusing {} (its stations, whatever --stations says)",
+            file.display()
+        );
+    } else {
+        prefill(&database_url, options.dataset)?;
+        println!(
+            "prefilled {} stations in {:.1} s",
+            options.dataset,
+            setup.elapsed().as_secs_f64()
+        );
+    }
+    let setup_seconds = setup.elapsed().as_secs_f64();
+
+    let env = [
+        ("DATABASE_URL", database_url),
+        ("DATA_DIR", dir.path().join("data").display().to_string()),
+        // Request logging off for both endpoints alike: measure the work, not the log.
+        ("RUST_LOG", "warn".to_owned()),
+    ];
+    let server = Server::start(&options.server, &env, &dir.path().join("server.log")).await?;
+    // Let startup work settle (the first index check, allocator) before reading memory.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle_mib = server.rss_mib()?;
+
+    let (baseline, measured) = crate::scenarios::measure(&server, queries(), options).await?;
+    let rss_after_load_mib = server.rss_mib()?;
+
+    let mut outcome = Outcome {
+        scenario: "stations",
+        endpoint: "GET /v1/stations/nearby".into(),
+        dataset: format!("{} stations", options.dataset),
+        setup_seconds,
+        ready_seconds: server.ready_after.as_secs_f64(),
+        rss_idle_mib,
+        rss_after_load_mib,
+        connections: options.connections,
+        baseline,
+        measured,
+        targets: Vec::new(),
+    };
+    outcome.targets = vec![
+        (
+            format!(
+                "req/s >= 80% of /healthz ({:.0}%)",
+                outcome.rps_ratio() * 100.0
+            ),
+            outcome.rps_ratio() >= 0.8,
+        ),
+        (
+            format!("p99 <= 1.5x /healthz ({:.2}x)", outcome.p99_ratio()),
+            outcome.p99_ratio() <= 1.5,
+        ),
+        (
+            format!("ready < 1 s ({:.3} s)", outcome.ready_seconds),
+            outcome.ready_seconds < 1.0,
+        ),
+        (
+            format!("idle RSS < 64 MiB ({:.1} MiB)", outcome.rss_idle_mib),
+            outcome.rss_idle_mib < 64.0,
+        ),
+    ];
+    Ok(outcome)
+}
+
+/// A migrated SQLite database with `n` synthetic stations, written through the crates.
+fn prefill(database_url: &str, n: usize) -> anyhow::Result<()> {
+    let db = Db::connect(database_url)?;
+    db.migrate()?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let org = write_tx(&mut conn, |conn| {
+        orgs::create(
+            conn,
+            NewOrg {
+                parent_id: None,
+                kind: OrgKind::Federation,
+                name: "中华全国总工会（基准测试）".into(),
+                region_code: RegionCode::parse("110000")?,
+                address: "北京市".into(),
+                location: None,
+            },
+        )
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    stations::seed::synthetic(&mut conn, org.id, n, 7).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// Random nearby queries around Nanjing and Hefei.
+fn queries() -> Vec<String> {
+    let mut rng = StdRng::seed_from_u64(42);
+    let cities = [(32.0603, 118.7969), (31.8206, 117.2272)];
+    (0..QUERIES)
+        .map(|i| {
+            let (lat, lng) = cities[i % cities.len()];
+            let lat = lat + rng.gen_range(-0.12..0.12);
+            let lng = lng + rng.gen_range(-0.15..0.15);
+            let mut q = format!("/v1/stations/nearby?lat={lat:.6}&lng={lng:.6}");
+            if rng.gen_bool(0.25) {
+                q.push_str("&amenities=drinking_water,phone_charging");
+            }
+            if rng.gen_bool(0.1) {
+                q.push_str("&open_now=true");
+            }
+            q
+        })
+        .collect()
+}

@@ -1,0 +1,360 @@
+//! Group commit for the flash crowd: claims and bookings queue here and are written in batches,
+//! one transaction each.
+//!
+//! A commit costs a disk flush, so one commit per claim caps a single stock row at a few
+//! thousand claims per second on either database. Here one task takes every request waiting,
+//! locks each program's stock row (or session row) once, hands out what is left in arrival
+//! order, writes vouchers or bookings and their ledger rows, and commits once. Exactness comes
+//! from the row lock (PostgreSQL) or the single writer (SQLite), backed by the unique keys:
+//! one voucher per claim number per member, one live booking per member per program.
+//!
+//! If a batch fails as a whole (say another instance raced one of its members into a unique
+//! key), each request is retried alone so one conflict never fails its neighbours.
+
+use platform::clock::now;
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use platform::crypto::random_token;
+use platform::db::write_tx;
+use platform::schema::{bookings as b, health_sessions as hs, programs as p, vouchers as v};
+use platform::{Db, DbConn, Error, ErrorCode, Result};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::ledger;
+use crate::vocab::{BookingStatus, LedgerKind, VoucherStatus};
+
+/// Largest batch: bounds one transaction's lock time.
+const MAX_BATCH: usize = 512;
+
+pub struct ClaimJob {
+    pub program_id: i64,
+    pub account_id: i64,
+    pub per_member_limit: i32,
+    pub valid_until: Option<NaiveDateTime>,
+    reply: oneshot::Sender<Result<ClaimOutcome>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// A voucher was issued (its id). `sold_out_now`: this claim took the last pack.
+    Issued {
+        voucher_id: i64,
+        sold_out_now: bool,
+    },
+    SoldOut,
+    AlreadyClaimed,
+}
+
+pub struct BookJob {
+    pub session_id: i64,
+    pub program_id: i64,
+    pub account_id: i64,
+    pub waitlist: bool,
+    reply: oneshot::Sender<Result<BookOutcome>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookOutcome {
+    Booked(i64),
+    Waitlisted(i64),
+    Full,
+    AlreadyBooked,
+}
+
+enum Job {
+    Claim(ClaimJob),
+    Book(BookJob),
+}
+
+/// The handle requests use; cheap to clone.
+#[derive(Clone)]
+pub struct Batcher {
+    queue: mpsc::Sender<Job>,
+}
+
+impl Batcher {
+    /// Starts the writer task on the current Tokio runtime.
+    pub fn start(db: Db) -> Batcher {
+        let (queue, jobs) = mpsc::channel(64 * 1024);
+        tokio::spawn(run(db, jobs));
+        Batcher { queue }
+    }
+
+    pub async fn claim(
+        &self,
+        program_id: i64,
+        account_id: i64,
+        per_member_limit: i32,
+        valid_until: Option<NaiveDateTime>,
+    ) -> Result<ClaimOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(
+            Job::Claim(ClaimJob {
+                program_id,
+                account_id,
+                per_member_limit,
+                valid_until,
+                reply,
+            }),
+            answer,
+        )
+        .await
+    }
+
+    pub async fn book(
+        &self,
+        session_id: i64,
+        program_id: i64,
+        account_id: i64,
+        waitlist: bool,
+    ) -> Result<BookOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(
+            Job::Book(BookJob {
+                session_id,
+                program_id,
+                account_id,
+                waitlist,
+                reply,
+            }),
+            answer,
+        )
+        .await
+    }
+
+    async fn submit<T>(&self, job: Job, answer: oneshot::Receiver<Result<T>>) -> Result<T> {
+        self.queue
+            .send(job)
+            .await
+            .map_err(|_| Error::unavailable(anyhow::anyhow!("the batch writer has stopped")))?;
+        answer.await.map_err(|_| {
+            Error::unavailable(anyhow::anyhow!("the batch writer dropped a request"))
+        })?
+    }
+}
+
+async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (mut claims, mut books) = (Vec::new(), Vec::new());
+        for job in jobs {
+            match job {
+                Job::Claim(c) => claims.push(c),
+                Job::Book(b) => books.push(b),
+            }
+        }
+        let outcome = db
+            .run(move |conn| {
+                if !claims.is_empty() {
+                    settle(conn, claims, grant_claims);
+                }
+                if !books.is_empty() {
+                    settle(conn, books, grant_bookings);
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = outcome {
+            // The replies went with the jobs; their receivers see the drop as unavailable.
+            tracing::error!(error = ?e, "batch writer failed");
+        }
+    }
+}
+
+/// Decides a batch of jobs inside one transaction, one outcome per job.
+type Grant<J> = fn(&mut DbConn, &[&J]) -> Result<Vec<<J as Replies>::Outcome>>;
+
+trait Replies {
+    type Outcome;
+    fn reply(self, outcome: Result<Self::Outcome>);
+}
+
+impl Replies for ClaimJob {
+    type Outcome = ClaimOutcome;
+    fn reply(self, outcome: Result<ClaimOutcome>) {
+        let _ = self.reply.send(outcome);
+    }
+}
+
+impl Replies for BookJob {
+    type Outcome = BookOutcome;
+    fn reply(self, outcome: Result<BookOutcome>) {
+        let _ = self.reply.send(outcome);
+    }
+}
+
+/// Runs `grant` over the whole batch in one transaction; if that fails, each job alone.
+fn settle<J: Replies>(conn: &mut DbConn, jobs: Vec<J>, grant: Grant<J>) {
+    let all: Vec<&J> = jobs.iter().collect();
+    match write_tx(conn, |conn| grant(conn, &all)) {
+        Ok(outcomes) => {
+            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+                job.reply(Ok(outcome));
+            }
+        }
+        Err(e) if jobs.len() == 1 => jobs.into_iter().for_each(|job| job.reply(Err(e_clone(&e)))),
+        Err(e) => {
+            tracing::warn!(error = ?e, size = jobs.len(), "batch failed; retrying its requests one by one");
+            for job in jobs {
+                let outcome = write_tx(conn, |conn| grant(conn, &[&job]).map(|mut o| o.remove(0)));
+                job.reply(outcome);
+            }
+        }
+    }
+}
+
+fn e_clone(e: &Error) -> Error {
+    Error::new(e.code()).with_cause(anyhow::anyhow!("{e:?}"))
+}
+
+/// Claims of a batch, program by program, in arrival order.
+fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcome>> {
+    let mut outcomes = vec![ClaimOutcome::SoldOut; jobs.len()];
+    let mut by_program: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        by_program.entry(job.program_id).or_default().push(i);
+    }
+    for (program_id, indexes) in by_program {
+        // Taking the row lock first: concurrent batches (other instances) queue behind it.
+        let left: Option<i32> = diesel::update(p::table.find(program_id))
+            .set(p::stock_left.eq(p::stock_left))
+            .returning(p::stock_left)
+            .get_result(conn)?;
+        let mut left = left.ok_or_else(|| Error::new(ErrorCode::WrongProgramKind))?;
+        let accounts: Vec<i64> = indexes.iter().map(|&i| jobs[i].account_id).collect();
+        let held: Vec<i64> = v::table
+            .filter(v::program_id.eq(program_id))
+            .filter(v::account_id.eq_any(&accounts))
+            .select(v::account_id)
+            .load(conn)?;
+        let mut counts: HashMap<i64, i32> = HashMap::new();
+        for account in held {
+            *counts.entry(account).or_default() += 1;
+        }
+        let issued_at = now();
+        let mut last_voucher = None;
+        for &i in &indexes {
+            let job = jobs[i];
+            let count = counts.entry(job.account_id).or_default();
+            outcomes[i] = if *count >= job.per_member_limit {
+                ClaimOutcome::AlreadyClaimed
+            } else if left == 0 {
+                ClaimOutcome::SoldOut
+            } else {
+                *count += 1;
+                left -= 1;
+                let voucher_id: i64 = diesel::insert_into(v::table)
+                    .values((
+                        v::program_id.eq(program_id),
+                        v::account_id.eq(job.account_id),
+                        v::claim_no.eq(*count),
+                        v::code.eq(random_token(9)),
+                        v::status.eq(VoucherStatus::Issued.as_str()),
+                        v::issued_at.eq(issued_at),
+                        v::valid_until.eq(job.valid_until),
+                    ))
+                    .returning(v::id)
+                    .get_result(conn)?;
+                ledger::append(
+                    conn,
+                    job.account_id,
+                    program_id,
+                    LedgerKind::Claimed,
+                    Some(voucher_id),
+                )?;
+                last_voucher = Some(i);
+                ClaimOutcome::Issued {
+                    voucher_id,
+                    sold_out_now: false,
+                }
+            };
+        }
+        if left == 0 {
+            if let Some(i) = last_voucher {
+                if let ClaimOutcome::Issued { voucher_id, .. } = outcomes[i] {
+                    outcomes[i] = ClaimOutcome::Issued {
+                        voucher_id,
+                        sold_out_now: true,
+                    };
+                }
+            }
+        }
+        diesel::update(p::table.find(program_id))
+            .set(p::stock_left.eq(left))
+            .execute(conn)?;
+    }
+    Ok(outcomes)
+}
+
+const LIVE: [&str; 3] = ["booked", "waitlisted", "checked_in"];
+
+/// Bookings of a batch, session by session, in arrival order.
+fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcome>> {
+    let mut outcomes = vec![BookOutcome::Full; jobs.len()];
+    let mut by_session: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (i, job) in jobs.iter().enumerate() {
+        by_session.entry(job.session_id).or_default().push(i);
+    }
+    for (session_id, indexes) in by_session {
+        let (capacity, mut booked): (i32, i32) = diesel::update(hs::table.find(session_id))
+            .set(hs::booked.eq(hs::booked))
+            .returning((hs::capacity, hs::booked))
+            .get_result(conn)?;
+        let program_id = jobs[indexes[0]].program_id;
+        let accounts: Vec<i64> = indexes.iter().map(|&i| jobs[i].account_id).collect();
+        let mut live: std::collections::HashSet<i64> = b::table
+            .filter(b::program_id.eq(program_id))
+            .filter(b::account_id.eq_any(&accounts))
+            .filter(b::status.eq_any(LIVE))
+            .select(b::account_id)
+            .load::<i64>(conn)?
+            .into_iter()
+            .collect();
+        let created = now();
+        for &i in &indexes {
+            let job = jobs[i];
+            let status = if live.contains(&job.account_id) {
+                outcomes[i] = BookOutcome::AlreadyBooked;
+                continue;
+            } else if booked < capacity {
+                booked += 1;
+                BookingStatus::Booked
+            } else if job.waitlist {
+                BookingStatus::Waitlisted
+            } else {
+                outcomes[i] = BookOutcome::Full;
+                continue;
+            };
+            live.insert(job.account_id);
+            let id: i64 = diesel::insert_into(b::table)
+                .values((
+                    b::session_id.eq(session_id),
+                    b::program_id.eq(program_id),
+                    b::account_id.eq(job.account_id),
+                    b::status.eq(status.as_str()),
+                    b::code.eq(random_token(9)),
+                    b::created_at.eq(created),
+                ))
+                .returning(b::id)
+                .get_result(conn)?;
+            let (kind, outcome) = match status {
+                BookingStatus::Booked => (LedgerKind::Booked, BookOutcome::Booked(id)),
+                _ => (LedgerKind::Waitlisted, BookOutcome::Waitlisted(id)),
+            };
+            ledger::append(conn, job.account_id, program_id, kind, Some(id))?;
+            outcomes[i] = outcome;
+        }
+        diesel::update(hs::table.find(session_id))
+            .set(hs::booked.eq(booked))
+            .execute(conn)?;
+    }
+    Ok(outcomes)
+}

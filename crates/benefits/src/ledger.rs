@@ -1,0 +1,141 @@
+//! The benefit ledger: one append-only row per member per event (claim, redemption, booking,
+//! cancellation, check-in, report ...). Members read theirs; staff statistics count them.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use platform::pagination::{Page, Paged};
+use platform::schema::{benefit_ledger as l, programs as p};
+use platform::{DbConn, Error, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::vocab::LedgerKind;
+
+pub fn append(
+    conn: &mut DbConn,
+    account_id: i64,
+    program_id: i64,
+    kind: LedgerKind,
+    ref_id: Option<i64>,
+) -> Result<()> {
+    diesel::insert_into(l::table)
+        .values((
+            l::account_id.eq(account_id),
+            l::program_id.eq(program_id),
+            l::kind.eq(kind.as_str()),
+            l::ref_id.eq(ref_id),
+            l::at.eq(platform::clock::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LedgerEntry {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub kind: LedgerKind,
+    pub program_id: i64,
+    pub program_title: String,
+    /// The voucher, entry or booking the entry is about.
+    pub ref_id: Option<i64>,
+}
+
+pub fn mine(conn: &mut DbConn, account_id: i64, page: Page) -> Result<Paged<LedgerEntry>> {
+    let rows: Vec<(i64, NaiveDateTime, String, i64, String, Option<i64>)> = l::table
+        .inner_join(p::table.on(p::id.eq(l::program_id)))
+        .filter(l::account_id.eq(account_id))
+        .filter(l::id.lt(page.before.unwrap_or(i64::MAX)))
+        .order(l::id.desc())
+        .limit(page.limit + 1)
+        .select((l::id, l::at, l::kind, l::program_id, p::title, l::ref_id))
+        .load(conn)?;
+    let entries = rows
+        .into_iter()
+        .map(|(id, at, kind, program_id, program_title, ref_id)| {
+            Ok(LedgerEntry {
+                id,
+                at: at.and_utc(),
+                kind: LedgerKind::parse(&kind)
+                    .ok_or_else(|| Error::internal(anyhow::anyhow!("ledger kind {kind}")))?,
+                program_id,
+                program_title,
+                ref_id,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Paged::from_rows(entries, page, |e| e.id))
+}
+
+/// Counts of one kind of event.
+#[derive(Debug, Default, Clone, Serialize, ToSchema)]
+pub struct Counts {
+    pub claimed: i64,
+    pub entered: i64,
+    pub won: i64,
+    pub redeemed: i64,
+    pub vouchers_expired: i64,
+    pub booked: i64,
+    pub waitlisted: i64,
+    pub promoted: i64,
+    pub cancelled: i64,
+    pub checked_in: i64,
+    pub no_shows: i64,
+    pub reports: i64,
+}
+
+impl Counts {
+    fn add(&mut self, kind: LedgerKind) {
+        let slot = match kind {
+            LedgerKind::Claimed => &mut self.claimed,
+            LedgerKind::Entered => &mut self.entered,
+            LedgerKind::Won => &mut self.won,
+            LedgerKind::Lost => return,
+            LedgerKind::Redeemed => &mut self.redeemed,
+            LedgerKind::VoucherExpired => &mut self.vouchers_expired,
+            LedgerKind::Booked => &mut self.booked,
+            LedgerKind::Waitlisted => &mut self.waitlisted,
+            LedgerKind::Promoted => &mut self.promoted,
+            LedgerKind::Cancelled => &mut self.cancelled,
+            LedgerKind::CheckedIn => &mut self.checked_in,
+            LedgerKind::NoShow => &mut self.no_shows,
+            LedgerKind::ReportAttached => &mut self.reports,
+        };
+        *slot += 1;
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DayCounts {
+    /// Calendar day in Asia/Shanghai.
+    pub date: NaiveDate,
+    #[serde(flatten)]
+    pub counts: Counts,
+}
+
+/// Totals and per-day counts of a program's ledger.
+pub fn program_counts(conn: &mut DbConn, program_id: i64) -> Result<(Counts, Vec<DayCounts>)> {
+    let rows: Vec<(String, NaiveDateTime)> = l::table
+        .filter(l::program_id.eq(program_id))
+        .select((l::kind, l::at))
+        .load(conn)?;
+    let shanghai = FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let mut total = Counts::default();
+    let mut by_day: BTreeMap<NaiveDate, Counts> = BTreeMap::new();
+    for (kind, at) in rows {
+        let kind = LedgerKind::parse(&kind)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("ledger kind {kind}")))?;
+        total.add(kind);
+        by_day
+            .entry(at.and_utc().with_timezone(&shanghai).date_naive())
+            .or_default()
+            .add(kind);
+    }
+    let days = by_day
+        .into_iter()
+        .map(|(date, counts)| DayCounts { date, counts })
+        .collect();
+    Ok((total, days))
+}

@@ -1,0 +1,80 @@
+//! Benefits: programs and eligibility, gift-pack claims and vouchers (first come or a fair
+//! draw), health-check sessions, bookings and the waitlist, redemptions, reports and the
+//! benefit ledger.
+
+pub mod batcher;
+pub mod bookings;
+pub mod claims;
+pub mod draws;
+pub mod eligibility;
+pub mod ledger;
+pub mod programs;
+pub mod redemptions;
+pub mod reports;
+pub mod routes;
+pub mod sessions;
+pub mod vocab;
+
+pub use routes::{routes, ApiDoc};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::db::write_tx;
+use platform::{Coordinator, Db};
+
+/// What the benefit routes share, as `web::Data<Benefits>`.
+pub struct Benefits {
+    pub batcher: batcher::Batcher,
+    pub sold_out: claims::SoldOut,
+    pub reports: Arc<dyn reports::ReportStore>,
+}
+
+impl Benefits {
+    /// Starts the batch writer and the housekeeping task (expired vouchers back to stock,
+    /// no-shows of ended sessions). Needs a Tokio runtime.
+    pub fn start(
+        db: Db,
+        coord: Coordinator,
+        reports: Arc<dyn reports::ReportStore>,
+    ) -> Arc<Benefits> {
+        let benefits = Arc::new(Benefits {
+            batcher: batcher::Batcher::start(db.clone()),
+            sold_out: claims::SoldOut::new(coord),
+            reports,
+        });
+        tokio::spawn(housekeeping(db, Arc::downgrade(&benefits)));
+        benefits
+    }
+}
+
+async fn housekeeping(db: Db, benefits: std::sync::Weak<Benefits>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tick.tick().await;
+        let Some(benefits) = benefits.upgrade() else {
+            return;
+        };
+        let now = platform::clock::now();
+        let swept = db
+            .run(move |conn| {
+                let restocked = write_tx(conn, |conn| claims::expire_vouchers(conn, now))?;
+                let no_shows = write_tx(conn, |conn| bookings::mark_no_shows(conn, now))?;
+                Ok((restocked, no_shows))
+            })
+            .await;
+        match swept {
+            Ok((restocked, no_shows)) => {
+                for program in restocked {
+                    if let Err(e) = benefits.sold_out.clear(program).await {
+                        tracing::warn!(error = ?e, program, "could not clear a sold-out mark");
+                    }
+                }
+                if no_shows > 0 {
+                    tracing::info!(no_shows, "no-shows marked");
+                }
+            }
+            Err(e) => tracing::warn!(error = ?e, "benefits housekeeping failed"),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Benefit programs: what an org offers its subtree, their lifecycle (draft -> published ->
+//! closed) and what a member sees of them.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use membership::applications::ActiveMember;
+use membership::orgs::{self, OrgRef};
+use platform::schema::{health_sessions as hs, org_closure as c, programs as p};
+use platform::{DbConn, Error, ErrorCode, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::eligibility::Rules;
+use crate::vocab::{Mode, ProgramKind, ProgramStatus};
+
+/// A program as stored.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub id: i64,
+    pub org_id: i64,
+    pub kind: ProgramKind,
+    pub title: String,
+    pub description: String,
+    pub status: ProgramStatus,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub per_member_limit: i32,
+    pub rules: Rules,
+    pub mode: Mode,
+    pub stock_total: Option<i32>,
+    pub stock_left: Option<i32>,
+    pub voucher_valid_days: Option<i32>,
+    pub entry_closes_at: Option<NaiveDateTime>,
+    pub draw_seed: Option<String>,
+    pub drawn_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub published_at: Option<NaiveDateTime>,
+}
+
+/// What staff give to create a program.
+pub struct NewProgram {
+    pub org_id: i64,
+    pub kind: ProgramKind,
+    pub title: String,
+    pub description: String,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub per_member_limit: i32,
+    pub rules: Rules,
+    pub mode: Mode,
+    pub stock: Option<i32>,
+    pub voucher_valid_days: Option<i32>,
+    pub entry_closes_at: Option<NaiveDateTime>,
+    pub created_by: i64,
+}
+
+type Row = (
+    (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        NaiveDateTime,
+        NaiveDateTime,
+        i32,
+        String,
+    ),
+    (
+        String,
+        Option<i32>,
+        Option<i32>,
+        Option<i32>,
+        Option<NaiveDateTime>,
+        Option<String>,
+        Option<NaiveDateTime>,
+        NaiveDateTime,
+        Option<NaiveDateTime>,
+    ),
+);
+
+macro_rules! columns {
+    () => {
+        (
+            (
+                p::id,
+                p::org_id,
+                p::kind,
+                p::title,
+                p::description,
+                p::status,
+                p::starts_at,
+                p::ends_at,
+                p::per_member_limit,
+                p::eligibility,
+            ),
+            (
+                p::mode,
+                p::stock_total,
+                p::stock_left,
+                p::voucher_valid_days,
+                p::entry_closes_at,
+                p::draw_seed,
+                p::drawn_at,
+                p::created_at,
+                p::published_at,
+            ),
+        )
+    };
+}
+
+fn program(row: Row) -> Result<Program> {
+    let (
+        (
+            id,
+            org_id,
+            kind,
+            title,
+            description,
+            status,
+            starts_at,
+            ends_at,
+            per_member_limit,
+            eligibility,
+        ),
+        rest,
+    ) = row;
+    let (
+        mode,
+        stock_total,
+        stock_left,
+        voucher_valid_days,
+        entry_closes_at,
+        draw_seed,
+        drawn_at,
+        created_at,
+        published_at,
+    ) = rest;
+    let corrupt = || Error::internal(anyhow::anyhow!("program {id}: unknown vocabulary"));
+    Ok(Program {
+        id,
+        org_id,
+        kind: ProgramKind::parse(&kind).ok_or_else(corrupt)?,
+        title,
+        description,
+        status: ProgramStatus::parse(&status).ok_or_else(corrupt)?,
+        starts_at,
+        ends_at,
+        per_member_limit,
+        rules: Rules::from_stored(&eligibility)?,
+        mode: Mode::parse(&mode).ok_or_else(corrupt)?,
+        stock_total,
+        stock_left,
+        voucher_valid_days,
+        entry_closes_at,
+        draw_seed,
+        drawn_at,
+        created_at,
+        published_at,
+    })
+}
+
+pub fn get(conn: &mut DbConn, id: i64) -> Result<Program> {
+    let row: Row = p::table.find(id).select(columns!()).first(conn)?;
+    program(row)
+}
+
+pub fn create(conn: &mut DbConn, new: NewProgram) -> Result<Program> {
+    let id: i64 = diesel::insert_into(p::table)
+        .values((
+            (
+                p::org_id.eq(new.org_id),
+                p::kind.eq(new.kind.as_str()),
+                p::title.eq(&new.title),
+                p::description.eq(&new.description),
+                p::status.eq(ProgramStatus::Draft.as_str()),
+                p::starts_at.eq(new.starts_at),
+                p::ends_at.eq(new.ends_at),
+                p::per_member_limit.eq(new.per_member_limit),
+                p::eligibility.eq(new.rules.to_stored()),
+            ),
+            (
+                p::mode.eq(new.mode.as_str()),
+                p::stock_total.eq(new.stock),
+                p::stock_left.eq(new.stock),
+                p::voucher_valid_days.eq(new.voucher_valid_days),
+                p::entry_closes_at.eq(new.entry_closes_at),
+                p::created_by.eq(new.created_by),
+                p::created_at.eq(platform::clock::now()),
+            ),
+        ))
+        .returning(p::id)
+        .get_result(conn)?;
+    get(conn, id)
+}
+
+/// Draft -> published. A fair-mode draw gets its seed now, before any entry, so anyone can
+/// later re-run the draw and check it. Publishing twice is harmless.
+pub fn publish(conn: &mut DbConn, program: &Program) -> Result<Program> {
+    match program.status {
+        ProgramStatus::Published => return Ok(program.clone()),
+        ProgramStatus::Closed => return Err(Error::new(ErrorCode::ProgramNotOpen)),
+        ProgramStatus::Draft => {}
+    }
+    let seed = (program.mode == Mode::Draw).then(hex_seed);
+    diesel::update(p::table.find(program.id))
+        .filter(p::status.eq(ProgramStatus::Draft.as_str()))
+        .set((
+            p::status.eq(ProgramStatus::Published.as_str()),
+            p::published_at.eq(platform::clock::now()),
+            p::draw_seed.eq(seed),
+        ))
+        .execute(conn)?;
+    get(conn, program.id)
+}
+
+/// 256 random bits, hex.
+fn hex_seed() -> String {
+    let mut seed = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut seed);
+    hex::encode(seed)
+}
+
+pub fn close(conn: &mut DbConn, program: &Program) -> Result<Program> {
+    diesel::update(p::table.find(program.id))
+        .filter(p::status.ne(ProgramStatus::Closed.as_str()))
+        .set((
+            p::status.eq(ProgramStatus::Closed.as_str()),
+            p::closed_at.eq(platform::clock::now()),
+        ))
+        .execute(conn)?;
+    get(conn, program.id)
+}
+
+impl Program {
+    /// Refuses unless the program takes claims or bookings right now.
+    pub fn require_open(&self, now: NaiveDateTime) -> Result<()> {
+        let open =
+            self.status == ProgramStatus::Published && self.starts_at <= now && now < self.ends_at;
+        if open {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorCode::ProgramNotOpen))
+        }
+    }
+
+    pub fn require_kind(&self, kind: ProgramKind) -> Result<()> {
+        if self.kind == kind {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorCode::WrongProgramKind))
+        }
+    }
+
+    /// When a voucher issued now stops being redeemable.
+    pub fn voucher_valid_until(&self, issued: NaiveDateTime) -> Option<NaiveDateTime> {
+        self.voucher_valid_days
+            .map(|d| issued + Duration::days(i64::from(d)))
+    }
+}
+
+/// A program as members and staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgramView {
+    pub id: i64,
+    /// The issuing org; members of its subtree may use the program.
+    pub org: OrgRef,
+    pub kind: ProgramKind,
+    pub title: String,
+    pub description: String,
+    pub status: ProgramStatus,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub per_member_limit: i32,
+    pub eligibility: Rules,
+    /// Gift packs: first_come or draw.
+    pub mode: Mode,
+    pub stock_total: Option<i32>,
+    /// Gift packs left to claim.
+    pub stock_left: Option<i32>,
+    /// Health checks: seats left over the sessions still ahead.
+    pub seats_left: Option<i64>,
+    pub voucher_valid_days: Option<i32>,
+    /// Fair mode: entries close then and the draw follows.
+    pub entry_closes_at: Option<DateTime<Utc>>,
+    /// Fair mode: published before the window opens; with the entries it fixes the winners.
+    pub draw_seed: Option<String>,
+    pub drawn_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+pub fn view(conn: &mut DbConn, program: &Program) -> Result<ProgramView> {
+    let seats_left = match program.kind {
+        ProgramKind::HealthCheck => {
+            let sessions: Vec<(i32, i32)> = hs::table
+                .filter(hs::program_id.eq(program.id))
+                .filter(hs::ends_at.gt(platform::clock::now()))
+                .select((hs::capacity, hs::booked))
+                .load(conn)?;
+            Some(
+                sessions
+                    .iter()
+                    .map(|(cap, booked)| i64::from(cap - booked))
+                    .sum(),
+            )
+        }
+        ProgramKind::GiftPack => None,
+    };
+    Ok(ProgramView {
+        id: program.id,
+        org: orgs::reference(conn, program.org_id)?,
+        kind: program.kind,
+        title: program.title.clone(),
+        description: program.description.clone(),
+        status: program.status,
+        starts_at: program.starts_at.and_utc(),
+        ends_at: program.ends_at.and_utc(),
+        per_member_limit: program.per_member_limit,
+        eligibility: program.rules.clone(),
+        mode: program.mode,
+        stock_total: program.stock_total,
+        stock_left: program.stock_left,
+        seats_left,
+        voucher_valid_days: program.voucher_valid_days,
+        entry_closes_at: program.entry_closes_at.map(|t| t.and_utc()),
+        draw_seed: program.draw_seed.clone(),
+        drawn_at: program.drawn_at.map(|t| t.and_utc()),
+        published_at: program.published_at.map(|t| t.and_utc()),
+    })
+}
+
+/// Published, running programs a member may use: issued by an org at or above the member's org
+/// and passing every rule.
+pub fn eligible_for(conn: &mut DbConn, member: &ActiveMember) -> Result<Vec<Program>> {
+    let now = platform::clock::now();
+    let rows: Vec<Row> = p::table
+        .inner_join(c::table.on(c::ancestor_id.eq(p::org_id)))
+        .filter(c::descendant_id.eq(member.org_id))
+        .filter(p::status.eq(ProgramStatus::Published.as_str()))
+        .filter(p::ends_at.gt(now))
+        .order(p::id.desc())
+        .select(columns!())
+        .load(conn)?;
+    let mut eligible = Vec::new();
+    for row in rows {
+        let program = program(row)?;
+        if program.rules.check_personal(member, now).is_ok() {
+            eligible.push(program);
+        }
+    }
+    Ok(eligible)
+}

@@ -1,0 +1,68 @@
+//! The fixed vocabularies of benefits, stored as snake_case text.
+
+use platform::vocabulary;
+
+vocabulary! {
+    /// What a program gives. The model takes more kinds later (insurance enrolment, hardship
+    /// grants, legal-aid consultations): a kind decides which actions a program supports.
+    ProgramKind {
+        HealthCheck = "health_check",
+        GiftPack = "gift_pack",
+    }
+}
+
+vocabulary! {
+    ProgramStatus {
+        Draft = "draft",
+        Published = "published",
+        Closed = "closed",
+    }
+}
+
+vocabulary! {
+    /// How a gift pack is handed out.
+    Mode {
+        /// First come, first served while stock lasts.
+        FirstCome = "first_come",
+        /// Fair mode: members enter during a window; a seeded draw picks the winners.
+        Draw = "draw",
+    }
+}
+
+vocabulary! {
+    VoucherStatus {
+        Issued = "issued",
+        Redeemed = "redeemed",
+        /// Not redeemed in time; the pack went back to stock.
+        Expired = "expired",
+    }
+}
+
+vocabulary! {
+    BookingStatus {
+        Booked = "booked",
+        Waitlisted = "waitlisted",
+        Cancelled = "cancelled",
+        CheckedIn = "checked_in",
+        NoShow = "no_show",
+    }
+}
+
+vocabulary! {
+    /// Ledger entries: everything that happened to a member's benefits.
+    LedgerKind {
+        Claimed = "claimed",
+        Entered = "entered",
+        Won = "won",
+        Lost = "lost",
+        Redeemed = "redeemed",
+        VoucherExpired = "voucher_expired",
+        Booked = "booked",
+        Waitlisted = "waitlisted",
+        Promoted = "promoted",
+        Cancelled = "cancelled",
+        CheckedIn = "checked_in",
+        NoShow = "no_show",
+        ReportAttached = "report_attached",
+    }
+}

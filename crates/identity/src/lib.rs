@@ -1,0 +1,93 @@
+//! Identity: accounts by phone and OTP, Argon2id passwords, JWT access tokens with rotating
+//! refresh tokens, the real-name profile, and the extractor every other crate authenticates with.
+
+pub mod accounts;
+pub mod auth;
+pub mod id_number;
+pub mod otp;
+pub mod password;
+pub mod phone;
+pub mod profile;
+pub mod routes;
+pub mod sessions;
+pub mod sms;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use platform::crypto::DataProtector;
+use platform::{Coordinator, Db, Rate};
+
+pub use auth::AuthUser;
+pub use routes::{routes, ApiDoc};
+
+/// Rate limits of the identity routes.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub otp_per_phone_minute: Rate,
+    pub otp_per_phone_day: Rate,
+    pub otp_per_ip: Rate,
+    pub login_per_phone: Rate,
+    pub login_per_ip: Rate,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            otp_per_phone_minute: Rate::per_minute(1),
+            otp_per_phone_day: Rate::per_day(10),
+            // Generous per IP: riders on mobile data share carrier-grade NAT addresses.
+            otp_per_ip: Rate::per(60, Duration::from_secs(3600)),
+            login_per_phone: Rate::per(10, Duration::from_secs(15 * 60)),
+            login_per_ip: Rate::per_minute(300),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    /// `iss` of our tokens: the public base URL.
+    pub issuer: String,
+    /// `aud` of access tokens.
+    pub audience: String,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// How long a retried refresh gets the same new pair instead of tripping reuse detection.
+    pub refresh_grace: Duration,
+    pub otp_ttl: Duration,
+    pub limits: Limits,
+    /// Trust `X-Forwarded-For` for client IPs (only behind a reverse proxy that sets it).
+    pub trust_proxy: bool,
+    /// The personal-information policy version a consent refers to.
+    pub consent_policy: String,
+}
+
+impl IdentityConfig {
+    pub fn new(issuer: impl Into<String>) -> IdentityConfig {
+        IdentityConfig {
+            issuer: issuer.into(),
+            audience: "gigunion-app".to_owned(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 86_400),
+            refresh_grace: Duration::from_secs(10),
+            otp_ttl: Duration::from_secs(5 * 60),
+            limits: Limits::default(),
+            trust_proxy: false,
+            consent_policy: "2026-11".to_owned(),
+        }
+    }
+}
+
+/// Everything the identity routes need, shared as `web::Data<Identity>`.
+pub struct Identity {
+    pub config: IdentityConfig,
+    pub db: Db,
+    pub coord: Coordinator,
+    pub keys: tokens::TokenKeys,
+    pub protector: DataProtector,
+    pub hasher: password::PasswordHasher,
+    pub sms: Arc<dyn sms::SmsSender>,
+    /// Set by the server when membership is wired in.
+    pub staff_scopes: Option<accounts::StaffScopes>,
+}

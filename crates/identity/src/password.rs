@@ -1,0 +1,138 @@
+//! Passwords: a minimal policy and Argon2id hashing that cannot starve the server.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use platform::{Error, ErrorCode, Result};
+use tokio::sync::Semaphore;
+
+/// A password that meets the policy: 8 to 128 characters with at least one letter and one digit.
+pub struct Password(String);
+
+impl Password {
+    pub fn parse(input: &str, field: &'static str) -> Result<Password> {
+        let len = input.chars().count();
+        let ok = (8..=128).contains(&len)
+            && input.chars().any(char::is_alphabetic)
+            && input.chars().any(|c| c.is_ascii_digit());
+        if ok {
+            Ok(Password(input.to_owned()))
+        } else {
+            Err(Error::invalid(ErrorCode::WeakPassword, field))
+        }
+    }
+}
+
+/// Argon2id with the OWASP parameters (m = 19 MiB, t = 2, p = 1). Each hash costs tens of
+/// milliseconds of one core, so hashing runs on blocking threads behind a semaphore with one
+/// permit per core: a login storm queues here instead of occupying every thread.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    permits: Arc<Semaphore>,
+    /// Verified against when the phone is unknown, so both failures cost the same time.
+    dummy_hash: Arc<str>,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).expect("OWASP Argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_now(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(anyhow::anyhow!("argon2: {e}")))
+}
+
+impl PasswordHasher {
+    pub fn new() -> PasswordHasher {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        PasswordHasher {
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy_hash: hash_now("not a real password 0")
+                .expect("hashing works")
+                .into(),
+        }
+    }
+
+    /// How many hashes may run at once.
+    pub fn concurrency(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    async fn limited<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| Error::internal(anyhow::anyhow!("hasher closed: {e}")))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::internal(anyhow::anyhow!("hash task failed: {e}")))
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+    pub async fn hash(&self, password: Password) -> Result<String> {
+        self.limited(move || hash_now(&password.0)).await?
+    }
+
+    /// Checks `password` against a stored PHC string, or against the dummy hash when there is
+    /// no account, so the caller cannot tell the two cases apart by timing.
+    pub async fn verify(&self, password: &str, stored: Option<String>) -> Result<bool> {
+        let known = stored.is_some();
+        let phc = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let password = password.to_owned();
+        let matches = self
+            .limited(move || {
+                PasswordHash::new(&phc)
+                    .map(|parsed| {
+                        argon2()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
+                    .unwrap_or(false)
+            })
+            .await?;
+        Ok(known && matches)
+    }
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_wants_length_letters_and_digits() {
+        assert!(Password::parse("rider2026", "password").is_ok());
+        assert!(Password::parse("骑手骑手骑手2026", "password").is_ok());
+        for weak in ["short1", "onlyletters", "1234567890", &"a1".repeat(65)] {
+            let err = Password::parse(weak, "password").err().expect(weak);
+            assert_eq!(err.code(), ErrorCode::WeakPassword);
+        }
+    }
+
+    #[tokio::test]
+    async fn hashes_are_owasp_argon2id_and_verify() {
+        let hasher = PasswordHasher::new();
+        let phc = hasher
+            .hash(Password::parse("rider2026", "p").unwrap())
+            .await
+            .unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(hasher.verify("rider2026", Some(phc.clone())).await.unwrap());
+        assert!(!hasher.verify("rider2027", Some(phc)).await.unwrap());
+        assert!(!hasher.verify("not a real password 0", None).await.unwrap());
+    }
+}

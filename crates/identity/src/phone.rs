@@ -1,0 +1,96 @@
+//! Mainland China mobile numbers, the one way an account is identified.
+
+use std::fmt;
+
+/// An 11-digit mainland mobile number `1[3-9]xxxxxxxxx`, normalised (no spaces, no +86).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Phone(String);
+
+impl Phone {
+    /// Accepts common ways people type their number: spaces or dashes between groups and a
+    /// `+86`/`0086`/`86` country prefix. Anything else is refused.
+    pub fn parse(input: &str) -> Option<Phone> {
+        let compact: String = input
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '\u{3000}'))
+            .collect();
+        let digits = compact
+            .strip_prefix("+86")
+            .or_else(|| compact.strip_prefix("0086"))
+            .or_else(|| compact.strip_prefix("86").filter(|rest| rest.len() == 11))
+            .unwrap_or(&compact);
+        let bytes = digits.as_bytes();
+        let valid = bytes.len() == 11
+            && bytes[0] == b'1'
+            && (b'3'..=b'9').contains(&bytes[1])
+            && bytes.iter().all(u8::is_ascii_digit);
+        valid.then(|| Phone(digits.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `138****8000`: what responses and logs show.
+    pub fn masked(&self) -> String {
+        format!("{}****{}", &self.0[..3], &self.0[7..])
+    }
+}
+
+/// Debug output is masked so a stray `{:?}` never logs a full number.
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone({})", self.masked())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_mainland_mobiles_in_common_spellings() {
+        for input in [
+            "13800138000",
+            "138 0013 8000",
+            "+86 138-0013-8000",
+            "008613800138000",
+            "8613800138000",
+            "19912345678",
+        ] {
+            assert_eq!(
+                Phone::parse(input).unwrap().as_str(),
+                input_digits(input),
+                "{input}"
+            );
+        }
+    }
+
+    fn input_digits(input: &str) -> String {
+        let d: String = input.chars().filter(char::is_ascii_digit).collect();
+        d[d.len() - 11..].to_owned()
+    }
+
+    #[test]
+    fn refuses_everything_else() {
+        for input in [
+            "",
+            "1380013800",
+            "138001380001",
+            "12800138000",
+            "23800138000",
+            "1380013800a",
+            "+1 415 555 0100",
+            "010-12345678",
+        ] {
+            assert!(Phone::parse(input).is_none(), "{input}");
+        }
+    }
+
+    #[test]
+    fn masks_the_middle() {
+        let p = Phone::parse("13800138000").unwrap();
+        assert_eq!(p.masked(), "138****8000");
+        assert!(!format!("{p:?}").contains("13800138000"));
+    }
+}

@@ -1,0 +1,343 @@
+//! HTTP in and out for identity; the rules live in the modules named for them.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::db::write_tx;
+use platform::error::Problem;
+use platform::http::{client_ip, resource};
+use platform::{Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::accounts::StaffScope;
+use crate::id_number::IdNumber;
+use crate::password::Password;
+use crate::phone::Phone;
+use crate::profile::{LegalName, ProfileView};
+use crate::sessions::TokenPair;
+use crate::{AuthUser, Identity};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/auth/otp").route(web::post().to(send_otp)))
+        .service(resource("/v1/auth/register").route(web::post().to(register)))
+        .service(resource("/v1/auth/login").route(web::post().to(login)))
+        .service(resource("/v1/auth/refresh").route(web::post().to(refresh)))
+        .service(resource("/v1/auth/logout").route(web::post().to(logout)))
+        .service(resource("/v1/auth/password").route(web::post().to(change_password)))
+        .service(resource("/v1/me").route(web::get().to(me)))
+        .service(resource("/v1/me/identity").route(web::put().to(put_identity)))
+        .service(resource("/.well-known/jwks.json").route(web::get().to(jwks)));
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(send_otp, register, login, refresh, logout, change_password, me, put_identity, jwks),
+    modifiers(&BearerAuth),
+    tags((name = "identity", description = "Accounts, sign-in and the real-name profile"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn phone(input: &str) -> Result<Phone> {
+    Phone::parse(input).ok_or_else(|| Error::invalid(ErrorCode::InvalidPhone, "phone"))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OtpRequest {
+    /// Mainland China mobile number, e.g. `13800138000`.
+    pub phone: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OtpSent {
+    /// Seconds the code stays valid.
+    pub expires_in: u64,
+    /// Seconds before another code may be requested for this phone.
+    pub resend_after: u64,
+}
+
+/// Send a 6-digit verification code by SMS.
+#[utoipa::path(post, path = "/v1/auth/otp", tag = "identity", request_body = OtpRequest,
+    responses((status = 202, body = OtpSent), (status = 422, body = Problem), (status = 429, body = Problem)))]
+async fn send_otp(
+    id: web::Data<Identity>,
+    req: HttpRequest,
+    body: web::Json<OtpRequest>,
+) -> Result<HttpResponse> {
+    let phone = phone(&body.phone)?;
+    id.send_otp(&phone, &client_ip(&req, id.config.trust_proxy))
+        .await?;
+    Ok(HttpResponse::Accepted().json(OtpSent {
+        expires_in: id.config.otp_ttl.as_secs(),
+        resend_after: id.config.limits.otp_per_phone_minute.period.as_secs()
+            / u64::from(id.config.limits.otp_per_phone_minute.limit.max(1)),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RegisterRequest {
+    pub phone: String,
+    /// The 6-digit code from `/v1/auth/otp`.
+    pub code: String,
+    /// 8 to 128 characters with letters and digits.
+    pub password: String,
+}
+
+/// Create an account with a verified phone.
+#[utoipa::path(post, path = "/v1/auth/register", tag = "identity", request_body = RegisterRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first response")),
+    responses((status = 201, body = TokenPair), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn register(
+    id: web::Data<Identity>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse> {
+    let phone = phone(&body.phone)?;
+    // Check the password before the code, so a weak password does not burn the code.
+    let password = Password::parse(&body.password, "password")?;
+    id.verify_otp(&phone, &body.code).await?;
+    let hash = id.hasher.hash(password).await?;
+    let this = id.clone().into_inner();
+    let pair = id
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                let account_id = this.insert_account(conn, &phone, &hash, false)?;
+                this.start_session(conn, account_id, false)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(pair))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub phone: String,
+    pub password: String,
+}
+
+/// Sign in. Unknown phone and wrong password get the same 401.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "identity", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = Problem), (status = 429, body = Problem)))]
+async fn login(
+    id: web::Data<Identity>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse> {
+    let phone = phone(&body.phone)?;
+    let limits = &id.config.limits;
+    id.coord
+        .throttle(
+            &format!("login_ip:{}", client_ip(&req, id.config.trust_proxy)),
+            limits.login_per_ip,
+        )
+        .await?;
+    id.coord
+        .throttle(
+            &format!("login_phone:{}", id.phone_hash(&phone)),
+            limits.login_per_phone,
+        )
+        .await?;
+    let this = id.clone().into_inner();
+    let lookup = phone.clone();
+    let credentials = id
+        .db
+        .run(move |conn| this.credentials(conn, &lookup))
+        .await?;
+    let (stored, account) = match credentials {
+        Some(c) => (Some(c.password_hash), Some((c.account_id, c.is_admin))),
+        None => (None, None),
+    };
+    let valid = id.hasher.verify(&body.password, stored).await?;
+    let Some((account_id, is_admin)) = account.filter(|_| valid) else {
+        return Err(Error::new(ErrorCode::InvalidCredentials));
+    };
+    let this = id.clone().into_inner();
+    let pair = id
+        .db
+        .run(move |conn| this.start_session(conn, account_id, is_admin))
+        .await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Exchange a refresh token for a new pair. A reused old token revokes its whole family.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "identity", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = Problem)))]
+async fn refresh(id: web::Data<Identity>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+    let pair = id.refresh(body.into_inner().refresh_token).await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Sign out: revoke the given refresh token's session family.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "identity", request_body = RefreshRequest,
+    security(("bearer" = [])), responses((status = 204), (status = 401, body = Problem)))]
+async fn logout(
+    id: web::Data<Identity>,
+    user: AuthUser,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse> {
+    let this = id.clone().into_inner();
+    let token = body.into_inner().refresh_token;
+    id.db
+        .run(move |conn| this.logout(conn, user.account_id, &token))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordChangeRequest {
+    pub old_password: String,
+    pub new_password: String,
+}
+
+/// Change the password. Every other session is signed out; the caller gets a fresh pair.
+#[utoipa::path(post, path = "/v1/auth/password", tag = "identity", request_body = PasswordChangeRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = TokenPair), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+async fn change_password(
+    id: web::Data<Identity>,
+    user: AuthUser,
+    body: web::Json<PasswordChangeRequest>,
+) -> Result<HttpResponse> {
+    let new_password = Password::parse(&body.new_password, "new_password")?;
+    // A stolen access token must not become an oracle for guessing the password.
+    id.coord
+        .throttle(
+            &format!("password_change:{}", user.account_id),
+            id.config.limits.login_per_phone,
+        )
+        .await?;
+    let this = id.clone().into_inner();
+    let account_id = user.account_id;
+    let stored = id
+        .db
+        .run(move |conn| this.password_hash(conn, account_id))
+        .await?;
+    if !id.hasher.verify(&body.old_password, Some(stored)).await? {
+        return Err(Error::invalid(ErrorCode::WrongPassword, "old_password"));
+    }
+    let hash = id.hasher.hash(new_password).await?;
+    let this = id.clone().into_inner();
+    let is_admin = user.is_admin();
+    let pair = id
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                this.set_password_hash(conn, account_id, &hash)?;
+                this.revoke_all_sessions(conn, account_id)?;
+                this.start_session(conn, account_id, is_admin)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(pair))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub id: i64,
+    /// Masked, e.g. `138****8000`.
+    pub phone_masked: String,
+    /// `worker` always; `staff` with staff scopes; `admin` for platform operators.
+    pub roles: Vec<String>,
+    /// Orgs this account is staff of; staff act on each one's whole subtree.
+    pub staff_scopes: Vec<StaffScope>,
+    /// The real-name profile, once given.
+    pub real_name: Option<ProfileView>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The caller's account.
+#[utoipa::path(get, path = "/v1/me", tag = "identity", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = Problem)))]
+async fn me(id: web::Data<Identity>, user: AuthUser) -> Result<HttpResponse> {
+    let this = id.clone().into_inner();
+    let me = id
+        .db
+        .run(move |conn| {
+            let account = this.load_account(conn, user.account_id)?;
+            Ok(Me {
+                id: account.id,
+                phone_masked: account.phone.masked(),
+                roles: this.roles(conn, account.id, account.is_admin)?,
+                staff_scopes: this.staff_scopes(conn, account.id)?,
+                real_name: this.load_profile(conn, account.id)?,
+                created_at: account.created_at.and_utc(),
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(me))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct IdentityRequest {
+    /// Name as on the ID card.
+    pub legal_name: String,
+    /// 18-character resident ID number (GB 11643).
+    pub id_number: String,
+    /// Must be `true`: consent to the personal-information policy.
+    pub consent: Option<bool>,
+}
+
+/// Give or update the real-name profile. The response shows the ID number masked.
+#[utoipa::path(put, path = "/v1/me/identity", tag = "identity", request_body = IdentityRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = ProfileView), (status = 401, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn put_identity(
+    id: web::Data<Identity>,
+    user: AuthUser,
+    body: web::Json<IdentityRequest>,
+) -> Result<HttpResponse> {
+    let name = LegalName::parse(&body.legal_name)?;
+    let today = Utc::now().with_timezone(&chrono_tz_shanghai()).date_naive();
+    let number = IdNumber::parse(&body.id_number, today)
+        .ok_or_else(|| Error::invalid(ErrorCode::InvalidIdNumber, "id_number"))?;
+    if body.consent != Some(true) {
+        return Err(Error::invalid(ErrorCode::ConsentRequired, "consent"));
+    }
+    let this = id.clone().into_inner();
+    let view = id
+        .db
+        .run(move |conn| {
+            write_tx(conn, |conn| {
+                this.save_profile(conn, user.account_id, &name, &number)
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// China Standard Time has no daylight saving: a fixed +08:00 offset is exact.
+fn chrono_tz_shanghai() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// Public keys that verify access tokens (and every other token we sign).
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "identity",
+    responses((status = 200, description = "JWK Set", body = Object)))]
+async fn jwks(id: web::Data<Identity>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(id.keys.jwks())
+}

@@ -1,0 +1,93 @@
+//! Delivery of one-time codes. A trait, so a real SMS gateway plugs in beside the two
+//! development senders: `log` writes the code to the log, `file:PATH` appends a JSON line that
+//! tests and local demos read.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use crate::phone::Phone;
+
+pub trait SmsSender: Send + Sync {
+    fn send_code(&self, phone: &Phone, code: &str) -> anyhow::Result<()>;
+}
+
+/// Parses `SMS_SENDER`: `log` or `file:PATH`.
+pub fn from_config(spec: &str) -> anyhow::Result<Box<dyn SmsSender>> {
+    match spec {
+        "log" => Ok(Box::new(LogSender)),
+        _ => match spec.strip_prefix("file:") {
+            Some(path) if !path.is_empty() => Ok(Box::new(FileSender::new(path.into()))),
+            _ => anyhow::bail!("SMS_SENDER must be `log` or `file:PATH`, not {spec:?}"),
+        },
+    }
+}
+
+/// Development sender: the code appears in the server log.
+pub struct LogSender;
+
+impl SmsSender for LogSender {
+    fn send_code(&self, phone: &Phone, code: &str) -> anyhow::Result<()> {
+        tracing::info!(phone = %phone.masked(), %code, "SMS verification code (log sender)");
+        Ok(())
+    }
+}
+
+/// Test and demo sender: one JSON line per message, `{"phone","code","time"}`.
+pub struct FileSender {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl FileSender {
+    pub fn new(path: PathBuf) -> FileSender {
+        FileSender {
+            path,
+            lock: Mutex::new(()),
+        }
+    }
+}
+
+impl SmsSender for FileSender {
+    fn send_code(&self, phone: &Phone, code: &str) -> anyhow::Result<()> {
+        let line = serde_json::json!({
+            "phone": phone.as_str(),
+            "code": code,
+            "time": chrono::Utc::now().to_rfc3339(),
+        });
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        writeln!(file, "{line}")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_sender_appends_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sms/out.jsonl");
+        let sender = from_config(&format!("file:{}", path.display())).unwrap();
+        let phone = Phone::parse("13800138000").unwrap();
+        sender.send_code(&phone, "123456").unwrap();
+        sender.send_code(&phone, "654321").unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["phone"], "13800138000");
+        assert_eq!(lines[1]["code"], "654321");
+        assert!(from_config("smtp").is_err());
+    }
+}

@@ -1,0 +1,203 @@
+//! Signed tokens: Ed25519 (EdDSA) JWTs with a `kid`, verified with the algorithm pinned and
+//! exp/iss/aud/sub required. Access tokens carry `typ: at+jwt` (RFC 9068) so no other token
+//! signed with the same key (an e-member card, say) is ever accepted as one.
+
+use std::path::Path;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use ed25519_dalek::SigningKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use platform::crypto::{load_or_create_secret, sha256_hex};
+
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The account id.
+    pub sub: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub roles: Vec<String>,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Ours and otherwise valid, but past its `exp`.
+    Expired,
+    Invalid,
+}
+
+/// The signing key and what verifies it.
+pub struct TokenKeys {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    public_x: String,
+}
+
+impl TokenKeys {
+    /// Loads the PKCS#8 PEM key at `path`; when `generate` is set and the file is missing, a new
+    /// key is generated into it once and reused on every later start.
+    pub fn load(path: &Path, generate: bool) -> anyhow::Result<TokenKeys> {
+        let pem = if generate {
+            load_or_create_secret(path, || {
+                SigningKey::generate(&mut rand::rngs::OsRng)
+                    .to_pkcs8_pem(Default::default())
+                    .expect("Ed25519 key encodes")
+                    .as_bytes()
+                    .to_vec()
+            })?
+        } else {
+            std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cannot read JWT key {}: {e}", path.display()))?
+        };
+        let pem = String::from_utf8(pem)?;
+        let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| {
+            anyhow::anyhow!("{} is not an Ed25519 PKCS#8 PEM key: {e}", path.display())
+        })?;
+        Ok(TokenKeys::from_signing_key(&key))
+    }
+
+    pub fn from_signing_key(key: &SigningKey) -> TokenKeys {
+        let der = key.to_pkcs8_der().expect("Ed25519 key encodes");
+        let public = key.verifying_key().to_bytes();
+        let public_x = URL_SAFE_NO_PAD.encode(public);
+        TokenKeys {
+            // The kid names the key by its public half, so rotating keys never reuses a kid.
+            kid: sha256_hex(&public)[..16].to_owned(),
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            decoding: DecodingKey::from_ed_components(&public_x).expect("valid base64url"),
+            public_x,
+        }
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Signs claims with the given `typ` header.
+    pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(typ.to_owned());
+        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+    }
+
+    /// Verifies signature (EdDSA only), `typ`, `kid`, exp, iss, aud and the presence of sub.
+    pub fn verify<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Option<C> {
+        self.verify_detailed(token, typ, issuer, audience).ok()
+    }
+
+    /// [`TokenKeys::verify`], telling a genuine but expired token from everything else.
+    pub fn verify_detailed<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<C, Rejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Invalid)?;
+        if header.alg != Algorithm::EdDSA
+            || header.typ.as_deref() != Some(typ)
+            || header.kid.as_deref() != Some(self.kid.as_str())
+        {
+            return Err(Rejection::Invalid);
+        }
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        // The signature is checked before the claims, so "expired" is only said of our tokens.
+        jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => Rejection::Expired,
+                _ => Rejection::Invalid,
+            })
+    }
+
+    /// The JWK Set that verifies our tokens (`/.well-known/jwks.json`).
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "alg": "EdDSA",
+                "use": "sig",
+                "kid": self.kid,
+                "x": self.public_x,
+            }]
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(exp_in: i64) -> AccessClaims {
+        let now = chrono::Utc::now().timestamp();
+        AccessClaims {
+            iss: "https://gigunion.test".into(),
+            aud: "gigunion-app".into(),
+            sub: "42".into(),
+            exp: now + exp_in,
+            iat: now,
+            roles: vec!["worker".into()],
+        }
+    }
+
+    #[test]
+    fn a_key_is_generated_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt.pem");
+        let first = TokenKeys::load(&path, true).unwrap();
+        let again = TokenKeys::load(&path, true).unwrap();
+        assert_eq!(first.kid(), again.kid());
+        let token = first.sign(ACCESS_TOKEN_TYPE, &claims(60)).unwrap();
+        let back: AccessClaims = again
+            .verify(
+                &token,
+                ACCESS_TOKEN_TYPE,
+                "https://gigunion.test",
+                "gigunion-app",
+            )
+            .unwrap();
+        assert_eq!(back.sub, "42");
+        assert!(TokenKeys::load(&dir.path().join("missing.pem"), false).is_err());
+    }
+
+    #[test]
+    fn refuses_wrong_typ_expired_and_foreign_keys() {
+        let keys = TokenKeys::from_signing_key(&SigningKey::from_bytes(&[3u8; 32]));
+        let other = TokenKeys::from_signing_key(&SigningKey::from_bytes(&[4u8; 32]));
+        let verify = |t: &str| {
+            keys.verify::<AccessClaims>(
+                t,
+                ACCESS_TOKEN_TYPE,
+                "https://gigunion.test",
+                "gigunion-app",
+            )
+        };
+        assert!(verify(&keys.sign(ACCESS_TOKEN_TYPE, &claims(60)).unwrap()).is_some());
+        assert!(verify(&keys.sign("card+jwt", &claims(60)).unwrap()).is_none());
+        assert!(verify(&keys.sign(ACCESS_TOKEN_TYPE, &claims(-120)).unwrap()).is_none());
+        assert!(verify(&other.sign(ACCESS_TOKEN_TYPE, &claims(60)).unwrap()).is_none());
+    }
+}

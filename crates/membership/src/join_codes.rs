@@ -1,0 +1,304 @@
+//! Join codes: what a union prints on a poster as `{PUBLIC_BASE_URL}/j/{code}`. Short enough to
+//! type, unguessable (72 random bits), URL-safe.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use platform::crypto::random_token;
+use platform::pagination::Page;
+use platform::schema::join_codes as j;
+use platform::{DbConn, Error, ErrorCode, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::orgs::{self, OrgRef, OrgView};
+
+/// 9 random bytes, base64url: 12 characters.
+const CODE_BYTES: usize = 9;
+const CODE_LEN: usize = 12;
+
+/// A well-formed join code (whether it exists is a database question).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinCode(String);
+
+impl JoinCode {
+    /// Anything not shaped like a code cannot exist: `join_code_unknown`.
+    pub fn parse(input: &str) -> Result<JoinCode> {
+        let ok = input.len() == CODE_LEN
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| JoinCode(input.to_owned()))
+            .ok_or_else(|| Error::new(ErrorCode::JoinCodeUnknown))
+    }
+
+    fn generate() -> JoinCode {
+        JoinCode(random_token(CODE_BYTES))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL the poster's QR encodes.
+    pub fn poster_url(&self, base: &str) -> String {
+        format!("{base}/j/{}", self.0)
+    }
+}
+
+pub struct NewJoinCode {
+    pub org_id: i64,
+    pub label: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_uses: Option<i32>,
+    pub auto_approve: bool,
+    pub created_by: i64,
+}
+
+/// A code as staff see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JoinCodeView {
+    pub id: i64,
+    pub code: String,
+    /// What the poster's QR encodes.
+    pub url: String,
+    pub org: OrgRef,
+    pub label: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub max_uses: Option<i32>,
+    pub uses: i32,
+    /// Joins through this code are active at once instead of waiting for review.
+    pub auto_approve: bool,
+    pub revoked: bool,
+    /// Staff-only links to the poster images.
+    pub qr_svg: String,
+    pub qr_png: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored code.
+pub struct Stored {
+    pub id: i64,
+    pub code: JoinCode,
+    pub org_id: i64,
+    pub label: String,
+    pub expires_at: Option<NaiveDateTime>,
+    pub max_uses: Option<i32>,
+    pub uses: i32,
+    pub auto_approve: bool,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+type Row = (
+    i64,
+    String,
+    i64,
+    String,
+    Option<NaiveDateTime>,
+    Option<i32>,
+    i32,
+    bool,
+    Option<NaiveDateTime>,
+    NaiveDateTime,
+);
+
+fn columns() -> (
+    j::id,
+    j::code,
+    j::org_id,
+    j::label,
+    j::expires_at,
+    j::max_uses,
+    j::uses,
+    j::auto_approve,
+    j::revoked_at,
+    j::created_at,
+) {
+    (
+        j::id,
+        j::code,
+        j::org_id,
+        j::label,
+        j::expires_at,
+        j::max_uses,
+        j::uses,
+        j::auto_approve,
+        j::revoked_at,
+        j::created_at,
+    )
+}
+
+fn stored(row: Row) -> Stored {
+    let (id, code, org_id, label, expires_at, max_uses, uses, auto_approve, revoked_at, created_at) =
+        row;
+    Stored {
+        id,
+        code: JoinCode(code),
+        org_id,
+        label,
+        expires_at,
+        max_uses,
+        uses,
+        auto_approve,
+        revoked_at,
+        created_at,
+    }
+}
+
+impl Stored {
+    /// Why this code cannot be used now, if it cannot.
+    pub fn refusal(&self, now: NaiveDateTime) -> Option<ErrorCode> {
+        if self.revoked_at.is_some() {
+            Some(ErrorCode::JoinCodeRevoked)
+        } else if self.expires_at.is_some_and(|at| at <= now) {
+            Some(ErrorCode::JoinCodeExpired)
+        } else if self.max_uses.is_some_and(|max| self.uses >= max) {
+            Some(ErrorCode::JoinCodeUsedUp)
+        } else {
+            None
+        }
+    }
+
+    pub fn view(&self, conn: &mut DbConn, base: &str) -> Result<JoinCodeView> {
+        Ok(JoinCodeView {
+            id: self.id,
+            code: self.code.as_str().to_owned(),
+            url: self.code.poster_url(base),
+            org: orgs::reference(conn, self.org_id)?,
+            label: self.label.clone(),
+            expires_at: self.expires_at.map(|t| t.and_utc()),
+            max_uses: self.max_uses,
+            uses: self.uses,
+            auto_approve: self.auto_approve,
+            revoked: self.revoked_at.is_some(),
+            qr_svg: format!("{base}/v1/admin/join-codes/{}/qr.svg", self.code.as_str()),
+            qr_png: format!("{base}/v1/admin/join-codes/{}/qr.png", self.code.as_str()),
+            created_at: self.created_at.and_utc(),
+        })
+    }
+}
+
+pub fn create(conn: &mut DbConn, new: NewJoinCode) -> Result<Stored> {
+    let code = JoinCode::generate();
+    let id: i64 = diesel::insert_into(j::table)
+        .values((
+            j::code.eq(code.as_str()),
+            j::org_id.eq(new.org_id),
+            j::label.eq(&new.label),
+            j::expires_at.eq(new.expires_at.map(|t| t.naive_utc())),
+            j::max_uses.eq(new.max_uses),
+            j::uses.eq(0),
+            j::auto_approve.eq(new.auto_approve),
+            j::created_by.eq(new.created_by),
+            j::created_at.eq(platform::clock::now()),
+        ))
+        .returning(j::id)
+        .get_result(conn)?;
+    get_by_id(conn, id)
+}
+
+fn get_by_id(conn: &mut DbConn, id: i64) -> Result<Stored> {
+    Ok(stored(j::table.find(id).select(columns()).first(conn)?))
+}
+
+/// The stored code; `join_code_unknown` when there is none.
+pub fn find(conn: &mut DbConn, code: &JoinCode) -> Result<Stored> {
+    let row: Option<Row> = j::table
+        .filter(j::code.eq(code.as_str()))
+        .select(columns())
+        .first(conn)
+        .optional()?;
+    row.map(stored)
+        .ok_or_else(|| Error::new(ErrorCode::JoinCodeUnknown))
+}
+
+/// A page of the org's codes, newest first (one row more than the page, see `Paged`).
+pub fn list_for_org(conn: &mut DbConn, org_id: i64, page: Page) -> Result<Vec<Stored>> {
+    let rows: Vec<Row> = j::table
+        .filter(j::org_id.eq(org_id))
+        .filter(j::id.lt(page.before.unwrap_or(i64::MAX)))
+        .order(j::id.desc())
+        .limit(page.limit + 1)
+        .select(columns())
+        .load(conn)?;
+    Ok(rows.into_iter().map(stored).collect())
+}
+
+/// Counts one use, atomically: of many riders scanning at once, never more than `max_uses`
+/// succeed. On refusal says why.
+pub fn take_use(conn: &mut DbConn, code: &Stored) -> Result<()> {
+    let now = platform::clock::now();
+    let taken = diesel::update(j::table)
+        .filter(j::id.eq(code.id))
+        .filter(j::revoked_at.is_null())
+        .filter(j::expires_at.is_null().or(j::expires_at.gt(now)))
+        .filter(
+            j::max_uses
+                .is_null()
+                .or(j::uses.lt(j::max_uses.assume_not_null())),
+        )
+        .set(j::uses.eq(j::uses + 1))
+        .execute(conn)?;
+    if taken == 1 {
+        return Ok(());
+    }
+    let fresh = get_by_id(conn, code.id)?;
+    Err(Error::new(
+        fresh.refusal(now).unwrap_or(ErrorCode::JoinCodeUsedUp),
+    ))
+}
+
+pub fn revoke(conn: &mut DbConn, code: &Stored) -> Result<Stored> {
+    diesel::update(j::table.find(code.id))
+        .filter(j::revoked_at.is_null())
+        .set(j::revoked_at.eq(platform::clock::now()))
+        .execute(conn)?;
+    get_by_id(conn, code.id)
+}
+
+/// What scanning a code shows before joining.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct JoinPreview {
+    pub code: String,
+    pub label: String,
+    /// The union the rider is about to join.
+    pub org: OrgView,
+    /// False: the application waits for the union's review.
+    pub auto_approve: bool,
+}
+
+/// The preview, or the reason the code cannot be used (a distinct problem code each).
+pub fn preview(conn: &mut DbConn, code: &JoinCode) -> Result<JoinPreview> {
+    let stored = find(conn, code)?;
+    if let Some(refusal) = stored.refusal(platform::clock::now()) {
+        return Err(Error::new(refusal));
+    }
+    Ok(JoinPreview {
+        code: stored.code.as_str().to_owned(),
+        label: stored.label,
+        org: orgs::view(conn, stored.org_id)?,
+        auto_approve: stored.auto_approve,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_codes_are_well_formed_and_distinct() {
+        let a = JoinCode::generate();
+        assert_eq!(JoinCode::parse(a.as_str()).unwrap(), a);
+        assert_ne!(a, JoinCode::generate());
+        assert_eq!(
+            a.poster_url("https://u.cn"),
+            format!("https://u.cn/j/{}", a.as_str())
+        );
+        for bad in ["", "short", "has space 12", "ab/cd+ef=gh1", "abcdefghijklm"] {
+            assert_eq!(
+                JoinCode::parse(bad).unwrap_err().code(),
+                ErrorCode::JoinCodeUnknown
+            );
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Membership: union organisations and staff scopes, join codes and QR posters, applications,
+//! members and the e-member card.
+
+pub mod applications;
+pub mod card;
+pub mod join_codes;
+pub mod member_no;
+pub mod members;
+pub mod orgs;
+pub mod routes;
+pub mod staff;
+pub mod vocab;
+
+pub use routes::{routes, ApiDoc};
+
+use std::time::Duration;
+
+/// Settings of the membership routes.
+#[derive(Debug, Clone)]
+pub struct MembershipConfig {
+    /// Public base URL: posters encode `{base}/j/{code}`.
+    pub base_url: String,
+    /// Lifetime of the e-card's QR token: short, so a screenshot cannot be passed around.
+    pub card_ttl: Duration,
+}
+
+impl MembershipConfig {
+    pub fn new(base_url: impl Into<String>) -> MembershipConfig {
+        MembershipConfig {
+            base_url: base_url.into(),
+            card_ttl: Duration::from_secs(60),
+        }
+    }
+}

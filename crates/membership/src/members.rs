@@ -1,0 +1,318 @@
+//! Staff views of the people in their subtree: members and pending applications, filtered,
+//! searched, paged, and exported as CSV. Personal data appears masked only.
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use diesel::prelude::*;
+use identity::phone::Phone;
+use identity::Identity;
+use platform::pagination::{Page, Paged};
+use platform::schema::{
+    accounts as a, members as m, memberships as ms, org_closure as c, orgs as o,
+    real_name_profiles as rn,
+};
+use platform::{DbConn, Error, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::orgs::OrgRef;
+use crate::vocab::{Occupation, Status};
+
+/// Largest CSV export; beyond it, narrow the filter.
+pub const EXPORT_LIMIT: i64 = 100_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub status: Option<Status>,
+    pub occupation: Option<Occupation>,
+    pub platform: Option<String>,
+    /// Joined on or after this date (Asia/Shanghai).
+    pub joined_from: Option<NaiveDate>,
+    /// Joined on or before this date (Asia/Shanghai).
+    pub joined_to: Option<NaiveDate>,
+    /// A name fragment, a full mobile number, or a member number.
+    pub q: Option<String>,
+}
+
+/// One person in a staff list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberRow {
+    /// The membership (or application) id: approve and reject take it.
+    pub membership_id: i64,
+    pub member_no: Option<String>,
+    pub legal_name: Option<String>,
+    pub phone_masked: String,
+    pub id_number_masked: Option<String>,
+    pub org: OrgRef,
+    pub occupation: Occupation,
+    pub platform: String,
+    pub work_city: String,
+    pub status: Status,
+    pub applied_at: DateTime<Utc>,
+    /// When the membership became active.
+    pub joined_at: Option<DateTime<Utc>>,
+}
+
+type Tuple = (
+    i64,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
+
+fn shanghai() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// Midnight of a Shanghai calendar day, in UTC as stored.
+fn day_start(date: NaiveDate) -> NaiveDateTime {
+    shanghai()
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
+        .single()
+        .expect("fixed offsets are unambiguous")
+        .naive_utc()
+}
+
+/// Rows of the subtree of `org_id` matching `filter`, newest first, below `before`, at most
+/// `limit`.
+fn query(
+    conn: &mut DbConn,
+    identity: &Identity,
+    org_id: i64,
+    filter: &Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<MemberRow>> {
+    let status = filter.status.unwrap_or(Status::Active);
+    let mut q = ms::table
+        .inner_join(c::table.on(c::descendant_id.eq(ms::org_id)))
+        .inner_join(o::table.on(o::id.eq(ms::org_id)))
+        .inner_join(a::table.on(a::id.eq(ms::account_id)))
+        .left_join(m::table.on(m::account_id.eq(ms::account_id)))
+        .left_join(rn::table.on(rn::account_id.eq(ms::account_id)))
+        .filter(c::ancestor_id.eq(org_id))
+        .filter(ms::status.eq(status.as_str()))
+        .select((
+            ms::id,
+            m::member_no.nullable(),
+            rn::legal_name.nullable(),
+            a::phone_enc,
+            rn::id_number_masked.nullable(),
+            o::id,
+            o::name,
+            ms::occupation,
+            ms::platform,
+            ms::work_city,
+            ms::status,
+            ms::applied_at,
+            ms::started_at,
+        ))
+        .order(ms::id.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before {
+        q = q.filter(ms::id.lt(before));
+    }
+    if let Some(occupation) = filter.occupation {
+        q = q.filter(ms::occupation.eq(occupation.as_str()));
+    }
+    if let Some(platform) = &filter.platform {
+        q = q.filter(ms::platform.eq(platform.clone()));
+    }
+    // Applications have not joined yet: their dates filter on when they applied.
+    let joined_is_applied = matches!(
+        status,
+        Status::Pending | Status::Rejected | Status::Withdrawn
+    );
+    if let Some(from) = filter.joined_from {
+        let from = day_start(from);
+        q = if joined_is_applied {
+            q.filter(ms::applied_at.ge(from))
+        } else {
+            q.filter(ms::started_at.ge(from))
+        };
+    }
+    if let Some(to) = filter.joined_to {
+        let until = day_start(to + chrono::Days::new(1));
+        q = if joined_is_applied {
+            q.filter(ms::applied_at.lt(until))
+        } else {
+            q.filter(ms::started_at.lt(until))
+        };
+    }
+    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        // Phone numbers are stored encrypted: only a full number can be searched, by its hash.
+        if let Some(phone) = Phone::parse(text) {
+            q = q.filter(a::phone_hash.eq(identity.phone_hash(&phone)));
+        } else if crate::member_no::is_valid(text) {
+            q = q.filter(m::member_no.eq(text.to_owned()));
+        } else {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            q = q.filter(rn::legal_name.like(format!("%{escaped}%")).escape('\\'));
+        }
+    }
+    let rows: Vec<Tuple> = q.load(conn)?;
+    rows.into_iter().map(|t| member_row(identity, t)).collect()
+}
+
+fn member_row(identity: &Identity, t: Tuple) -> Result<MemberRow> {
+    let (
+        membership_id,
+        member_no,
+        legal_name,
+        phone_enc,
+        id_number_masked,
+        org_id,
+        org_name,
+        occupation,
+        platform,
+        work_city,
+        status,
+        applied_at,
+        started_at,
+    ) = t;
+    let phone = identity
+        .protector
+        .open("phone", &phone_enc)
+        .ok()
+        .and_then(|raw| String::from_utf8(raw).ok())
+        .and_then(|s| Phone::parse(&s))
+        .ok_or_else(|| {
+            Error::internal(anyhow::anyhow!(
+                "membership {membership_id}: phone does not decrypt"
+            ))
+        })?;
+    let corrupt = || {
+        Error::internal(anyhow::anyhow!(
+            "membership {membership_id}: unknown vocabulary"
+        ))
+    };
+    Ok(MemberRow {
+        membership_id,
+        member_no,
+        legal_name,
+        phone_masked: phone.masked(),
+        id_number_masked,
+        org: OrgRef {
+            id: org_id,
+            name: org_name,
+        },
+        occupation: Occupation::parse(&occupation).ok_or_else(corrupt)?,
+        platform,
+        work_city,
+        status: Status::parse(&status).ok_or_else(corrupt)?,
+        applied_at: applied_at.and_utc(),
+        joined_at: started_at.map(|t| t.and_utc()),
+    })
+}
+
+pub fn list(
+    conn: &mut DbConn,
+    identity: &Identity,
+    org_id: i64,
+    filter: &Filter,
+    page: Page,
+) -> Result<Paged<MemberRow>> {
+    let rows = query(conn, identity, org_id, filter, page.before, page.limit + 1)?;
+    Ok(Paged::from_rows(rows, page, |r| r.membership_id))
+}
+
+pub fn export(
+    conn: &mut DbConn,
+    identity: &Identity,
+    org_id: i64,
+    filter: &Filter,
+) -> Result<Vec<MemberRow>> {
+    query(conn, identity, org_id, filter, None, EXPORT_LIMIT)
+}
+
+/// CSV that Excel opens with Chinese intact: UTF-8 with a byte-order mark, CRLF line ends.
+pub fn to_csv(rows: &[MemberRow]) -> String {
+    let mut out = String::from("\u{feff}");
+    let header = [
+        "会员号 member_no",
+        "姓名 legal_name",
+        "手机号 phone",
+        "身份证号 id_number",
+        "工会 org",
+        "职业 occupation",
+        "平台 platform",
+        "工作城市 work_city",
+        "状态 status",
+        "申请时间 applied_at",
+        "入会时间 joined_at",
+    ];
+    push_line(&mut out, header.iter().map(|h| h.to_string()));
+    for r in rows {
+        push_line(
+            &mut out,
+            [
+                r.member_no.clone().unwrap_or_default(),
+                r.legal_name.clone().unwrap_or_default(),
+                r.phone_masked.clone(),
+                r.id_number_masked.clone().unwrap_or_default(),
+                r.org.name.clone(),
+                r.occupation.as_str().to_owned(),
+                r.platform.clone(),
+                r.work_city.clone(),
+                r.status.as_str().to_owned(),
+                r.applied_at.with_timezone(&shanghai()).to_rfc3339(),
+                r.joined_at
+                    .map(|t| t.with_timezone(&shanghai()).to_rfc3339())
+                    .unwrap_or_default(),
+            ]
+            .into_iter(),
+        );
+    }
+    out
+}
+
+fn push_line(out: &mut String, fields: impl Iterator<Item = String>) {
+    let line: Vec<String> = fields.map(|f| csv_field(&f)).collect();
+    out.push_str(&line.join(","));
+    out.push_str("\r\n");
+}
+
+/// Quotes a field when needed, and defuses text a spreadsheet would run as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        assert_eq!(csv_field("张三"), "张三");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
+    }
+
+    #[test]
+    fn shanghai_days_start_at_16_utc_the_day_before() {
+        let start = day_start(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        assert_eq!(start.to_string(), "2026-11-22 16:00:00");
+    }
+}

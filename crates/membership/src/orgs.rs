@@ -1,0 +1,194 @@
+//! Union organisations and their tree. Subtree questions go through the closure table, one
+//! indexed look-up on either database however deep the tree.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use platform::schema::{org_closure as c, orgs as o};
+use platform::{DbConn, Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::vocab::OrgKind;
+
+/// A 6-digit administrative division code (GB/T 2260), e.g. `320102` for Xuanwu, Nanjing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionCode(String);
+
+impl RegionCode {
+    pub fn parse(input: &str) -> Result<RegionCode> {
+        let b = input.as_bytes();
+        let ok = b.len() == 6 && b.iter().all(u8::is_ascii_digit) && (b'1'..=b'8').contains(&b[0]);
+        ok.then(|| RegionCode(input.to_owned()))
+            .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "region_code"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A point in GCJ-02, the system of China's maps.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub struct Location {
+    pub lat: f64,
+    pub lng: f64,
+}
+
+impl Location {
+    pub fn validate(self) -> Result<Location> {
+        let ok = (-90.0..=90.0).contains(&self.lat) && (-180.0..=180.0).contains(&self.lng);
+        ok.then_some(self)
+            .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "location"))
+    }
+}
+
+/// What a new org needs.
+pub struct NewOrg {
+    pub parent_id: Option<i64>,
+    pub kind: OrgKind,
+    pub name: String,
+    pub region_code: RegionCode,
+    pub address: String,
+    pub location: Option<Location>,
+}
+
+/// An org as anyone may see it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgView {
+    pub id: i64,
+    pub parent_id: Option<i64>,
+    /// Name of the parent org, for display ("玄武区总工会 · 南京市总工会").
+    pub parent_name: Option<String>,
+    pub kind: OrgKind,
+    pub name: String,
+    pub region_code: String,
+    pub address: String,
+    /// GCJ-02 coordinates, when known.
+    pub location: Option<Location>,
+    pub created_at: DateTime<Utc>,
+}
+
+type OrgRow = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    Option<f64>,
+    Option<f64>,
+    NaiveDateTime,
+);
+
+/// Trims and bounds a free-text field (names, addresses, labels).
+pub fn text(input: &str, field: &'static str, max_chars: usize) -> Result<String> {
+    let value = input.trim();
+    let len = value.chars().count();
+    if len == 0 || len > max_chars || value.chars().any(char::is_control) {
+        return Err(Error::invalid(ErrorCode::InvalidField, field));
+    }
+    Ok(value.to_owned())
+}
+
+/// Creates an org and its closure rows: itself at depth 0, then each ancestor of the parent.
+pub fn create(conn: &mut DbConn, new: NewOrg) -> Result<OrgView> {
+    let now = platform::clock::now();
+    let id: i64 = diesel::insert_into(o::table)
+        .values((
+            o::parent_id.eq(new.parent_id),
+            o::kind.eq(new.kind.as_str()),
+            o::name.eq(&new.name),
+            o::region_code.eq(new.region_code.as_str()),
+            o::address.eq(&new.address),
+            o::lat.eq(new.location.map(|l| l.lat)),
+            o::lng.eq(new.location.map(|l| l.lng)),
+            o::created_at.eq(now),
+        ))
+        .returning(o::id)
+        .get_result(conn)?;
+    let mut closure = vec![(id, 0)];
+    if let Some(parent) = new.parent_id {
+        let ancestors: Vec<(i64, i32)> = c::table
+            .filter(c::descendant_id.eq(parent))
+            .select((c::ancestor_id, c::depth))
+            .load(conn)?;
+        if ancestors.is_empty() {
+            return Err(Error::new(ErrorCode::NotFound));
+        }
+        closure.extend(ancestors.into_iter().map(|(a, d)| (a, d + 1)));
+    }
+    // One row at a time: the multi backend has no batch insert, and a tree is a few levels deep.
+    for (ancestor, depth) in closure {
+        diesel::insert_into(c::table)
+            .values((
+                c::ancestor_id.eq(ancestor),
+                c::descendant_id.eq(id),
+                c::depth.eq(depth),
+            ))
+            .execute(conn)?;
+    }
+    view(conn, id)
+}
+
+pub fn exists(conn: &mut DbConn, id: i64) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(o::table.find(id))).get_result(conn)?)
+}
+
+/// The public view of an org; `not_found` when there is none.
+pub fn view(conn: &mut DbConn, id: i64) -> Result<OrgView> {
+    let row: OrgRow = o::table
+        .find(id)
+        .select((
+            o::id,
+            o::parent_id,
+            o::kind,
+            o::name,
+            o::region_code,
+            o::address,
+            o::lat,
+            o::lng,
+            o::created_at,
+        ))
+        .first(conn)?;
+    let (id, parent_id, kind, name, region_code, address, lat, lng, created_at) = row;
+    let parent_name = match parent_id {
+        Some(p) => Some(o::table.find(p).select(o::name).first(conn)?),
+        None => None,
+    };
+    Ok(OrgView {
+        id,
+        parent_id,
+        parent_name,
+        kind: OrgKind::parse(&kind)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("org {id}: kind {kind}")))?,
+        name,
+        region_code,
+        address,
+        location: lat.zip(lng).map(|(lat, lng)| Location { lat, lng }),
+        created_at: created_at.and_utc(),
+    })
+}
+
+/// A short reference to an org inside other views.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OrgRef {
+    pub id: i64,
+    pub name: String,
+}
+
+pub fn reference(conn: &mut DbConn, id: i64) -> Result<OrgRef> {
+    let name = o::table.find(id).select(o::name).first(conn)?;
+    Ok(OrgRef { id, name })
+}
+
+pub fn region_code(conn: &mut DbConn, id: i64) -> Result<String> {
+    Ok(o::table.find(id).select(o::region_code).first(conn)?)
+}
+
+/// True when `org` is `ancestor` or lies below it.
+pub fn is_within(conn: &mut DbConn, org: i64, ancestor: i64) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        c::table.filter(c::ancestor_id.eq(ancestor).and(c::descendant_id.eq(org))),
+    ))
+    .get_result(conn)?)
+}

@@ -1,0 +1,705 @@
+//! HTTP in and out for membership; the rules live in the modules named for them.
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, NaiveDate, Utc};
+use identity::phone::Phone;
+use identity::{AuthUser, Identity};
+use platform::db::write_tx;
+use platform::error::Problem;
+use platform::http::resource;
+use platform::pagination::{PageQuery, Paged};
+use platform::{Db, Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use crate::applications::{self, Details, MembershipView, MyMembership, Outcome};
+use crate::card::{self, Card, Verification};
+use crate::join_codes::{self, JoinCode, JoinCodeView, JoinPreview, NewJoinCode};
+use crate::members::{self, Filter, MemberRow};
+use crate::orgs::{self, text, Location, NewOrg, OrgRef, OrgView, RegionCode};
+use crate::vocab::{Occupation, OrgKind, Status};
+use crate::{staff, MembershipConfig};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/admin/orgs").route(web::post().to(create_org)))
+        .service(resource("/v1/orgs/{id}").route(web::get().to(get_org)))
+        .service(resource("/v1/admin/orgs/{id}/staff").route(web::post().to(grant_staff)))
+        .service(
+            resource("/v1/admin/orgs/{id}/join-codes")
+                .route(web::post().to(create_join_code))
+                .route(web::get().to(list_join_codes)),
+        )
+        .service(resource("/v1/admin/join-codes/{code}/qr.svg").route(web::get().to(join_code_svg)))
+        .service(resource("/v1/admin/join-codes/{code}/qr.png").route(web::get().to(join_code_png)))
+        .service(
+            resource("/v1/admin/join-codes/{code}/revoke").route(web::post().to(revoke_join_code)),
+        )
+        .service(resource("/v1/join/{code}").route(web::get().to(preview_join)))
+        .service(resource("/j/{code}").route(web::get().to(poster_landing)))
+        .service(resource("/v1/memberships").route(web::post().to(join)))
+        .service(
+            resource("/v1/me/membership")
+                .route(web::get().to(my_membership))
+                .route(web::delete().to(leave)),
+        )
+        .service(resource("/v1/me/membership/transfer").route(web::post().to(transfer)))
+        .service(resource("/v1/me/card").route(web::get().to(my_card)))
+        .service(
+            resource("/v1/admin/orgs/{id}/applications").route(web::get().to(list_applications)),
+        )
+        .service(resource("/v1/admin/memberships/{id}/approve").route(web::post().to(approve)))
+        .service(resource("/v1/admin/memberships/{id}/reject").route(web::post().to(reject)))
+        .service(resource("/v1/admin/orgs/{id}/members").route(web::get().to(list_members)))
+        .service(resource("/v1/admin/cards/verify").route(web::post().to(verify_card)));
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        create_org, get_org, grant_staff, create_join_code, list_join_codes, join_code_svg,
+        join_code_png, revoke_join_code, preview_join, poster_landing, join, my_membership, leave, transfer,
+        my_card, list_applications, approve, reject, list_members, verify_card
+    ),
+    components(schemas(Paged<MemberRow>, Paged<JoinCodeView>)),
+    tags((name = "membership", description = "Union orgs, join codes, members and the e-card"))
+)]
+pub struct ApiDoc;
+
+/// Runs `f` in a write transaction on the blocking pool.
+async fn write<T, F>(db: &Db, f: F) -> Result<T>
+where
+    F: FnOnce(&mut platform::DbConn) -> Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    db.run(move |conn| write_tx(conn, f)).await
+}
+
+fn occupation(input: &str) -> Result<Occupation> {
+    Occupation::parse(input).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "occupation"))
+}
+
+// ---- orgs and staff ----
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateOrg {
+    /// The parent org; omitted only for a top-level federation (admins only).
+    pub parent_id: Option<i64>,
+    /// federation, city, district, street, community, industry or enterprise.
+    pub kind: String,
+    pub name: String,
+    /// 6-digit administrative division code, e.g. 320102.
+    pub region_code: String,
+    pub address: String,
+    pub location: Option<Location>,
+}
+
+/// Create a union org under `parent_id`.
+#[utoipa::path(post, path = "/v1/admin/orgs", tag = "membership", request_body = CreateOrg,
+    security(("bearer" = [])),
+    responses((status = 201, body = OrgView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn create_org(
+    db: web::Data<Db>,
+    user: AuthUser,
+    body: web::Json<CreateOrg>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let new = NewOrg {
+        parent_id: body.parent_id,
+        kind: OrgKind::parse(&body.kind)
+            .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "kind"))?,
+        name: text(&body.name, "name", 100)?,
+        region_code: RegionCode::parse(&body.region_code)?,
+        address: text(&body.address, "address", 200)?,
+        location: body.location.map(Location::validate).transpose()?,
+    };
+    let view = write(&db, move |conn| {
+        match new.parent_id {
+            Some(parent) => staff::require(conn, &user, parent)?,
+            None if user.is_admin() => {}
+            None => return Err(Error::new(ErrorCode::Forbidden)),
+        }
+        orgs::create(conn, new)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Public summary of an org.
+#[utoipa::path(get, path = "/v1/orgs/{id}", tag = "membership",
+    responses((status = 200, body = OrgView), (status = 404, body = Problem)))]
+async fn get_org(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let view = db.run(move |conn| orgs::view(conn, id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct GrantStaff {
+    /// The phone number of an existing account.
+    pub phone: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StaffGrant {
+    pub org: OrgRef,
+    pub account_id: i64,
+    pub phone_masked: String,
+}
+
+/// Make an account staff of this org (and so of its whole subtree).
+#[utoipa::path(post, path = "/v1/admin/orgs/{id}/staff", tag = "membership", request_body = GrantStaff,
+    security(("bearer" = [])),
+    responses((status = 201, body = StaffGrant), (status = 200, description = "Already staff", body = StaffGrant),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn grant_staff(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<GrantStaff>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let phone = Phone::parse(&body.phone)
+        .ok_or_else(|| Error::invalid(ErrorCode::InvalidPhone, "phone"))?;
+    let identity = identity.into_inner();
+    let (grant, created) = write(&db, move |conn| {
+        staff::require(conn, &user, org_id)?;
+        let account = identity
+            .credentials(conn, &phone)?
+            .ok_or_else(|| Error::new(ErrorCode::AccountNotFound))?;
+        let created = staff::grant(conn, org_id, account.account_id, user.account_id)?;
+        let grant = StaffGrant {
+            org: orgs::reference(conn, org_id)?,
+            account_id: account.account_id,
+            phone_masked: phone.masked(),
+        };
+        Ok((grant, created))
+    })
+    .await?;
+    Ok(if created {
+        HttpResponse::Created()
+    } else {
+        HttpResponse::Ok()
+    }
+    .json(grant))
+}
+
+// ---- join codes ----
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateJoinCode {
+    /// What the poster is for, e.g. "2026 summer service fair".
+    pub label: String,
+    /// RFC 3339; the code stops working then.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How many joins the code allows.
+    pub max_uses: Option<i32>,
+    /// Joins are active at once instead of waiting for review (default false).
+    #[serde(default)]
+    pub auto_approve: bool,
+}
+
+/// Create a join code for a poster.
+#[utoipa::path(post, path = "/v1/admin/orgs/{id}/join-codes", tag = "membership", request_body = CreateJoinCode,
+    security(("bearer" = [])),
+    responses((status = 201, body = JoinCodeView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn create_join_code(
+    db: web::Data<Db>,
+    config: web::Data<MembershipConfig>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<CreateJoinCode>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let body = body.into_inner();
+    let label = text(&body.label, "label", 60)?;
+    if body.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(Error::invalid(ErrorCode::InvalidField, "expires_at"));
+    }
+    if body.max_uses.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
+        return Err(Error::invalid(ErrorCode::InvalidField, "max_uses"));
+    }
+    let view = write(&db, move |conn| {
+        staff::require(conn, &user, org_id)?;
+        let stored = join_codes::create(
+            conn,
+            NewJoinCode {
+                org_id,
+                label,
+                expires_at: body.expires_at,
+                max_uses: body.max_uses,
+                auto_approve: body.auto_approve,
+                created_by: user.account_id,
+            },
+        )?;
+        stored.view(conn, &config.base_url)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The org's join codes, newest first.
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/join-codes", tag = "membership", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Paged<JoinCodeView>), (status = 404, body = Problem)))]
+async fn list_join_codes(
+    db: web::Data<Db>,
+    config: web::Data<MembershipConfig>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let page = page.page()?;
+    let list = db
+        .run(move |conn| {
+            staff::require(conn, &user, org_id)?;
+            let rows = join_codes::list_for_org(conn, org_id, page)?;
+            let views = rows
+                .iter()
+                .map(|r| r.view(conn, &config.base_url))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Paged::from_rows(views, page, |v| v.id))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// A code the caller may manage. Unknown codes are `not_found` here, like codes outside the
+/// caller's subtree, and non-staff are refused before any look-up.
+fn managed_code(
+    conn: &mut platform::DbConn,
+    user: &AuthUser,
+    code: &str,
+) -> Result<join_codes::Stored> {
+    staff::require_any(conn, user)?;
+    let stored = JoinCode::parse(code)
+        .and_then(|code| join_codes::find(conn, &code))
+        .map_err(|_| Error::new(ErrorCode::NotFound))?;
+    staff::require(conn, user, stored.org_id)?;
+    Ok(stored)
+}
+
+/// Print size of poster images.
+const POSTER_PX: u32 = 1024;
+
+async fn poster(
+    db: &Db,
+    config: &MembershipConfig,
+    user: AuthUser,
+    code: String,
+) -> Result<String> {
+    let base = config.base_url.clone();
+    db.run(move |conn| Ok(managed_code(conn, &user, &code)?.code.poster_url(&base)))
+        .await
+}
+
+/// The poster QR as SVG (encodes `{PUBLIC_BASE_URL}/j/{code}`).
+#[utoipa::path(get, path = "/v1/admin/join-codes/{code}/qr.svg", tag = "membership", security(("bearer" = [])),
+    responses((status = 200, content_type = "image/svg+xml", description = "QR code"), (status = 404, body = Problem)))]
+async fn join_code_svg(
+    db: web::Data<Db>,
+    config: web::Data<MembershipConfig>,
+    user: AuthUser,
+    code: web::Path<String>,
+) -> Result<HttpResponse> {
+    let url = poster(&db, &config, user, code.into_inner()).await?;
+    Ok(image(
+        "image/svg+xml",
+        platform::qr::svg(&url, POSTER_PX)?.into_bytes(),
+    ))
+}
+
+/// The poster QR as PNG, at least 1024 px.
+#[utoipa::path(get, path = "/v1/admin/join-codes/{code}/qr.png", tag = "membership", security(("bearer" = [])),
+    responses((status = 200, content_type = "image/png", description = "QR code"), (status = 404, body = Problem)))]
+async fn join_code_png(
+    db: web::Data<Db>,
+    config: web::Data<MembershipConfig>,
+    user: AuthUser,
+    code: web::Path<String>,
+) -> Result<HttpResponse> {
+    let url = poster(&db, &config, user, code.into_inner()).await?;
+    Ok(image("image/png", platform::qr::png(&url, POSTER_PX)?))
+}
+
+fn image(content_type: &str, bytes: Vec<u8>) -> HttpResponse {
+    // A code's image never changes; private because the route needs staff credentials.
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, "private, max-age=86400, immutable"))
+        .body(bytes)
+}
+
+/// Withdraw a code: scanning it then says so.
+#[utoipa::path(post, path = "/v1/admin/join-codes/{code}/revoke", tag = "membership", security(("bearer" = [])),
+    responses((status = 200, body = JoinCodeView), (status = 404, body = Problem)))]
+async fn revoke_join_code(
+    db: web::Data<Db>,
+    config: web::Data<MembershipConfig>,
+    user: AuthUser,
+    code: web::Path<String>,
+) -> Result<HttpResponse> {
+    let code = code.into_inner();
+    let view = write(&db, move |conn| {
+        let stored = managed_code(conn, &user, &code)?;
+        join_codes::revoke(conn, &stored)?.view(conn, &config.base_url)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// What scanning a poster shows: the org the rider is about to join, or why the code cannot be
+/// used (`join_code_unknown`, `join_code_expired`, `join_code_used_up`, `join_code_revoked`).
+#[utoipa::path(get, path = "/v1/join/{code}", tag = "membership",
+    responses((status = 200, body = JoinPreview), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn preview_join(db: web::Data<Db>, code: web::Path<String>) -> Result<HttpResponse> {
+    let code = JoinCode::parse(&code)?;
+    let preview = db.run(move |conn| join_codes::preview(conn, &code)).await?;
+    Ok(HttpResponse::Ok().json(preview))
+}
+
+/// The page a phone's ordinary camera or WeChat opens from a poster: says which union it is
+/// and sends the rider to the app, which joins through `/v1/join/{code}`.
+#[utoipa::path(get, path = "/j/{code}", tag = "membership",
+    responses((status = 200, content_type = "text/html", description = "Landing page of a poster"),
+        (status = 404, content_type = "text/html", description = "Unknown code"),
+        (status = 409, content_type = "text/html", description = "Expired, used up or revoked code")))]
+async fn poster_landing(db: web::Data<Db>, code: web::Path<String>) -> HttpResponse {
+    let code = code.into_inner();
+    let outcome = match JoinCode::parse(&code) {
+        Ok(parsed) => db.run(move |conn| join_codes::preview(conn, &parsed)).await,
+        Err(e) => Err(e),
+    };
+    let (status, body) = match outcome {
+        Ok(p) => (
+            actix_web::http::StatusCode::OK,
+            format!(
+                "<h1>{}</h1><p>{}</p><p>请打开工会 App 扫描此二维码完成入会。<br>Open the union app and scan this code to join.</p>",
+                escape_html(&p.org.name),
+                escape_html(&p.label)
+            ),
+        ),
+        Err(e) => (
+            e.code().status(),
+            format!("<h1>无法入会</h1><p>{}</p>", escape_html(e.code().detail(platform::error::Lang::ZhCn))),
+        ),
+    };
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>加入工会</title></head><body>{body}</body></html>"
+        ))
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+// ---- worker side ----
+
+#[derive(Deserialize, ToSchema)]
+pub struct JoinRequest {
+    pub join_code: String,
+    /// rider, courier, ride_hailing_driver, truck_driver or other.
+    pub occupation: String,
+    /// Platform or employer, e.g. 美团.
+    pub platform: String,
+    pub work_city: String,
+}
+
+fn details(occupation_text: &str, platform: &str, work_city: &str) -> Result<Details> {
+    Ok(Details {
+        occupation: occupation(occupation_text)?,
+        platform: text(platform, "platform", 40)?,
+        work_city: text(work_city, "work_city", 40)?,
+    })
+}
+
+fn outcome_response(outcome: Outcome) -> HttpResponse {
+    match outcome {
+        Outcome::Created(view) => HttpResponse::Created().json(view),
+        Outcome::Existing(view) => HttpResponse::Ok().json(view),
+    }
+}
+
+/// Join the union of a scanned code. Pending or active depending on the code; the same request
+/// again returns the same application (200).
+#[utoipa::path(post, path = "/v1/memberships", tag = "membership", request_body = JoinRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first response")),
+    security(("bearer" = [])),
+    responses((status = 201, body = MembershipView), (status = 200, description = "The existing application", body = MembershipView),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn join(
+    db: web::Data<Db>,
+    user: AuthUser,
+    body: web::Json<JoinRequest>,
+) -> Result<HttpResponse> {
+    let code = JoinCode::parse(&body.join_code)?;
+    let details = details(&body.occupation, &body.platform, &body.work_city)?;
+    let outcome = write(&db, move |conn| {
+        applications::join(conn, user.account_id, &code, details)
+    })
+    .await?;
+    Ok(outcome_response(outcome))
+}
+
+/// The caller's membership, pending application and history.
+#[utoipa::path(get, path = "/v1/me/membership", tag = "membership", security(("bearer" = [])),
+    responses((status = 200, body = MyMembership), (status = 401, body = Problem)))]
+async fn my_membership(db: web::Data<Db>, user: AuthUser) -> Result<HttpResponse> {
+    let mine = db
+        .run(move |conn| applications::mine(conn, user.account_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(mine))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TransferRequest {
+    pub join_code: String,
+    /// Defaults to the current membership's.
+    pub occupation: Option<String>,
+    pub platform: Option<String>,
+    pub work_city: Option<String>,
+}
+
+/// Move to the union of another code; the current period ends when the new one starts.
+#[utoipa::path(post, path = "/v1/me/membership/transfer", tag = "membership", request_body = TransferRequest,
+    security(("bearer" = [])),
+    responses((status = 201, body = MembershipView), (status = 200, description = "The existing transfer", body = MembershipView),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn transfer(
+    db: web::Data<Db>,
+    user: AuthUser,
+    body: web::Json<TransferRequest>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let code = JoinCode::parse(&body.join_code)?;
+    let details = match (&body.occupation, &body.platform, &body.work_city) {
+        (None, None, None) => None,
+        (Some(o), Some(p), Some(c)) => Some(details(o, p, c)?),
+        _ => return Err(Error::invalid(ErrorCode::InvalidField, "occupation")),
+    };
+    let outcome = write(&db, move |conn| {
+        applications::transfer(conn, user.account_id, &code, details)
+    })
+    .await?;
+    Ok(outcome_response(outcome))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LeaveRequest {
+    pub reason: String,
+}
+
+/// Leave the union (or withdraw a pending application), with a reason.
+#[utoipa::path(delete, path = "/v1/me/membership", tag = "membership", request_body = LeaveRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = MyMembership), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn leave(
+    db: web::Data<Db>,
+    user: AuthUser,
+    body: web::Json<LeaveRequest>,
+) -> Result<HttpResponse> {
+    let reason = text(&body.reason, "reason", 200)?;
+    let mine = write(&db, move |conn| {
+        applications::leave(conn, user.account_id, &reason)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(mine))
+}
+
+/// The e-member card with a QR token valid for 60 seconds.
+#[utoipa::path(get, path = "/v1/me/card", tag = "membership", security(("bearer" = [])),
+    responses((status = 200, body = Card), (status = 404, body = Problem)))]
+async fn my_card(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    config: web::Data<MembershipConfig>,
+    user: AuthUser,
+) -> Result<HttpResponse> {
+    let identity = identity.into_inner();
+    let card = db
+        .run(move |conn| card::issue(conn, &identity, &config, user.account_id))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(card))
+}
+
+// ---- staff side ----
+
+/// Pending applications in the org's subtree, newest first.
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/applications", tag = "membership", params(PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Paged<MemberRow>), (status = 404, body = Problem)))]
+async fn list_applications(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    page: web::Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let page = page.page()?;
+    let identity = identity.into_inner();
+    let filter = Filter {
+        status: Some(Status::Pending),
+        ..Filter::default()
+    };
+    let list = db
+        .run(move |conn| {
+            staff::require(conn, &user, org_id)?;
+            members::list(conn, &identity, org_id, &filter, page)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Approve a pending application: the member is active at once (a transfer ends the old period).
+#[utoipa::path(post, path = "/v1/admin/memberships/{id}/approve", tag = "membership", security(("bearer" = [])),
+    responses((status = 200, body = MembershipView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn approve(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let view = write(&db, move |conn| applications::approve(conn, &user, id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RejectRequest {
+    /// Shown to the applicant.
+    pub reason: String,
+}
+
+/// Reject a pending application with a reason the worker sees.
+#[utoipa::path(post, path = "/v1/admin/memberships/{id}/reject", tag = "membership", request_body = RejectRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = MembershipView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn reject(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    body: web::Json<RejectRequest>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let reason = text(&body.reason, "reason", 200)?;
+    let view = write(&db, move |conn| {
+        applications::reject(conn, &user, id, &reason)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// active (default), pending, ended, rejected or withdrawn.
+    pub status: Option<String>,
+    pub occupation: Option<String>,
+    pub platform: Option<String>,
+    /// YYYY-MM-DD, Asia/Shanghai.
+    pub joined_from: Option<NaiveDate>,
+    pub joined_to: Option<NaiveDate>,
+    /// A name fragment, a full mobile number, or a member number.
+    pub q: Option<String>,
+    /// `csv` for a spreadsheet of every match (UTF-8 with BOM, ID numbers masked).
+    pub format: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// Members of the org's subtree: filter, search, page, or export as CSV.
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/members", tag = "membership", params(MembersQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Paged<MemberRow>), (status = 200, content_type = "text/csv", description = "CSV export"),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn list_members(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<MembersQuery>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let query = query.into_inner();
+    let filter = Filter {
+        status: query
+            .status
+            .as_deref()
+            .map(|s| {
+                Status::parse(s).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "status"))
+            })
+            .transpose()?,
+        occupation: query.occupation.as_deref().map(occupation).transpose()?,
+        platform: query.platform,
+        joined_from: query.joined_from,
+        joined_to: query.joined_to,
+        q: query.q,
+    };
+    let csv = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(_) => return Err(Error::invalid(ErrorCode::InvalidField, "format")),
+    };
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
+    let identity = identity.into_inner();
+    if csv {
+        let rows = db
+            .run(move |conn| {
+                staff::require(conn, &user, org_id)?;
+                members::export(conn, &identity, org_id, &filter)
+            })
+            .await?;
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"members-{org_id}.csv\""),
+            ))
+            .body(members::to_csv(&rows)));
+    }
+    let list = db
+        .run(move |conn| {
+            staff::require(conn, &user, org_id)?;
+            members::list(conn, &identity, org_id, &filter, page)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    /// The token read from the member's card QR.
+    pub token: String,
+}
+
+/// Check a scanned e-card: a valid member of which org, or expired / invalid / no longer a member.
+#[utoipa::path(post, path = "/v1/admin/cards/verify", tag = "membership", request_body = VerifyRequest,
+    security(("bearer" = [])),
+    responses((status = 200, body = Verification), (status = 403, body = Problem)))]
+async fn verify_card(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    user: AuthUser,
+    body: web::Json<VerifyRequest>,
+) -> Result<HttpResponse> {
+    let identity = identity.into_inner();
+    let token = body.into_inner().token;
+    let result = db
+        .run(move |conn| {
+            staff::require_any(conn, &user)?;
+            card::verify(conn, &identity, &token)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(result))
+}

@@ -1,0 +1,88 @@
+//! Staff scopes: staff are granted on an org and act on its whole subtree, nothing outside it.
+//! Admins act everywhere.
+
+use diesel::prelude::*;
+use identity::accounts::StaffScope;
+use identity::AuthUser;
+use platform::db::is_unique_violation;
+use platform::schema::{org_closure as c, orgs as o, staff_grants as g};
+use platform::{DbConn, Error, ErrorCode, Result};
+
+use crate::orgs;
+
+/// The orgs an account is staff of (the hook identity calls for `/v1/me` and token roles).
+pub fn scopes(conn: &mut DbConn, account_id: i64) -> Result<Vec<StaffScope>> {
+    let rows: Vec<(i64, String)> = g::table
+        .inner_join(o::table)
+        .filter(g::account_id.eq(account_id))
+        .select((o::id, o::name))
+        .order(o::id)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(org_id, org_name)| StaffScope { org_id, org_name })
+        .collect())
+}
+
+/// Grants staff on `org_id`; false when the grant already existed.
+pub fn grant(conn: &mut DbConn, org_id: i64, account_id: i64, granted_by: i64) -> Result<bool> {
+    // A savepoint, so that on PostgreSQL a duplicate does not abort the caller's transaction.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(g::table)
+            .values((
+                g::account_id.eq(account_id),
+                g::org_id.eq(org_id),
+                g::granted_by.eq(granted_by),
+                g::created_at.eq(platform::clock::now()),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether `user` may act on `org_id`.
+pub fn can_act_on(conn: &mut DbConn, user: &AuthUser, org_id: i64) -> Result<bool> {
+    if user.is_admin() {
+        return orgs::exists(conn, org_id);
+    }
+    Ok(diesel::select(diesel::dsl::exists(
+        g::table
+            .inner_join(c::table.on(c::ancestor_id.eq(g::org_id)))
+            .filter(g::account_id.eq(user.account_id))
+            .filter(c::descendant_id.eq(org_id)),
+    ))
+    .get_result(conn)?)
+}
+
+/// Refuses unless `user` may act on `org_id`. An account with no staff role at all gets 403;
+/// staff asking about an org outside their subtree get 404, exactly as for an org that does not
+/// exist, so scopes do not leak what lies beyond them.
+pub fn require(conn: &mut DbConn, user: &AuthUser, org_id: i64) -> Result<()> {
+    if can_act_on(conn, user, org_id)? {
+        return Ok(());
+    }
+    if !user.is_admin() && !is_staff(conn, user.account_id)? {
+        return Err(Error::new(ErrorCode::Forbidden));
+    }
+    Err(Error::new(ErrorCode::NotFound))
+}
+
+/// Staff or admin at all (for routes not tied to one org, such as card verification).
+pub fn require_any(conn: &mut DbConn, user: &AuthUser) -> Result<()> {
+    if user.is_admin() || is_staff(conn, user.account_id)? {
+        Ok(())
+    } else {
+        Err(Error::new(ErrorCode::Forbidden))
+    }
+}
+
+fn is_staff(conn: &mut DbConn, account_id: i64) -> Result<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        g::table.filter(g::account_id.eq(account_id)),
+    ))
+    .get_result(conn)?)
+}

@@ -1,0 +1,50 @@
+//! The fixed vocabularies of membership, stored as snake_case text.
+
+use platform::vocabulary;
+
+vocabulary! {
+    /// The level or type of a union organisation.
+    OrgKind {
+        Federation = "federation",
+        City = "city",
+        District = "district",
+        Street = "street",
+        Community = "community",
+        Industry = "industry",
+        Enterprise = "enterprise",
+    }
+}
+
+vocabulary! {
+    /// What the worker does for a living.
+    Occupation {
+        Rider = "rider",
+        Courier = "courier",
+        RideHailingDriver = "ride_hailing_driver",
+        TruckDriver = "truck_driver",
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// A membership row: an application until decided, then a membership period.
+    Status {
+        Pending = "pending",
+        Active = "active",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
+        Ended = "ended",
+    }
+}
+
+vocabulary! {
+    /// Entries of a member's history.
+    EventKind {
+        Applied = "applied",
+        Activated = "activated",
+        Rejected = "rejected",
+        Withdrawn = "withdrawn",
+        TransferredOut = "transferred_out",
+        Left = "left",
+    }
+}

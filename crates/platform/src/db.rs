@@ -1,0 +1,300 @@
+//! One database layer over SQLite (embedded, the default) and PostgreSQL (production).
+//!
+//! The backend is picked from the URL scheme by our own r2d2 manager: diesel's
+//! `MultiConnection::establish` tries each backend in turn and would hide the real error.
+//! Queries are synchronous diesel code; [`Db::run`] moves them onto the blocking pool so the
+//! async executor never waits on the database.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{Error, Result};
+
+/// A connection to either database. Query code is written once against this type.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A file path, from `sqlite://path` or `sqlite:path`.
+    Sqlite(PathBuf),
+    /// A libpq URL, `postgres://...` or `postgresql://...`.
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> std::result::Result<Self, String> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(format!("DATABASE_URL {url:?} names no SQLite file"));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        Err(format!(
+            "DATABASE_URL {:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DB",
+            redact(url)
+        ))
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, DatabaseUrl::Sqlite(_))
+    }
+}
+
+/// Hides the password of a URL for error messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Opens connections for the pool and prepares each one.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> std::result::Result<DbConn, ConnectionError> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    ConnectionError::InvalidConnectionUrl("non UTF-8 path".into())
+                })?;
+                let mut conn = diesel::SqliteConnection::establish(path)?;
+                // WAL lets readers run beside the writer; synchronous=FULL makes every commit
+                // durable across power loss; busy_timeout makes writers queue instead of failing.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = diesel::PgConnection::establish(url)?;
+                conn.batch_execute("SET TIME ZONE 'UTC'")
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Postgres(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> std::result::Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        <DbConn as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+/// The shared handle: a connection pool plus which backend it talks to.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    sqlite: bool,
+}
+
+impl Db {
+    /// Opens a pool. SQLite files get their directory created.
+    pub fn connect(url: &str) -> anyhow::Result<Db> {
+        let url = DatabaseUrl::parse(url).map_err(anyhow::Error::msg)?;
+        if let DatabaseUrl::Sqlite(path) = &url {
+            create_parent_dir(path)?;
+        }
+        let sqlite = url.is_sqlite();
+        // SQLite has one writer at a time, so a large pool only adds lock waits.
+        let max_size = if sqlite { 8 } else { 16 };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(5))
+            .build(Manager { url })
+            .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+        Ok(Db { pool, sqlite })
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    /// Applies the embedded migrations of this backend; returns how many ran.
+    pub fn migrate(&self) -> anyhow::Result<usize> {
+        let mut conn = self.pool.get()?;
+        let source = if self.sqlite {
+            SQLITE_MIGRATIONS
+        } else {
+            POSTGRES_MIGRATIONS
+        };
+        let applied = conn
+            .run_pending_migrations(source)
+            .map_err(|e| anyhow::anyhow!("migration failed: {e}"))?;
+        Ok(applied.len())
+    }
+
+    /// A pooled connection for synchronous callers (CLI, tests). Request handlers use [`Db::run`].
+    pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs diesel code on the blocking pool with a pooled connection.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Answers whether the database is reachable right now.
+    pub async fn ping(&self) -> Result<()> {
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1").map_err(Error::unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn create_parent_dir(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Runs `f` in a transaction that takes the write lock up front.
+///
+/// On SQLite a plain `BEGIN` starts as a reader; upgrading to a writer after another connection
+/// committed fails at once with SQLITE_BUSY instead of waiting. `BEGIN IMMEDIATE` queues on the
+/// busy timeout instead. PostgreSQL uses an ordinary transaction; row locks and conditional
+/// updates give the same guarantees there.
+pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> std::result::Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> std::result::Result<T, E>,
+    E: From<DieselError>,
+{
+    match conn {
+        DbConn::Sqlite(inner) => {
+            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?
+        }
+        DbConn::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner)?,
+    }
+    type Tm = <DbConn as Connection>::TransactionManager;
+    match f(conn) {
+        Ok(value) => {
+            Tm::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(user_error) => match Tm::rollback_transaction(conn) {
+            Ok(()) | Err(DieselError::BrokenTransactionManager) => Err(user_error),
+            Err(rollback_error) => Err(rollback_error.into()),
+        },
+    }
+}
+
+/// True when a diesel error is a unique-constraint violation (portable `ON CONFLICT` stand-in).
+pub fn is_unique_violation(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_or_explain_why_not() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/gigunion.db").unwrap(),
+            DatabaseUrl::Sqlite("data/gigunion.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert!(DatabaseUrl::parse("postgres://u@localhost/db").is_ok());
+        let err = DatabaseUrl::parse("mysql://root:hunter2@localhost/db").unwrap_err();
+        assert!(err.contains("not supported"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_connections_are_durable_and_enforce_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();
+        assert!(db.migrate().unwrap() > 0);
+        let mut conn = db.get().unwrap();
+        #[derive(QueryableByName)]
+        struct Pragma {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            v: String,
+        }
+        let read = |conn: &mut DbConn, sql: &str| -> String {
+            diesel::sql_query(sql).get_result::<Pragma>(conn).unwrap().v
+        };
+        assert_eq!(
+            read(
+                &mut conn,
+                "SELECT journal_mode AS v FROM pragma_journal_mode"
+            ),
+            "wal"
+        );
+        assert_eq!(
+            read(
+                &mut conn,
+                "SELECT CAST(foreign_keys AS TEXT) AS v FROM pragma_foreign_keys"
+            ),
+            "1"
+        );
+        // synchronous: 2 = FULL.
+        assert_eq!(
+            read(
+                &mut conn,
+                "SELECT CAST(synchronous AS TEXT) AS v FROM pragma_synchronous"
+            ),
+            "2"
+        );
+    }
+}

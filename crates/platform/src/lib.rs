@@ -1,0 +1,18 @@
+//! What every domain crate shares: the error type, the database, the coordination layer,
+//! protection of personal data, HTTP plumbing and idempotent POSTs.
+
+pub mod clock;
+pub mod coord;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod idempotency;
+pub mod pagination;
+pub mod qr;
+pub mod schema;
+pub mod vocab;
+
+pub use coord::{Coordinator, Rate};
+pub use db::{Db, DbConn};
+pub use error::{Error, ErrorCode, Result};

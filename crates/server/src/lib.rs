@@ -1,0 +1,168 @@
+//! The `gigunion` server: configuration, wiring of the domain crates into one actix app, and the
+//! commands of the binary.
+
+pub mod openapi;
+pub mod ops;
+pub mod seed;
+pub mod settings;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use benefits::reports::DiskStore;
+use benefits::Benefits;
+use identity::{Identity, IdentityConfig};
+use membership::MembershipConfig;
+use platform::crypto::{load_data_key, DataProtector};
+use platform::{Coordinator, Db};
+
+pub use settings::Settings;
+
+/// Everything the routes share, built once per process.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: web::Data<Db>,
+    pub coord: web::Data<Coordinator>,
+    pub identity: web::Data<Identity>,
+    pub membership: web::Data<MembershipConfig>,
+    pub stations: web::Data<stations::Stations>,
+    pub benefits: web::Data<Benefits>,
+}
+
+/// Identity settings a caller may adjust before the state is built (tests lower limits).
+pub type Tune = Box<dyn FnOnce(&mut IdentityConfig)>;
+
+impl AppState {
+    /// Opens the database (migrating it), the coordination store, and loads or creates keys.
+    pub fn build(settings: &Settings, tune: Option<Tune>) -> anyhow::Result<AppState> {
+        let db = Db::connect(&settings.database_url)?;
+        let applied = db.migrate()?;
+        if applied > 0 {
+            tracing::info!(applied, "database migrated");
+        }
+        let coord = match &settings.redis_url {
+            Some(url) => Coordinator::redis(url, "gigunion:")?,
+            None => Coordinator::local(),
+        };
+        let mut config = IdentityConfig::new(settings.public_base_url());
+        config.trust_proxy = settings.trust_proxy;
+        if let Some(tune) = tune {
+            tune(&mut config);
+        }
+        AppState::assemble(settings, db, coord, config)
+    }
+
+    /// Builds the state from parts (tests bring their own database and coordinator).
+    pub fn assemble(
+        settings: &Settings,
+        db: Db,
+        coord: Coordinator,
+        config: IdentityConfig,
+    ) -> anyhow::Result<AppState> {
+        let data_key = load_data_key(
+            settings.data_key.as_deref(),
+            &settings.data_dir.join("data.key"),
+        )?;
+        let keys = match &settings.jwt_key_file {
+            Some(path) => identity::tokens::TokenKeys::load(path, false)?,
+            None => {
+                identity::tokens::TokenKeys::load(&settings.data_dir.join("jwt-ed25519.pem"), true)?
+            }
+        };
+        let identity = Identity {
+            config,
+            db: db.clone(),
+            coord: coord.clone(),
+            keys,
+            protector: DataProtector::new(&data_key),
+            hasher: identity::password::PasswordHasher::new(),
+            sms: Arc::from(identity::sms::from_config(&settings.sms_sender)?),
+            staff_scopes: Some(membership::staff::scopes),
+        };
+        let membership = MembershipConfig::new(identity.config.issuer.clone());
+        let stations = stations::Stations::load(
+            &db,
+            stations::StationsConfig::new(identity.config.issuer.clone(), coord.is_redis()),
+        )?;
+        let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
+        let benefits = web::Data::from(Benefits::start(db.clone(), coord.clone(), reports));
+        Ok(AppState {
+            db: web::Data::new(db),
+            coord: web::Data::new(coord),
+            identity: web::Data::new(identity),
+            membership: web::Data::new(membership),
+            stations: web::Data::new(stations),
+            benefits,
+        })
+    }
+
+    /// Registers state, middleware and every crate's routes on an app.
+    pub fn configure(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(self.db.clone())
+            .app_data(self.coord.clone())
+            .app_data(self.identity.clone())
+            .app_data(web::Data::<dyn platform::idempotency::CallerScope>::from(
+                self.identity.clone().into_inner() as Arc<dyn platform::idempotency::CallerScope>,
+            ))
+            .app_data(self.membership.clone())
+            .app_data(self.stations.clone())
+            .app_data(self.benefits.clone())
+            .configure(platform::http::configure_extractors)
+            .configure(ops::routes)
+            // Nearby search is the hottest route; actix tries resources in order (a regex
+            // match per dynamic path), so the stations routes come before the others.
+            .configure(stations::routes)
+            .configure(identity::routes)
+            .configure(membership::routes)
+            .configure(benefits::routes);
+    }
+}
+
+/// The HTTP server on a bound listener. Actix stops on SIGTERM/SIGINT gracefully: it stops
+/// accepting, lets in-flight requests finish (up to 30 s), then exits.
+pub fn server(
+    state: AppState,
+    listener: TcpListener,
+    workers: Option<usize>,
+) -> anyhow::Result<actix_web::dev::Server> {
+    let app_state = state.clone();
+    let mut server = HttpServer::new(move || {
+        let state = app_state.clone();
+        App::new()
+            .wrap(from_fn(platform::idempotency::idempotency))
+            .wrap(from_fn(platform::http::observe))
+            .configure(|cfg| state.configure(cfg))
+            .default_service(web::to(platform::http::not_found))
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?;
+    if let Some(workers) = workers {
+        server = server.workers(workers);
+    }
+    let server = server.run();
+    stations::sync::spawn(
+        state.stations.clone(),
+        state.db.get_ref().clone(),
+        state.coord.get_ref().clone(),
+    );
+    spawn_housekeeping(state);
+    Ok(server)
+}
+
+/// Periodic clean-up that keeps tables bounded.
+fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match platform::idempotency::purge_expired(&state.db).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired idempotency keys purged"),
+                Err(e) => tracing::warn!(error = ?e, "idempotency purge failed"),
+            }
+        }
+    });
+}

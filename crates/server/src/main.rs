@@ -1,0 +1,112 @@
+use std::net::TcpListener;
+
+use anyhow::Context;
+use clap::Parser;
+use gigunion_server::settings::{AdminCommand, Cli, Command};
+use gigunion_server::{seed, server, AppState};
+use identity::password::Password;
+use identity::phone::Phone;
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json")) {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    init_tracing();
+    let cli = Cli::parse();
+    let settings = cli.settings;
+    match cli.command {
+        Command::Openapi => {
+            print!("{}", gigunion_server::openapi::spec_json());
+        }
+        Command::Migrate => {
+            let db = platform::Db::connect(&settings.database_url)?;
+            let applied = db.migrate()?;
+            println!("{applied} migration(s) applied");
+        }
+        Command::Seed => {
+            let state = AppState::build(&settings, None)?;
+            report_seed(seed::seed(&state, &settings.data_dir).await?);
+        }
+        Command::Admin {
+            command: AdminCommand::Create { phone, password },
+        } => {
+            let state = AppState::build(&settings, None)?;
+            let phone = Phone::parse(&phone).context("--phone must be a mainland mobile number")?;
+            let (password, generated) = match password {
+                Some(p) => (p, false),
+                None => (format!("gu{}7", platform::crypto::random_token(9)), true),
+            };
+            let parsed = Password::parse(&password, "password").map_err(|_| {
+                anyhow::anyhow!("the password needs 8-128 characters with letters and digits")
+            })?;
+            let (id, created) = state
+                .identity
+                .ensure_admin(&phone, parsed)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            match (created, generated) {
+                (true, true) => println!(
+                    "admin account {id} created: phone {}, password {password}",
+                    phone.as_str()
+                ),
+                (true, false) => println!("admin account {id} created: phone {}", phone.as_str()),
+                (false, _) => println!(
+                    "account {id} ({}) is now admin; its password is unchanged",
+                    phone.masked()
+                ),
+            }
+        }
+        Command::Serve { demo } => {
+            let state = AppState::build(&settings, None)?;
+            if demo {
+                report_seed(seed::seed(&state, &settings.data_dir).await?);
+            }
+            let listener = TcpListener::bind(settings.bind)
+                .with_context(|| format!("cannot listen on {}", settings.bind))?;
+            let addr = listener.local_addr()?;
+            let base = settings.public_base_url();
+            tracing::info!(%addr, database = %platform::db::redact(&settings.database_url),
+                redis = settings.redis_url.is_some(), "gigunion listening");
+            println!("gigunion is serving on http://{addr}  (API map: {base}/openapi.json, health: {base}/healthz)");
+            server(state, listener, settings.workers)?.await?;
+            tracing::info!("stopped");
+        }
+    }
+    Ok(())
+}
+
+fn report_seed(seeded: seed::Seeded) {
+    if seeded.logins.is_empty() && seeded.posters.is_empty() {
+        println!(
+            "demo data already present (admin phone {})",
+            seed::DEMO_ADMIN_PHONE
+        );
+        return;
+    }
+    println!("demo data loaded. Logins (shown only this once):");
+    for login in &seeded.logins {
+        println!(
+            "  {:<28} phone {}  password {}",
+            login.role, login.phone, login.password
+        );
+    }
+    if !seeded.posters.is_empty() {
+        println!("join-code posters (scan them with a phone):");
+        for (what, file) in &seeded.posters {
+            println!("  {what}\n    {}", file.display());
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Configuration: flags with environment fallbacks, and the runtime settings built from them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gigunion",
+    version,
+    about = "Backend of the gig workers' union app"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve the API.
+    Serve {
+        /// On an empty database, load the demo data first (what `make run` does).
+        #[arg(long, env = "SEED_DEMO")]
+        demo: bool,
+    },
+    /// Apply pending migrations and exit.
+    Migrate,
+    /// Load the demo data (idempotent).
+    Seed,
+    /// Manage admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account (or make an existing account admin).
+    Create {
+        /// Mainland mobile number of the admin.
+        #[arg(long)]
+        phone: String,
+        /// Password; generated and printed when omitted.
+        #[arg(long, env = "ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// `sqlite://PATH` (embedded, default) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/gigunion.db",
+        global = true
+    )]
+    pub database_url: String,
+    /// Redis for rate limits and short-lived keys shared by instances; in-process when unset.
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
+    pub bind: SocketAddr,
+    /// Public base URL of this service (token issuer, poster links); `http://BIND` when unset.
+    #[arg(long, env = "PUBLIC_BASE_URL", global = true)]
+    pub public_base_url: Option<String>,
+    /// Where generated keys (and the default SQLite file) live.
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Ed25519 PKCS#8 PEM signing key; generated into DATA_DIR when unset.
+    #[arg(long, env = "JWT_KEY_FILE", global = true)]
+    pub jwt_key_file: Option<PathBuf>,
+    /// Base64 32-byte key protecting personal data; generated into DATA_DIR when unset.
+    #[arg(long, env = "DATA_KEY", hide_env_values = true, global = true)]
+    pub data_key: Option<String>,
+    /// `log` (codes go to the log) or `file:PATH` (one JSON line per message).
+    #[arg(long, env = "SMS_SENDER", default_value = "log", global = true)]
+    pub sms_sender: String,
+    /// Trust X-Forwarded-For for client IPs (only behind a reverse proxy that sets it).
+    #[arg(long, env = "TRUST_PROXY", global = true)]
+    pub trust_proxy: bool,
+    /// HTTP worker threads; one per core when unset.
+    #[arg(long, env = "WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Defaults as if no flag or variable was given (for tests and tools).
+    pub fn defaults() -> Settings {
+        Cli::parse_from(["gigunion", "migrate"]).settings
+    }
+
+    pub fn public_base_url(&self) -> String {
+        self.public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}

@@ -1,0 +1,391 @@
+//! Nearby search at the HTTP edge: the query, checked field by field, and the answer, written
+//! straight from the index.
+
+use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
+use platform::{Error, ErrorCode, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::coords::{
+    encode_param, write_amap_encoded, write_baidu_encoded, write_u64, LatLng, NavLinks, NavLinksTo,
+    Point,
+};
+use crate::hours;
+use crate::index::SearchQuery;
+use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
+
+pub const DEFAULT_RADIUS_M: u32 = 3_000;
+pub const MAX_RADIUS_M: u32 = 50_000;
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+
+/// Query of a nearby search. Every value is checked here, so a bad one is a 422 naming it.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NearbyParams {
+    /// Latitude of the rider, -90 to 90.
+    #[param(value_type = f64)]
+    pub lat: Option<String>,
+    /// Longitude of the rider, -180 to 180.
+    #[param(value_type = f64)]
+    pub lng: Option<String>,
+    /// Search radius in metres, 1 to 50000 (default 3000).
+    #[param(value_type = Option<u32>)]
+    pub radius_m: Option<String>,
+    /// Results, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>)]
+    pub limit: Option<String>,
+    /// Comma-separated amenity codes; a station must have all of them.
+    #[param(example = "drinking_water,phone_charging")]
+    pub amenities: Option<String>,
+    /// `true`: only stations open now (or at `at`).
+    #[param(value_type = Option<bool>)]
+    pub open_now: Option<String>,
+    /// System of `lat`/`lng`: `gcj02` (default, what Amap and Tencent maps give), `wgs84` (raw
+    /// GPS) or `bd09` (Baidu).
+    pub coord: Option<String>,
+    /// RFC 3339 moment that `open_now` refers to (default: now), e.g. the end of a shift.
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub at: Option<String>,
+}
+
+fn number<T: std::str::FromStr>(value: Option<&str>, field: &'static str) -> Result<Option<T>> {
+    value
+        .map(|v| {
+            v.trim()
+                .parse::<T>()
+                .map_err(|_| Error::invalid(ErrorCode::InvalidField, field))
+        })
+        .transpose()
+}
+
+impl NearbyParams {
+    /// The search, the radius asked for, and the moment `open_now` refers to.
+    pub fn query(&self) -> Result<(SearchQuery, u32, DateTime<FixedOffset>)> {
+        let missing = |field| Error::invalid(ErrorCode::InvalidField, field);
+        let lat: f64 = number(self.lat.as_deref(), "lat")?.ok_or_else(|| missing("lat"))?;
+        let lng: f64 = number(self.lng.as_deref(), "lng")?.ok_or_else(|| missing("lng"))?;
+        let at = LatLng::parse(lat, lng)?;
+        let center = CoordSystem::from_param(self.coord.as_deref())?.to_gcj02(at);
+        let radius_m = number(self.radius_m.as_deref(), "radius_m")?.unwrap_or(DEFAULT_RADIUS_M);
+        if !(1..=MAX_RADIUS_M).contains(&radius_m) {
+            return Err(Error::invalid(ErrorCode::InvalidField, "radius_m"));
+        }
+        let limit = number(self.limit.as_deref(), "limit")?.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(Error::invalid(ErrorCode::InvalidField, "limit"));
+        }
+        let amenities = match self.amenities.as_deref() {
+            None => Amenities::default(),
+            Some(list) => Amenities::parse_list(list, &[','], Amenity::parse)
+                .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "amenities"))?,
+        };
+        let open_only = match self.open_now.as_deref() {
+            None | Some("") | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(_) => return Err(Error::invalid(ErrorCode::InvalidField, "open_now")),
+        };
+        let moment = match self.at.as_deref() {
+            None => platform::clock::now().and_utc().trunc_subsecs(0),
+            // A `+` that was not escaped arrives as a space.
+            Some(text) => DateTime::parse_from_rfc3339(&text.trim().replace(' ', "+"))
+                .map_err(|_| Error::invalid(ErrorCode::InvalidField, "at"))?
+                .with_timezone(&Utc),
+        };
+        let query = SearchQuery {
+            center,
+            radius_m: f64::from(radius_m),
+            limit,
+            amenities,
+            open_only,
+            at: hours::local(moment),
+        };
+        Ok((query, radius_m, moment.with_timezone(&hours::shanghai())))
+    }
+}
+
+/// Stations around a point, nearest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Nearby<'a> {
+    /// The system of every location in this answer: `gcj02`.
+    pub coord: &'static str,
+    /// The search centre in GCJ-02 (converted when the request gave WGS-84 or BD-09).
+    pub center: Point,
+    pub radius_m: u32,
+    /// The moment `open_now` refers to, in Asia/Shanghai time.
+    pub at: DateTime<FixedOffset>,
+    pub items: Vec<NearbyStation<'a>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NearbyStation<'a> {
+    pub id: i64,
+    pub name: &'a str,
+    pub address: &'a str,
+    /// GCJ-02.
+    pub location: Point,
+    /// Great-circle distance from the centre, metres.
+    pub distance_m: u32,
+    /// Open at `at`, by its hours and status.
+    pub open_now: bool,
+    pub open_24h: bool,
+    /// `open` or `temporarily_closed` (closed stations are never found).
+    pub status: StationStatus,
+    #[schema(value_type = Vec<Amenity>)]
+    pub amenities: Amenities,
+    /// 1 to 5, the union's own grading.
+    pub stars: Option<u8>,
+    /// A fault report is unresolved: something may not work as listed.
+    pub flagged: bool,
+    /// One tap to route there.
+    #[schema(value_type = NavLinks)]
+    pub links: NavLinksTo<'a>,
+}
+
+impl Nearby<'_> {
+    /// The JSON of this answer, as `serde_json` would write it (a test holds the two equal),
+    /// written by hand because it is the hot path: no formatting machinery, names and
+    /// addresses escaped in one pass, links straight into the buffer, nothing allocated per
+    /// station.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256 + 1024 * self.items.len());
+        out.extend_from_slice(b"{\"coord\":");
+        json_str(&mut out, self.coord);
+        out.extend_from_slice(b",\"center\":");
+        serde_json::to_writer(&mut out, &self.center).expect("a point serialises");
+        out.extend_from_slice(b",\"radius_m\":");
+        write_u64(&mut out, u64::from(self.radius_m));
+        out.extend_from_slice(b",\"at\":");
+        serde_json::to_writer(&mut out, &self.at).expect("a time serialises");
+        out.extend_from_slice(b",\"items\":[");
+        let mut name = Vec::with_capacity(256);
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            item.write_json(&mut out, &mut name);
+        }
+        out.extend_from_slice(b"]}");
+        out
+    }
+}
+
+impl NearbyStation<'_> {
+    /// Writes the station; `name` is scratch space for its encoded name.
+    fn write_json(&self, out: &mut Vec<u8>, name: &mut Vec<u8>) {
+        let flag = |b: bool| if b { &b"true"[..] } else { &b"false"[..] };
+        out.extend_from_slice(b"{\"id\":");
+        if self.id < 0 {
+            out.push(b'-');
+        }
+        write_u64(out, self.id.unsigned_abs());
+        out.extend_from_slice(b",\"name\":");
+        json_str(out, self.name);
+        out.extend_from_slice(b",\"address\":");
+        json_str(out, self.address);
+        out.extend_from_slice(b",\"location\":{\"lat\":");
+        json_f64(out, self.location.lat);
+        out.extend_from_slice(b",\"lng\":");
+        json_f64(out, self.location.lng);
+        out.extend_from_slice(b"},\"distance_m\":");
+        write_u64(out, u64::from(self.distance_m));
+        out.extend_from_slice(b",\"open_now\":");
+        out.extend_from_slice(flag(self.open_now));
+        out.extend_from_slice(b",\"open_24h\":");
+        out.extend_from_slice(flag(self.open_24h));
+        out.extend_from_slice(b",\"status\":\"");
+        out.extend_from_slice(self.status.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"amenities\":[");
+        for (i, amenity) in self.amenities.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(amenity.as_str().as_bytes());
+            out.push(b'"');
+        }
+        out.extend_from_slice(b"],\"stars\":");
+        match self.stars {
+            Some(stars) => write_u64(out, u64::from(stars)),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"flagged\":");
+        out.extend_from_slice(flag(self.flagged));
+        out.extend_from_slice(b",\"links\":{\"amap\":\"");
+        name.clear();
+        encode_param(name, self.links.name);
+        write_amap_encoded(out, self.links.at, name);
+        out.extend_from_slice(b"\",\"baidu\":\"");
+        write_baidu_encoded(out, self.links.at, name);
+        out.extend_from_slice(b"\"}}");
+    }
+}
+
+/// A number exactly as `serde_json` writes it (shortest round-trip form).
+fn json_f64(out: &mut Vec<u8>, value: f64) {
+    serde_json::to_writer(out, &value).expect("a finite number serialises");
+}
+
+/// A JSON string.
+fn json_str(out: &mut Vec<u8>, text: &str) {
+    out.push(b'"');
+    let bytes = text.as_bytes();
+    let mut clean = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[clean..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 15)],
+            ]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        clean = i + 1;
+    }
+    out.extend_from_slice(&bytes[clean..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_hand_written_json_is_what_serde_writes() {
+        let tricky = "站\"名\\带\n控制\u{1}字符, A&B|C";
+        let at = LatLng {
+            lat: -12.5,
+            lng: 179.999_999_7,
+        };
+        let answer = Nearby {
+            coord: "gcj02",
+            center: Point {
+                lat: 32.0415,
+                lng: 118.0,
+            },
+            radius_m: 3_000,
+            at: hours::shanghai()
+                .with_ymd_and_hms(2026, 11, 21, 2, 0, 0)
+                .unwrap(),
+            items: vec![
+                NearbyStation {
+                    id: 7,
+                    name: tricky,
+                    address: "合肥市包河区紫云路",
+                    location: at.into(),
+                    distance_m: 42,
+                    open_now: true,
+                    open_24h: false,
+                    status: StationStatus::Open,
+                    amenities: [Amenity::Toilet, Amenity::DrinkingWater]
+                        .into_iter()
+                        .collect(),
+                    stars: Some(5),
+                    flagged: true,
+                    links: NavLinksTo { at, name: tricky },
+                },
+                NearbyStation {
+                    id: 8,
+                    name: "幸福驿站",
+                    address: "",
+                    location: Point {
+                        lat: 31.7437,
+                        lng: 117.3026,
+                    },
+                    distance_m: 0,
+                    open_now: false,
+                    open_24h: true,
+                    status: StationStatus::TemporarilyClosed,
+                    amenities: Amenities::default(),
+                    stars: None,
+                    flagged: false,
+                    links: NavLinksTo {
+                        at: LatLng {
+                            lat: 31.7437,
+                            lng: 117.3026,
+                        },
+                        name: "幸福驿站",
+                    },
+                },
+            ],
+        };
+        let fast: serde_json::Value = serde_json::from_slice(&answer.to_json()).unwrap();
+        assert_eq!(fast, serde_json::to_value(&answer).unwrap());
+        let empty = Nearby {
+            items: Vec::new(),
+            ..answer
+        };
+        let fast: serde_json::Value = serde_json::from_slice(&empty.to_json()).unwrap();
+        assert_eq!(fast, serde_json::to_value(&empty).unwrap());
+    }
+
+    fn params(query: &str) -> NearbyParams {
+        serde_urlencoded_like(query)
+    }
+
+    /// The query string as actix would hand it over.
+    fn serde_urlencoded_like(query: &str) -> NearbyParams {
+        actix_web::web::Query::<NearbyParams>::from_query(query)
+            .unwrap()
+            .into_inner()
+    }
+
+    #[test]
+    fn nearby_input_is_checked_field_by_field() {
+        let (q, radius, _) = params("lat=32.05&lng=118.78").query().unwrap();
+        assert_eq!((radius, q.limit, q.open_only), (3_000, 20, false));
+        assert_eq!(
+            q.center,
+            LatLng {
+                lat: 32.05,
+                lng: 118.78
+            }
+        );
+        let (wgs, _, _) = params("lat=32.05&lng=118.78&coord=wgs84").query().unwrap();
+        assert_ne!(wgs.center, q.center);
+        let (at, _, moment) = params("lat=1&lng=1&at=2026-11-20T23:30:00%2B08:00&open_now=true")
+            .query()
+            .unwrap();
+        assert!(at.open_only);
+        assert_eq!(moment.to_rfc3339(), "2026-11-20T23:30:00+08:00");
+        // An unescaped `+` arrives as a space and is still understood.
+        assert!(params("lat=1&lng=1&at=2026-11-20T23:30:00+08:00")
+            .query()
+            .is_ok());
+        for (query, field) in [
+            ("lng=118", "lat"),
+            ("lat=91&lng=118", "lat"),
+            ("lat=abc&lng=118", "lat"),
+            ("lat=32&lng=181", "lng"),
+            ("lat=32&lng=118&radius_m=50001", "radius_m"),
+            ("lat=32&lng=118&radius_m=0", "radius_m"),
+            ("lat=32&lng=118&limit=101", "limit"),
+            ("lat=32&lng=118&amenities=water", "amenities"),
+            ("lat=32&lng=118&open_now=yes", "open_now"),
+            ("lat=32&lng=118&coord=mars", "coord"),
+            ("lat=32&lng=118&at=tomorrow", "at"),
+        ] {
+            assert_eq!(
+                params(query).query().unwrap_err().field(),
+                Some(field),
+                "{query}"
+            );
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Check-ins at the door and the visitor counts stations are judged by.
+//!
+//! Scanning the door QR gives the app the station id and the station's door code; a check-in
+//! must present the code, so counts cannot be inflated from a sofa with a list of station ids.
+//! Any signed-in worker may check in (stations serve every outdoor worker, members or not);
+//! each visit records whether the visitor was a member then, and the stats show both counts.
+//! One visit per account and station per 30 minutes counts: a conditional update of the
+//! account's last counted time at that station decides it, which holds under parallel
+//! requests on both databases (SQLite serialises writers; on PostgreSQL the second update waits
+//! for the first and re-checks its condition; a first insert race ends in a unique violation).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Duration as Span, NaiveDate, Timelike, Utc};
+use diesel::prelude::*;
+use diesel::AggregateExpressionMethods;
+use platform::crypto::constant_time_eq;
+use platform::db::is_unique_violation;
+use platform::schema::{station_visit_windows as w, station_visits as v, stations as s};
+use platform::{DbConn, Error, ErrorCode, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::hours;
+use crate::vocab::StationStatus;
+
+/// Scans closer together than this count once.
+pub const VISIT_WINDOW: Duration = Duration::from_secs(30 * 60);
+/// Longest stats range.
+pub const MAX_STATS_DAYS: i64 = 366;
+
+/// The outcome of a scan.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CheckIn {
+    pub station_id: i64,
+    pub station_name: String,
+    /// False when this account's visit here was already counted within the last 30 minutes.
+    pub counted: bool,
+    /// When the counted visit was recorded (this one, or the earlier one).
+    pub counted_at: DateTime<Utc>,
+    /// The visitor has an active union membership.
+    pub member: bool,
+}
+
+/// Records a scan of the door QR by `account_id`.
+pub fn check_in(
+    conn: &mut DbConn,
+    station_id: i64,
+    account_id: i64,
+    door_code: &str,
+    now: DateTime<Utc>,
+) -> Result<CheckIn> {
+    let (name, status, code): (String, String, String) = s::table
+        .find(station_id)
+        .select((s::name, s::status, s::door_code))
+        .first(conn)?;
+    if !constant_time_eq(code.as_bytes(), door_code.as_bytes()) {
+        return Err(Error::invalid(ErrorCode::InvalidField, "code"));
+    }
+    if status != StationStatus::Open.as_str() {
+        return Err(Error::new(ErrorCode::StationClosed));
+    }
+    let member = membership::applications::active(conn, account_id)?.is_some();
+    let at = now.naive_utc();
+    let window_start = at - Span::from_std(VISIT_WINDOW).expect("small duration");
+
+    let renewed = diesel::update(w::table.find((station_id, account_id)))
+        .filter(w::counted_at.le(window_start))
+        .set(w::counted_at.eq(at))
+        .execute(conn)?;
+    let counted = renewed == 1 || {
+        // A savepoint, so that on PostgreSQL a duplicate leaves the transaction usable.
+        let first = conn.transaction(|conn| {
+            diesel::insert_into(w::table)
+                .values((
+                    w::station_id.eq(station_id),
+                    w::account_id.eq(account_id),
+                    w::counted_at.eq(at),
+                ))
+                .execute(conn)
+        });
+        match first {
+            Ok(_) => true,
+            Err(e) if is_unique_violation(&e) => false,
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let counted_at = if counted {
+        let local = hours::local(now);
+        diesel::insert_into(v::table)
+            .values((
+                v::station_id.eq(station_id),
+                v::account_id.eq(account_id),
+                v::at.eq(at),
+                v::local_date.eq(local.date()),
+                v::local_hour.eq(local.hour() as i16),
+                v::member.eq(member),
+            ))
+            .execute(conn)?;
+        now
+    } else {
+        w::table
+            .find((station_id, account_id))
+            .select(w::counted_at)
+            .first::<chrono::NaiveDateTime>(conn)?
+            .and_utc()
+    };
+    Ok(CheckIn {
+        station_id,
+        station_name: name,
+        counted,
+        counted_at,
+        member,
+    })
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DayCount {
+    /// Asia/Shanghai date.
+    pub date: NaiveDate,
+    pub visits: i64,
+    pub member_visits: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct HourCount {
+    /// 0 to 23, Asia/Shanghai.
+    pub hour: i16,
+    pub visits: i64,
+}
+
+/// Visitor counts of a station over a date range.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Stats {
+    pub station_id: i64,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub visits: i64,
+    pub member_visits: i64,
+    /// Distinct accounts that visited in the range.
+    pub unique_visitors: i64,
+    /// Every day of the range, zeros included.
+    pub by_day: Vec<DayCount>,
+    /// Visits by hour of day over the range, all 24 hours.
+    pub by_hour: Vec<HourCount>,
+}
+
+/// Counts visits from `from` to `to` inclusive (Asia/Shanghai dates).
+pub fn stats(conn: &mut DbConn, station_id: i64, from: NaiveDate, to: NaiveDate) -> Result<Stats> {
+    let in_range = v::station_id
+        .eq(station_id)
+        .and(v::local_date.ge(from))
+        .and(v::local_date.le(to));
+    let per_day: Vec<(NaiveDate, bool, i64)> = v::table
+        .filter(in_range)
+        .group_by((v::local_date, v::member))
+        .select((v::local_date, v::member, diesel::dsl::count_star()))
+        .load(conn)?;
+    let per_hour: Vec<(i16, i64)> = v::table
+        .filter(in_range)
+        .group_by(v::local_hour)
+        .select((v::local_hour, diesel::dsl::count_star()))
+        .load(conn)?;
+    let unique_visitors: i64 = v::table
+        .filter(in_range)
+        .select(diesel::dsl::count(v::account_id).aggregate_distinct())
+        .first(conn)?;
+
+    let mut days: BTreeMap<NaiveDate, (i64, i64)> = from
+        .iter_days()
+        .take_while(|d| *d <= to)
+        .map(|d| (d, (0, 0)))
+        .collect();
+    for (date, member, n) in per_day {
+        let day = days.entry(date).or_default();
+        day.0 += n;
+        if member {
+            day.1 += n;
+        }
+    }
+    let mut by_hour: Vec<HourCount> = (0..24).map(|hour| HourCount { hour, visits: 0 }).collect();
+    for (hour, n) in per_hour {
+        if let Some(slot) = by_hour.get_mut(hour as usize) {
+            slot.visits += n;
+        }
+    }
+    let by_day: Vec<DayCount> = days
+        .into_iter()
+        .map(|(date, (visits, member_visits))| DayCount {
+            date,
+            visits,
+            member_visits,
+        })
+        .collect();
+    Ok(Stats {
+        station_id,
+        from,
+        to,
+        visits: by_day.iter().map(|d| d.visits).sum(),
+        member_visits: by_day.iter().map(|d| d.member_visits).sum(),
+        unique_visitors,
+        by_day,
+        by_hour,
+    })
+}

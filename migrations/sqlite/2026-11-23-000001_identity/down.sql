@@ -1,0 +1,4 @@
+DROP TABLE idempotency_keys;
+DROP TABLE real_name_profiles;
+DROP TABLE refresh_tokens;
+DROP TABLE accounts;

@@ -1,0 +1,606 @@
+//! Black-box test support: [`spawn_app`] starts the real server on a free port with a fresh
+//! database and drives it over HTTP.
+//!
+//! SQLite by default (a temporary file per app). With `TEST_DATABASE_URL` set to a PostgreSQL
+//! URL, every app gets its own freshly created and migrated database, dropped afterwards; with
+//! `TEST_REDIS_URL`, rate limits and one-time codes live in Redis under a key prefix of its own.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use gigunion_server::{AppState, Settings};
+use identity::IdentityConfig;
+use platform::crypto::random_token;
+use platform::{Coordinator, Db};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde_json::{json, Value};
+
+pub use reqwest;
+pub use serde_json;
+
+/// A running server and what the test needs to reach into it.
+pub struct TestApp {
+    pub base: String,
+    /// The running app's state, for setting up what has no HTTP route (an admin account).
+    pub state: AppState,
+    pub client: reqwest::Client,
+    /// The app's own database, for assertions on what is stored.
+    pub db: Db,
+    pub data_dir: PathBuf,
+    sms_file: PathBuf,
+    handle: actix_web::dev::ServerHandle,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+/// Which database this run tests against, for messages.
+pub fn backend() -> &'static str {
+    if std::env::var("TEST_DATABASE_URL").is_ok() {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts an app whose identity settings `tune` may adjust (e.g. a lower rate limit).
+pub async fn spawn_app_with(tune: impl FnOnce(&mut IdentityConfig)) -> TestApp {
+    let redis = std::env::var("TEST_REDIS_URL").ok();
+    spawn(tune, redis.as_deref()).await
+}
+
+/// Starts an app configured with a Redis that does not answer.
+pub async fn spawn_app_with_dead_redis() -> TestApp {
+    spawn(|_| {}, Some("redis://127.0.0.1:1/")).await
+}
+
+async fn spawn(tune: impl FnOnce(&mut IdentityConfig), redis: Option<&str>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sms_file = dir.path().join("sms.jsonl");
+
+    let (database_url, postgres) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) => {
+            let name = format!(
+                "gigunion_test_{}",
+                random_token(6).to_lowercase().replace(['-', '_'], "x")
+            );
+            let mut admin =
+                diesel::PgConnection::establish(&admin_url).expect("TEST_DATABASE_URL reachable");
+            admin
+                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                .expect("create test database");
+            let url = with_database(&admin_url, &name);
+            (url, Some((admin_url, name)))
+        }
+        Err(_) => (
+            format!("sqlite://{}", dir.path().join("test.db").display()),
+            None,
+        ),
+    };
+
+    let mut settings = Settings::defaults();
+    settings.database_url = database_url.clone();
+    settings.data_dir = dir.path().join("data");
+    settings.public_base_url = Some(base.clone());
+    settings.sms_sender = format!("file:{}", sms_file.display());
+
+    let db = Db::connect(&database_url).expect("open database");
+    db.migrate().expect("migrate");
+    let coord = match redis {
+        Some(url) => {
+            Coordinator::redis(url, &format!("gigunion-test:{}:", random_token(8))).unwrap()
+        }
+        None => Coordinator::local(),
+    };
+    let mut config = IdentityConfig::new(base.clone());
+    tune(&mut config);
+    let state = AppState::assemble(&settings, db.clone(), coord, config).expect("app state");
+    let server = gigunion_server::server(state.clone(), listener, Some(2)).expect("server starts");
+    let handle = server.handle();
+    tokio::spawn(server);
+
+    TestApp {
+        base,
+        state,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+        db,
+        data_dir: settings.data_dir,
+        sms_file,
+        handle,
+        postgres,
+        _dir: dir,
+    }
+}
+
+/// The same server URL with another database name.
+fn with_database(url: &str, name: &str) -> String {
+    let (without_query, query) = match url.split_once('?') {
+        Some((u, q)) => (u, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
+    let base = match without_query[scheme_end..].find('/') {
+        Some(slash) => &without_query[..scheme_end + slash],
+        None => without_query,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
+        if let Some((admin_url, name)) = self.postgres.take() {
+            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Ten distinct test phone numbers per seed value, all valid mainland mobiles.
+pub fn phone(n: u32) -> String {
+    format!("139{:08}", n)
+}
+
+pub const PASSWORD: &str = "rider2026";
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        let mut req = self.request(Method::GET, path);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.request(Method::POST, path).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
+        let mut req = self.request(Method::PUT, path).json(body);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// The last code the file SMS sender wrote for `phone`.
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        let text = std::fs::read_to_string(&self.sms_file).ok()?;
+        text.lines()
+            .rev()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|m| m["phone"] == phone)
+            .map(|m| m["code"].as_str().unwrap().to_owned())
+    }
+
+    /// Requests a code and returns it.
+    pub async fn otp(&self, phone: &str) -> String {
+        let res = self
+            .post("/v1/auth/otp", &json!({ "phone": phone }), None)
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::ACCEPTED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        self.last_code(phone).expect("the file sender wrote a code")
+    }
+
+    /// Registers `phone` with [`PASSWORD`] and returns the token pair.
+    pub async fn register(&self, phone: &str) -> Value {
+        let code = self.otp(phone).await;
+        let res = self.try_register(phone, &code, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    /// One registration attempt, whatever its outcome.
+    pub async fn try_register(&self, phone: &str, code: &str, password: &str) -> Response {
+        self.post(
+            "/v1/auth/register",
+            &json!({ "phone": phone, "code": code, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    pub async fn login(&self, phone: &str, password: &str) -> Response {
+        self.post(
+            "/v1/auth/login",
+            &json!({ "phone": phone, "password": password }),
+            None,
+        )
+        .await
+    }
+
+    /// The server's signing key (PKCS#8 PEM), for forging tokens in attack tests.
+    pub fn signing_key_pem(&self) -> Vec<u8> {
+        std::fs::read(self.data_dir.join("jwt-ed25519.pem")).expect("key generated")
+    }
+}
+
+/// A registered worker with a real-name profile.
+pub struct Worker {
+    pub phone: String,
+    pub token: String,
+    pub id_number: String,
+}
+
+/// A valid resident ID number, distinct for every `n` below 1000 (GB 11643 check character).
+pub fn id_number(n: u32) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let first17 = format!("32010219900101{:03}", n % 1000);
+    let sum: u32 = first17
+        .chars()
+        .zip(WEIGHTS)
+        .map(|(c, w)| c.to_digit(10).unwrap() * w)
+        .sum();
+    format!(
+        "{first17}{}",
+        "10X98765432".as_bytes()[(sum % 11) as usize] as char
+    )
+}
+
+impl TestApp {
+    /// An admin account (created directly, as `gigunion admin create` does); its access token.
+    pub async fn admin(&self) -> String {
+        let phone = identity::phone::Phone::parse("13800000000").unwrap();
+        let password = identity::password::Password::parse(PASSWORD, "password").unwrap();
+        self.state
+            .identity
+            .ensure_admin(&phone, password)
+            .await
+            .expect("admin created");
+        self.token_of("13800000000").await
+    }
+
+    /// A fresh access token for an account with [`PASSWORD`].
+    pub async fn token_of(&self, phone: &str) -> String {
+        let res = self.login(phone, PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let pair: Value = res.json().await.unwrap();
+        pair["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers `phone(n)` and gives it the real-name profile `id_number(n)`.
+    pub async fn worker(&self, n: u32) -> Worker {
+        let phone = phone(n);
+        let pair = self.register(&phone).await;
+        let token = pair["access_token"].as_str().unwrap().to_owned();
+        let id_number = id_number(n);
+        let res = self
+            .put(
+                "/v1/me/identity",
+                &json!({ "legal_name": format!("骑手{}", hanzi_digits(n)), "id_number": id_number, "consent": true }),
+                Some(&token),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "{}",
+            res.text().await.unwrap()
+        );
+        Worker {
+            phone,
+            token,
+            id_number,
+        }
+    }
+
+    /// Creates an org through the API; returns its id.
+    pub async fn org(
+        &self,
+        token: &str,
+        parent: Option<i64>,
+        kind: &str,
+        name: &str,
+        region: &str,
+    ) -> i64 {
+        let res = self
+            .post(
+                "/v1/admin/orgs",
+                &json!({ "parent_id": parent, "kind": kind, "name": name, "region_code": region, "address": "南京市" }),
+                Some(token),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        res.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+    }
+
+    /// Grants staff on `org` to the account of `phone`.
+    pub async fn grant_staff(&self, token: &str, org: i64, phone: &str) {
+        let res = self
+            .post(
+                &format!("/v1/admin/orgs/{org}/staff"),
+                &json!({ "phone": phone }),
+                Some(token),
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.text().await.unwrap());
+    }
+
+    /// Creates a join code with the given settings (`label`, `auto_approve`, `max_uses`,
+    /// `expires_at` as JSON); returns the code view.
+    pub async fn join_code(&self, token: &str, org: i64, settings: Value) -> Value {
+        let res = self
+            .post(
+                &format!("/v1/admin/orgs/{org}/join-codes"),
+                &settings,
+                Some(token),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        res.json().await.unwrap()
+    }
+
+    /// Joins with `code` as a rider; returns the response.
+    pub async fn join(&self, token: &str, code: &str) -> Response {
+        self.post(
+            "/v1/memberships",
+            &json!({ "join_code": code, "occupation": "rider", "platform": "美团", "work_city": "南京" }),
+            Some(token),
+        )
+        .await
+    }
+}
+
+impl TestApp {
+    /// `count` active members of `org`, created directly rather than through sign-up so that
+    /// crowd tests need no Argon2 hash or SMS code per person: accounts `phone(first..)`, real
+    /// names, and a join through an auto-approving code, each with an access token.
+    pub async fn bulk_members(
+        &self,
+        org: i64,
+        first: u32,
+        count: u32,
+        occupation: &str,
+    ) -> Vec<Worker> {
+        let identity = self.state.identity.clone().into_inner();
+        let password = identity::password::Password::parse(PASSWORD, "password").unwrap();
+        let hash = identity.hasher.hash(password).await.unwrap();
+        let occupation =
+            membership::vocab::Occupation::parse(occupation).expect("known occupation");
+        self.db
+            .run(move |conn| {
+                platform::db::write_tx(conn, |conn| {
+                    let admin = identity.insert_account(
+                        conn,
+                        &identity::phone::Phone::parse(&phone(first + 900_000)).unwrap(),
+                        &hash,
+                        true,
+                    )?;
+                    let code = membership::join_codes::create(
+                        conn,
+                        membership::join_codes::NewJoinCode {
+                            org_id: org,
+                            label: "bulk".into(),
+                            expires_at: None,
+                            max_uses: None,
+                            auto_approve: true,
+                            created_by: admin,
+                        },
+                    )?;
+                    let today = chrono::Utc::now().date_naive();
+                    let mut workers = Vec::new();
+                    for n in first..first + count {
+                        let phone_text = phone(n);
+                        let id = identity.insert_account(
+                            conn,
+                            &identity::phone::Phone::parse(&phone_text).unwrap(),
+                            &hash,
+                            false,
+                        )?;
+                        let number =
+                            identity::id_number::IdNumber::parse(&id_number(n), today).unwrap();
+                        let name = identity::profile::LegalName::parse(&format!(
+                            "骑手{}",
+                            hanzi_digits(n)
+                        ))?;
+                        identity.save_profile(conn, id, &name, &number)?;
+                        let details = membership::applications::Details {
+                            occupation,
+                            platform: "美团".into(),
+                            work_city: "南京".into(),
+                        };
+                        membership::applications::join(conn, id, &code.code, details)?;
+                        workers.push(Worker {
+                            phone: phone_text,
+                            token: identity.access_token(id, vec!["worker".into()])?,
+                            id_number: number.as_str().to_owned(),
+                        });
+                    }
+                    Ok(workers)
+                })
+            })
+            .await
+            .expect("bulk members created")
+    }
+}
+
+/// Chinese numerals for test names (names may not contain digits).
+fn hanzi_digits(n: u32) -> String {
+    const DIGITS: [char; 10] = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
+    n.to_string()
+        .chars()
+        .map(|c| DIGITS[c.to_digit(10).unwrap() as usize])
+        .collect()
+}
+
+/// Decodes a QR code in a greyscale PNG with a real decoder (rqrr); returns its text.
+pub fn decode_qr_png(png_bytes: &[u8]) -> String {
+    let decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+    let mut reader = decoder.read_info().expect("a PNG");
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).expect("a frame");
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut img = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| buf[y * w + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "exactly one QR code in the image");
+    grids[0].decode().expect("the QR decodes").1
+}
+
+/// Asserts a problem+json response with `status` and `code`; returns the body.
+pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
+    let got = res.status().as_u16();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body: Value = res.json().await.expect("problem body is JSON");
+    assert_eq!(
+        (got, body["code"].as_str()),
+        (status, Some(code)),
+        "body: {body}"
+    );
+    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}
+
+/// One database for several apps, as instances of one deployment share theirs. SQLite: a file
+/// in a temporary directory; with `TEST_DATABASE_URL`: a fresh PostgreSQL database, dropped
+/// when this is.
+pub struct SharedDatabase {
+    pub url: String,
+    postgres: Option<(String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl SharedDatabase {
+    pub fn new() -> SharedDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) => {
+                let name = format!(
+                    "gigunion_shared_{}",
+                    random_token(6).to_lowercase().replace(['-', '_'], "x")
+                );
+                let mut admin = diesel::PgConnection::establish(&admin_url)
+                    .expect("TEST_DATABASE_URL reachable");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .expect("create test database");
+                SharedDatabase {
+                    url: with_database(&admin_url, &name),
+                    postgres: Some((admin_url, name)),
+                    _dir: dir,
+                }
+            }
+            Err(_) => SharedDatabase {
+                url: format!("sqlite://{}", dir.path().join("shared.db").display()),
+                postgres: None,
+                _dir: dir,
+            },
+        }
+    }
+}
+
+impl Default for SharedDatabase {
+    fn default() -> Self {
+        SharedDatabase::new()
+    }
+}
+
+impl Drop for SharedDatabase {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = self.postgres.take() {
+            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
+                let _ = admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Starts an app on an existing database and, with `redis = Some((url, key prefix))`, on a
+/// Redis key prefix others may share: apps started on the same ones act as instances of one
+/// deployment (each has its own port, keys and in-memory state).
+pub async fn spawn_app_on(database_url: &str, redis: Option<(&str, &str)>) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let sms_file = dir.path().join("sms.jsonl");
+    let mut settings = Settings::defaults();
+    settings.database_url = database_url.to_owned();
+    settings.data_dir = dir.path().join("data");
+    settings.public_base_url = Some(base.clone());
+    settings.sms_sender = format!("file:{}", sms_file.display());
+    let db = Db::connect(database_url).expect("open database");
+    db.migrate().expect("migrate");
+    let coord = match redis {
+        Some((url, prefix)) => Coordinator::redis(url, prefix).unwrap(),
+        None => Coordinator::local(),
+    };
+    let state = AppState::assemble(
+        &settings,
+        db.clone(),
+        coord,
+        IdentityConfig::new(base.clone()),
+    )
+    .expect("app state");
+    let server = gigunion_server::server(state.clone(), listener, Some(2)).expect("server starts");
+    let handle = server.handle();
+    tokio::spawn(server);
+    TestApp {
+        base,
+        state,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+        db,
+        data_dir: settings.data_dir,
+        sms_file,
+        handle,
+        postgres: None,
+        _dir: dir,
+    }
+}

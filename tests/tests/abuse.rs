@@ -1,0 +1,211 @@
+//! Floods, storms and bad input: the service says no clearly and keeps serving.
+
+use std::time::Duration;
+
+use gigunion_tests::reqwest::{Method, StatusCode};
+use gigunion_tests::serde_json::{json, Value};
+use gigunion_tests::{
+    assert_problem, phone, spawn_app, spawn_app_with, spawn_app_with_dead_redis, PASSWORD,
+};
+use platform::Rate;
+
+fn retry_after(res: &gigunion_tests::reqwest::Response) -> u64 {
+    res.headers()
+        .get("retry-after")
+        .expect("429 carries Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otp_flood_is_rate_limited_per_phone_per_day() {
+    // Lift the per-minute limit to reach the daily one (10 per phone) quickly.
+    let app = spawn_app_with(|c| c.limits.otp_per_phone_minute = Rate::per_minute(100)).await;
+    let rider = phone(20);
+    for _ in 0..10 {
+        app.otp(&rider).await;
+    }
+    let flood = app
+        .post("/v1/auth/otp", &json!({ "phone": rider }), None)
+        .await;
+    let wait = retry_after(&flood);
+    // GCRA spreads 10/day: the next code is allowed one interval (2.4 h) later, not tomorrow.
+    assert!((60..=86_400).contains(&wait), "Retry-After {wait}");
+    assert_problem(flood, 429, "rate_limited").await;
+    // Another phone is not affected.
+    app.otp(&phone(21)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otp_flood_from_one_address_is_limited() {
+    let app = spawn_app_with(|c| c.limits.otp_per_ip = Rate::per_minute(3)).await;
+    for n in 0..3 {
+        app.otp(&phone(30 + n)).await;
+    }
+    let flood = app
+        .post("/v1/auth/otp", &json!({ "phone": phone(39) }), None)
+        .await;
+    assert!(retry_after(&flood) >= 1);
+    assert_problem(flood, 429, "rate_limited").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_flood_is_rate_limited_per_phone_and_per_address() {
+    let app = spawn_app().await;
+    let rider = phone(40);
+    app.register(&rider).await;
+    // Default: 10 attempts per phone per 15 minutes.
+    for _ in 0..10 {
+        assert_problem(
+            app.login(&rider, "guess12345").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let locked = app.login(&rider, PASSWORD).await;
+    assert!(retry_after(&locked) >= 60);
+    assert_problem(locked, 429, "rate_limited").await;
+
+    let app = spawn_app_with(|c| c.limits.login_per_ip = Rate::per_minute(5)).await;
+    for n in 0..5 {
+        app.login(&phone(50 + n), PASSWORD).await;
+    }
+    let flood = app.login(&phone(59), PASSWORD).await;
+    assert!(retry_after(&flood) >= 1);
+    assert_problem(flood, 429, "rate_limited").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_parallel_logins_complete_while_health_keeps_answering() {
+    let app = spawn_app().await;
+    // 20 accounts x 5 logins: within the per-phone limit, so every login must succeed.
+    let riders: Vec<String> = (0..20).map(|n| phone(60 + n)).collect();
+    for rider in &riders {
+        app.register(rider).await;
+    }
+    let logins =
+        futures_util::future::join_all((0..100).map(|i| app.login(&riders[i % 20], PASSWORD)));
+    let health = async {
+        let mut answered = 0;
+        for _ in 0..20 {
+            let res = app.get("/healthz", None).await;
+            assert_eq!(res.status(), StatusCode::OK);
+            answered += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        answered
+    };
+    let (results, answered) = tokio::join!(logins, health);
+    assert_eq!(answered, 20);
+    let ok = results
+        .iter()
+        .filter(|r| r.status() == StatusCode::OK)
+        .count();
+    assert_eq!(
+        ok,
+        100,
+        "statuses: {:?}",
+        results.iter().map(|r| r.status()).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_problem_json_never_a_500() {
+    let app = spawn_app().await;
+    let malformed = app
+        .request(Method::POST, "/v1/auth/login")
+        .header("content-type", "application/json")
+        .body("{\"phone\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(malformed, 400, "malformed_request").await;
+
+    let wrong_type = app
+        .request(Method::POST, "/v1/auth/login")
+        .header("content-type", "text/plain")
+        .body("phone=13900000001")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(wrong_type, 415, "unsupported_media_type").await;
+
+    let huge = json!({ "phone": "13900000001", "password": "x".repeat(100_000) });
+    let too_large = app.post("/v1/auth/login", &huge, None).await;
+    assert_problem(too_large, 413, "payload_too_large").await;
+
+    let wrong_shape = app
+        .post("/v1/auth/login", &json!({ "phone": 13900000001u64 }), None)
+        .await;
+    assert_problem(wrong_shape, 422, "invalid_field").await;
+
+    let unknown = app.get("/v1/nothing-here", None).await;
+    assert_problem(unknown, 404, "not_found").await;
+    let wrong_method = app
+        .request(Method::DELETE, "/v1/auth/login")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(wrong_method, 405, "method_not_allowed").await;
+    let no_token = app.get("/v1/me", None).await;
+    assert_problem(no_token, 401, "unauthenticated").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_fails_closed_and_readyz_says_so() {
+    let app = spawn_app_with_dead_redis().await;
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({ "status": "not_ready", "database": "ok", "redis": "down" })
+    );
+    // What needs Redis refuses with 503 rather than running unlimited...
+    let otp = app
+        .post("/v1/auth/otp", &json!({ "phone": phone(90) }), None)
+        .await;
+    assert_problem(otp, 503, "dependency_unavailable").await;
+    let login = app.login(&phone(90), PASSWORD).await;
+    assert_problem(login, 503, "dependency_unavailable").await;
+    // ...and what does not keeps working.
+    assert_eq!(app.get("/healthz", None).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/.well-known/jwks.json", None).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operations_endpoints_answer() {
+    let app = spawn_app().await;
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    let expected_redis = if std::env::var("TEST_REDIS_URL").is_ok() {
+        "ok"
+    } else {
+        "not_configured"
+    };
+    assert_eq!(body["redis"], expected_redis);
+
+    app.get("/healthz", None).await;
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(
+        metrics.contains("http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("http_request_duration_seconds_bucket"));
+
+    let echoed = app
+        .request(Method::GET, "/healthz")
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "trace-abc-123");
+}

@@ -1,0 +1,726 @@
+//! Benefits over HTTP: a gift pack claimed and handed out, a health check booked, waitlisted,
+//! promoted, checked in and reported, a fair-mode draw anyone can re-run, and eligibility that
+//! says why not.
+
+use chrono::{Duration, Utc};
+use gigunion_tests::reqwest::{Method, StatusCode};
+use gigunion_tests::serde_json::{json, Value};
+use gigunion_tests::{assert_problem, phone, spawn_app, TestApp};
+use sha2::{Digest, Sha256};
+
+struct Tree {
+    admin: String,
+    city: i64,
+    xuanwu: i64,
+    qinhuai: i64,
+    /// Staff of Xuanwu and of Qinhuai.
+    staff_a: String,
+    staff_b: String,
+}
+
+async fn tree(app: &TestApp) -> Tree {
+    let admin = app.admin().await;
+    let province = app
+        .org(&admin, None, "federation", "江苏省总工会", "320000")
+        .await;
+    let city = app
+        .org(&admin, Some(province), "city", "南京市总工会", "320100")
+        .await;
+    let xuanwu = app
+        .org(&admin, Some(city), "district", "玄武区总工会", "320102")
+        .await;
+    let qinhuai = app
+        .org(&admin, Some(city), "district", "秦淮区总工会", "320104")
+        .await;
+    let (a, b) = (phone(601), phone(602));
+    app.register(&a).await;
+    app.register(&b).await;
+    app.grant_staff(&admin, xuanwu, &a).await;
+    app.grant_staff(&admin, qinhuai, &b).await;
+    Tree {
+        staff_a: app.token_of(&a).await,
+        staff_b: app.token_of(&b).await,
+        admin,
+        city,
+        xuanwu,
+        qinhuai,
+    }
+}
+
+async fn program(app: &TestApp, token: &str, org: i64, body: Value) -> Value {
+    let res = app
+        .post(
+            &format!("/v1/admin/orgs/{org}/programs"),
+            &body,
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["status"], "draft");
+    let published = app
+        .post(
+            &format!("/v1/admin/programs/{}/publish", created["id"]),
+            &json!({}),
+            Some(token),
+        )
+        .await;
+    assert_eq!(published.status(), StatusCode::OK);
+    published.json().await.unwrap()
+}
+
+fn window() -> (String, String) {
+    let now = Utc::now();
+    (
+        (now - Duration::hours(1)).to_rfc3339(),
+        (now + Duration::days(7)).to_rfc3339(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gift_pack_is_claimed_once_and_handed_out_once() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (starts, ends) = window();
+    let pack = program(
+        &app,
+        &t.staff_a,
+        t.xuanwu,
+        json!({ "kind": "gift_pack", "title": "暖新礼包", "description": "新会员专享", "starts_at": starts, "ends_at": ends,
+                "stock": 2, "eligibility": { "joined_within_days": 30, "occupations": ["rider", "courier"] } }),
+    )
+    .await;
+    let id = pack["id"].as_i64().unwrap();
+    let members = app.bulk_members(t.xuanwu, 610, 3, "rider").await;
+    let outsider = app.bulk_members(t.qinhuai, 620, 1, "rider").await;
+    let trucker = app.bulk_members(t.xuanwu, 630, 1, "truck_driver").await;
+
+    // Listed for an eligible member, with stock; not for a member of another district.
+    let list: Value = app
+        .get("/v1/programs", Some(&members[0].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"][0]["id"], id);
+    assert_eq!(list["items"][0]["stock_left"], 2);
+    let other: Value = app
+        .get("/v1/programs", Some(&outsider[0].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(other["items"].as_array().unwrap().is_empty());
+    let detail: Value = app
+        .get(&format!("/v1/programs/{id}"), Some(&trucker[0].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["eligible"], false);
+    assert_eq!(detail["ineligible_reason"], "not_eligible_occupation");
+
+    // Each ineligible direct request says why.
+    let claim = |token: String| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/v1/programs/{id}/claims"),
+                &json!({}),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    assert_problem(
+        claim(outsider[0].token.clone()).await,
+        403,
+        "not_eligible_org",
+    )
+    .await;
+    assert_problem(
+        claim(trucker[0].token.clone()).await,
+        403,
+        "not_eligible_occupation",
+    )
+    .await;
+    let stranger = app.register(&phone(640)).await;
+    assert_problem(
+        claim(stranger["access_token"].as_str().unwrap().into()).await,
+        404,
+        "not_a_member",
+    )
+    .await;
+
+    // Claim: a voucher with a code and its QR; a second claim is refused.
+    let voucher = claim(members[0].token.clone()).await;
+    assert_eq!(voucher.status(), StatusCode::CREATED);
+    let voucher: Value = voucher.json().await.unwrap();
+    assert_eq!(voucher["status"], "issued");
+    let qr = app
+        .get(
+            voucher["qr_svg_url"].as_str().unwrap(),
+            Some(&members[0].token),
+        )
+        .await;
+    assert_eq!(qr.headers()["content-type"], "image/svg+xml");
+    assert!(qr.text().await.unwrap().contains("<svg"));
+    let not_yours = app
+        .get(
+            voucher["qr_svg_url"].as_str().unwrap(),
+            Some(&members[1].token),
+        )
+        .await;
+    assert_problem(not_yours, 404, "not_found").await;
+    let code = voucher["code"].as_str().unwrap().to_owned();
+    assert_problem(
+        claim(members[0].token.clone()).await,
+        409,
+        "already_claimed",
+    )
+    .await;
+    assert_eq!(
+        claim(members[1].token.clone()).await.status(),
+        StatusCode::CREATED
+    );
+    assert_problem(claim(members[2].token.clone()).await, 409, "sold_out").await;
+    // ...and stays sold out.
+    assert_problem(claim(members[2].token.clone()).await, 409, "sold_out").await;
+
+    // Another member cannot read the voucher.
+    let path = format!("/v1/me/vouchers/{}", voucher["id"]);
+    assert_eq!(
+        app.get(&path, Some(&members[0].token)).await.status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        app.get(&path, Some(&members[1].token)).await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    // Staff of another district cannot redeem it; staff of the issuing one can, once.
+    let redeem = |token: String| {
+        let app = &app;
+        let code = code.clone();
+        async move {
+            app.post(
+                "/v1/admin/redemptions",
+                &json!({ "code": code }),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    assert_problem(redeem(t.staff_b.clone()).await, 404, "not_found").await;
+    let first: Value = redeem(t.staff_a.clone()).await.json().await.unwrap();
+    assert_eq!(first["outcome"], "redeemed");
+    assert_eq!(first["holder_name_masked"], "骑****"); // 骑手六一零
+    let second: Value = redeem(t.admin.clone()).await.json().await.unwrap();
+    assert_eq!(second["outcome"], "already_redeemed");
+    assert_eq!(second["at"], first["at"]);
+    assert_eq!(second["by"], first["by"]);
+    let unknown = app
+        .post(
+            "/v1/admin/redemptions",
+            &json!({ "code": "nope" }),
+            Some(&t.staff_a),
+        )
+        .await;
+    assert_problem(unknown, 404, "redemption_code_unknown").await;
+
+    // The member's ledger and the staff's stats.
+    let ledger: Value = app
+        .get("/v1/me/benefits", Some(&members[0].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["redeemed", "claimed"]);
+    let stats: Value = app
+        .get(&format!("/v1/admin/programs/{id}/stats"), Some(&t.staff_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["totals"]["claimed"], 2);
+    assert_eq!(stats["totals"]["redeemed"], 1);
+    assert_eq!(stats["remaining"], 0);
+    assert_eq!(stats["by_day"].as_array().unwrap().len(), 1);
+    assert_problem(
+        app.get(&format!("/v1/admin/programs/{id}/stats"), Some(&t.staff_b))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_check_is_booked_waitlisted_promoted_checked_in_and_reported() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (starts, ends) = window();
+    let program = program(
+        &app,
+        &t.staff_b,
+        t.qinhuai,
+        json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts, "ends_at": ends }),
+    )
+    .await;
+    let pid = program["id"].as_i64().unwrap();
+    let session_starts = Utc::now() + Duration::days(2);
+    let session = app
+        .post(
+            &format!("/v1/admin/programs/{pid}/sessions"),
+            &json!({ "site_name": "秦淮区户外劳动者驿站", "address": "南京市秦淮区中华路", "location": { "lat": 32.0196, "lng": 118.7848 },
+                     "starts_at": session_starts.to_rfc3339(), "ends_at": (session_starts + Duration::hours(8)).to_rfc3339(), "capacity": 1 }),
+            Some(&t.staff_b),
+        )
+        .await;
+    assert_eq!(session.status(), StatusCode::CREATED);
+    let sid = session.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let m = app.bulk_members(t.qinhuai, 650, 3, "courier").await;
+
+    let book = |token: String, waitlist: bool| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/v1/sessions/{sid}/bookings"),
+                &json!({ "waitlist": waitlist }),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    let a = book(m[0].token.clone(), false).await;
+    assert_eq!(a.status(), StatusCode::CREATED);
+    let a: Value = a.json().await.unwrap();
+    assert_eq!(a["status"], "booked");
+    assert_problem(book(m[0].token.clone(), false).await, 409, "already_booked").await;
+    assert_problem(book(m[1].token.clone(), false).await, 409, "full").await;
+    let b: Value = book(m[1].token.clone(), true).await.json().await.unwrap();
+    assert_eq!(b["status"], "waitlisted");
+    assert_eq!(b["waitlist_position"], 0);
+    let c: Value = book(m[2].token.clone(), true).await.json().await.unwrap();
+    assert_eq!(c["waitlist_position"], 1);
+
+    // B cannot cancel A's booking; A cancels and B gets the seat at once.
+    let cancel = |token: String, id: &Value| {
+        let app = &app;
+        let path = format!("/v1/bookings/{id}");
+        async move {
+            app.request(Method::DELETE, &path)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_problem(cancel(m[1].token.clone(), &a["id"]).await, 404, "not_found").await;
+    let cancelled: Value = cancel(m[0].token.clone(), &a["id"])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    let promoted: Value = app
+        .get(&format!("/v1/me/bookings/{}", b["id"]), Some(&m[1].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(promoted["status"], "booked");
+    let still: Value = app
+        .get(&format!("/v1/me/bookings/{}", c["id"]), Some(&m[2].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["waitlist_position"], 0);
+    let sessions: Value = app
+        .get(&format!("/v1/programs/{pid}/sessions"), Some(&m[2].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sessions["items"][0]["seats_left"], 0);
+
+    // Check-in by the booking code, once; then the report, with a PDF only its owner reads.
+    let code = promoted["code"].as_str().unwrap();
+    let qr = app
+        .get(promoted["qr_svg_url"].as_str().unwrap(), Some(&m[1].token))
+        .await;
+    assert!(qr.text().await.unwrap().contains("<svg"));
+    assert_problem(
+        app.post(
+            "/v1/admin/redemptions",
+            &json!({ "code": code }),
+            Some(&t.staff_a),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let checked: Value = app
+        .post(
+            "/v1/admin/redemptions",
+            &json!({ "code": code }),
+            Some(&t.staff_b),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (checked["kind"].as_str(), checked["outcome"].as_str()),
+        (Some("booking"), Some("checked_in"))
+    );
+    let again: Value = app
+        .post(
+            "/v1/admin/redemptions",
+            &json!({ "code": code }),
+            Some(&t.staff_b),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["outcome"], "already_checked_in");
+    assert_eq!(again["at"], checked["at"]);
+
+    let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
+    let report_body = json!({
+        "summary": { "height_cm": 172.0, "weight_kg": 65.5, "blood_pressure": "118/76", "heart_rate_bpm": 72, "conclusion": "未见明显异常" },
+        "pdf_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pdf),
+    });
+    let path = format!("/v1/admin/bookings/{}/report", b["id"]);
+    assert_problem(
+        app.post(&path, &report_body, Some(&t.staff_a)).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let not_pdf = json!({ "summary": { "conclusion": "ok" }, "pdf_base64": "aGVsbG8=" });
+    let bad = assert_problem(
+        app.post(&path, &not_pdf, Some(&t.staff_b)).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(bad["field"], "pdf_base64");
+    let report = app.post(&path, &report_body, Some(&t.staff_b)).await;
+    assert_eq!(report.status(), StatusCode::CREATED);
+    let report: Value = report.json().await.unwrap();
+    assert_eq!(report["summary"]["conclusion"], "未见明显异常");
+    let mine: Value = app
+        .get("/v1/me/reports", Some(&m[1].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine["items"][0]["id"], report["id"]);
+    let pdf_path = report["pdf_url"].as_str().unwrap();
+    let got = app.get(pdf_path, Some(&m[1].token)).await;
+    assert_eq!(got.headers()["content-type"], "application/pdf");
+    assert_eq!(got.bytes().await.unwrap().as_ref(), pdf);
+    assert_problem(app.get(pdf_path, Some(&m[0].token)).await, 404, "not_found").await;
+    assert_problem(
+        app.get(
+            &format!("/v1/me/reports/{}", report["id"]),
+            Some(&m[2].token),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+
+    let ledger: Value = app
+        .get("/v1/me/benefits", Some(&m[1].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["report_attached", "checked_in", "promoted", "waitlisted"]
+    );
+    let stats: Value = app
+        .get(&format!("/v1/admin/programs/{pid}/stats"), Some(&t.staff_b))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["seats_total"], 1);
+    assert_eq!(stats["seats_booked"], 1);
+    assert_eq!(stats["totals"]["checked_in"], 1);
+    assert_eq!(stats["totals"]["cancelled"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fair_draw_anyone_can_re_run() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let now = Utc::now();
+    let closes = now + Duration::seconds(3);
+    let program = program(
+        &app,
+        &t.admin,
+        t.city,
+        json!({ "kind": "gift_pack", "mode": "draw", "title": "清凉礼包抽签", "starts_at": (now - Duration::hours(1)).to_rfc3339(),
+                "ends_at": (now + Duration::days(3)).to_rfc3339(), "entry_closes_at": closes.to_rfc3339(), "stock": 2 }),
+    )
+    .await;
+    let id = program["id"].as_i64().unwrap();
+    let seed = program["draw_seed"]
+        .as_str()
+        .expect("seed published with the program")
+        .to_owned();
+    let members = app.bulk_members(t.xuanwu, 670, 6, "rider").await;
+    for m in &members {
+        let entered = app
+            .post(
+                &format!("/v1/programs/{id}/claims"),
+                &json!({}),
+                Some(&m.token),
+            )
+            .await;
+        assert_eq!(entered.status(), StatusCode::CREATED);
+    }
+    let again = app
+        .post(
+            &format!("/v1/programs/{id}/claims"),
+            &json!({}),
+            Some(&members[0].token),
+        )
+        .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "entering twice is the same entry"
+    );
+    assert_problem(
+        app.post(
+            &format!("/v1/admin/programs/{id}/draw"),
+            &json!({}),
+            Some(&t.admin),
+        )
+        .await,
+        409,
+        "draw_not_ready",
+    )
+    .await;
+
+    tokio::time::sleep(
+        (closes - Utc::now()).to_std().unwrap_or_default() + std::time::Duration::from_millis(300),
+    )
+    .await;
+    let late = app.bulk_members(t.xuanwu, 680, 1, "rider").await;
+    assert_problem(
+        app.post(
+            &format!("/v1/programs/{id}/claims"),
+            &json!({}),
+            Some(&late[0].token),
+        )
+        .await,
+        409,
+        "entry_window_closed",
+    )
+    .await;
+    let drawn = app
+        .post(
+            &format!("/v1/admin/programs/{id}/draw"),
+            &json!({}),
+            Some(&t.staff_a),
+        )
+        .await;
+    assert_problem(drawn, 404, "not_found").await;
+    let drawn: Value = app
+        .post(
+            &format!("/v1/admin/programs/{id}/draw"),
+            &json!({}),
+            Some(&t.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_problem(
+        app.post(
+            &format!("/v1/admin/programs/{id}/draw"),
+            &json!({}),
+            Some(&t.admin),
+        )
+        .await,
+        409,
+        "already_drawn",
+    )
+    .await;
+
+    // Anyone re-runs it from what is published.
+    let public: Value = app
+        .get(&format!("/v1/programs/{id}/draw"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["seed"], seed);
+    assert_eq!(public["winners"], drawn["winners"]);
+    let entries: Vec<i64> = public["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_i64().unwrap())
+        .collect();
+    assert_eq!(entries.len(), 6);
+    let mut ranked: Vec<(String, i64)> = entries
+        .iter()
+        .map(|id| {
+            (
+                hex::encode(Sha256::digest(format!("{seed}:{id}").as_bytes())),
+                *id,
+            )
+        })
+        .collect();
+    ranked.sort();
+    let expected: Vec<i64> = ranked.iter().take(2).map(|(_, id)| *id).collect();
+    assert_eq!(public["winners"], json!(expected));
+
+    // Winners hold vouchers; losers are told.
+    let mut won = 0;
+    for m in &members {
+        let ledger: Value = app
+            .get("/v1/me/benefits", Some(&m.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let latest = ledger["items"][0]["kind"].as_str().unwrap();
+        let vouchers: Value = app
+            .get("/v1/me/vouchers", Some(&m.token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        match latest {
+            "won" => {
+                won += 1;
+                assert_eq!(vouchers["items"].as_array().unwrap().len(), 1);
+            }
+            "lost" => assert!(vouchers["items"].as_array().unwrap().is_empty()),
+            other => panic!("unexpected ledger entry {other}"),
+        }
+    }
+    assert_eq!(won, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn programs_refuse_bad_input_with_the_field_named() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (starts, ends) = window();
+    let create = |body: Value| {
+        let app = &app;
+        let token = t.staff_a.clone();
+        let org = t.xuanwu;
+        async move {
+            app.post(
+                &format!("/v1/admin/orgs/{org}/programs"),
+                &body,
+                Some(&token),
+            )
+            .await
+        }
+    };
+    for (body, field) in [
+        (
+            json!({ "kind": "lottery", "title": "x", "starts_at": starts, "ends_at": ends }),
+            "kind",
+        ),
+        (
+            json!({ "kind": "gift_pack", "title": "x", "starts_at": ends, "ends_at": starts, "stock": 5 }),
+            "ends_at",
+        ),
+        (
+            json!({ "kind": "gift_pack", "title": "x", "starts_at": starts, "ends_at": ends }),
+            "stock",
+        ),
+        (
+            json!({ "kind": "gift_pack", "title": "x", "starts_at": starts, "ends_at": ends, "stock": 5, "mode": "draw" }),
+            "entry_closes_at",
+        ),
+        (
+            json!({ "kind": "health_check", "title": "x", "starts_at": starts, "ends_at": ends, "stock": 5 }),
+            "stock",
+        ),
+        (
+            json!({ "kind": "gift_pack", "title": "", "starts_at": starts, "ends_at": ends, "stock": 5 }),
+            "title",
+        ),
+        (
+            json!({ "kind": "gift_pack", "title": "x", "starts_at": starts, "ends_at": ends, "stock": 5, "per_member_limit": 0 }),
+            "per_member_limit",
+        ),
+        (
+            json!({ "kind": "gift_pack", "title": "x", "starts_at": starts, "ends_at": ends, "stock": 5, "eligibility": { "joined_within_days": 0 } }),
+            "eligibility",
+        ),
+    ] {
+        let problem = assert_problem(create(body).await, 422, "invalid_field").await;
+        assert_eq!(problem["field"], field);
+    }
+    let unknown_rule = json!({ "kind": "gift_pack", "title": "x", "starts_at": starts, "ends_at": ends, "stock": 5, "eligibility": { "min_age": 18 } });
+    assert_problem(create(unknown_rule).await, 422, "invalid_field").await;
+    // A draft is invisible to members; a closed program takes no claims.
+    let draft: Value = create(json!({ "kind": "gift_pack", "title": "草稿", "starts_at": starts, "ends_at": ends, "stock": 5 })).await.json().await.unwrap();
+    let m = app.bulk_members(t.xuanwu, 690, 1, "rider").await;
+    assert_problem(
+        app.get(&format!("/v1/programs/{}", draft["id"]), Some(&m[0].token))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    app.post(
+        &format!("/v1/admin/programs/{}/publish", draft["id"]),
+        &json!({}),
+        Some(&t.staff_a),
+    )
+    .await;
+    app.post(
+        &format!("/v1/admin/programs/{}/close", draft["id"]),
+        &json!({}),
+        Some(&t.staff_a),
+    )
+    .await;
+    let closed = app
+        .post(
+            &format!("/v1/programs/{}/claims", draft["id"]),
+            &json!({}),
+            Some(&m[0].token),
+        )
+        .await;
+    assert_problem(closed, 409, "program_not_open").await;
+}

@@ -1,0 +1,709 @@
+//! Staff work on stations over HTTP: CRUD within their subtree only, CSV import all or nothing,
+//! the door QR and check-ins (one per 30 minutes, also under parallel scans), visitor stats,
+//! and the message board whose fault reports flag a station in search.
+
+mod stations_support;
+
+use gigunion_tests::reqwest::{Method, StatusCode};
+use gigunion_tests::serde_json::{json, Value};
+use gigunion_tests::{assert_problem, decode_qr_png, spawn_app, TestApp};
+use stations_support::{create, ids, nearby, station, tree};
+
+async fn patch(
+    app: &TestApp,
+    path: &str,
+    body: &Value,
+    token: &str,
+) -> gigunion_tests::reqwest::Response {
+    app.request(Method::PATCH, path)
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn delete(app: &TestApp, path: &str, token: &str) -> gigunion_tests::reqwest::Response {
+    app.request(Method::DELETE, path)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn import(
+    app: &TestApp,
+    org: i64,
+    csv: String,
+    token: &str,
+) -> gigunion_tests::reqwest::Response {
+    app.request(
+        Method::POST,
+        &format!("/v1/admin/orgs/{org}/stations/import"),
+    )
+    .bearer_auth(token)
+    .header("content-type", "text/csv; charset=utf-8")
+    .body(csv)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn subtree_count(app: &TestApp, org: i64, token: &str) -> usize {
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/orgs/{org}/stations?limit=100&cursor={c}"),
+            None => format!("/v1/admin/orgs/{org}/stations?limit=100"),
+        };
+        let page: Value = app.get(&path, Some(token)).await.json().await.unwrap();
+        count += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return count,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_manage_stations_of_their_subtree_only() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let worker = app.worker(310).await;
+    let body = station("珠江路驿站", 32.0486, 118.7977, json!({"open_24h": true}));
+
+    // Outside the subtree: 404 as for nothing; no staff role at all: 403.
+    let res = app
+        .post(
+            &format!("/v1/admin/orgs/{}/stations", t.xuanwu),
+            &body,
+            Some(&t.staff_b),
+        )
+        .await;
+    assert_problem(res, 404, "not_found").await;
+    let res = app
+        .post(
+            &format!("/v1/admin/orgs/{}/stations", t.xuanwu),
+            &body,
+            Some(&worker.token),
+        )
+        .await;
+    assert_problem(res, 403, "forbidden").await;
+    let res = app
+        .post(
+            &format!("/v1/admin/orgs/{}/stations", t.xuanwu),
+            &body,
+            None,
+        )
+        .await;
+    assert_problem(res, 401, "unauthenticated").await;
+
+    let created = create(&app, &t.staff_a, t.xuanwu, &body).await;
+    let id = created["id"].as_i64().unwrap();
+    assert_eq!(created["org"]["name"], "玄武区总工会");
+    assert_eq!(
+        created["amenities"],
+        json!(["drinking_water", "phone_charging"])
+    );
+    assert_eq!(created["stars"], 4);
+    assert_eq!(created["status"], "open");
+    assert_eq!(created["flagged"], false);
+    assert!(created["last_verified_at"].is_string());
+    assert!(created["door_url"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("{}/s/{id}?c=", app.base)));
+    // Found at once by this instance's search.
+    assert_eq!(ids(&nearby(&app, "lat=32.0486&lng=118.7977").await), [id]);
+
+    // The public detail has no door code.
+    let public: Value = app
+        .get(&format!("/v1/stations/{id}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["name"], "珠江路驿站");
+    assert_eq!(public["hours"]["open_24h"], true);
+    assert!(public.get("door_url").is_none());
+    assert!(public["links"]["amap"].is_string());
+
+    // Edit: staff of the district, of the city above, the admin; not the neighbour.
+    let path = format!("/v1/admin/stations/{id}");
+    assert_problem(
+        patch(&app, &path, &json!({"stars": 5}), &t.staff_b).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        patch(&app, &path, &json!({"stars": 5}), &worker.token).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_problem(delete(&app, &path, &t.staff_b).await, 404, "not_found").await;
+    assert_problem(
+        app.get(
+            &format!("/v1/admin/orgs/{}/stations", t.xuanwu),
+            Some(&t.staff_b),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let res = patch(
+        &app,
+        &path,
+        &json!({"name": "珠江路工会驿站", "stars": 5, "phone": null, "amenities": ["toilet"], "verified": true}),
+        &t.staff_a,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let edited: Value = res.json().await.unwrap();
+    assert_eq!(edited["name"], "珠江路工会驿站");
+    assert_eq!(edited["stars"], 5);
+    assert!(edited["phone"].is_null());
+    assert_eq!(edited["amenities"], json!(["toilet"]));
+    assert!(edited["last_verified_at"].as_str() >= created["last_verified_at"].as_str());
+    let by_admin = patch(
+        &app,
+        &path,
+        &json!({"address": "南京市玄武区珠江路88号"}),
+        &t.admin,
+    )
+    .await;
+    assert_eq!(by_admin.status(), StatusCode::OK);
+    let found = nearby(&app, "lat=32.0486&lng=118.7977&amenities=toilet").await;
+    assert_eq!(found["items"][0]["name"], "珠江路工会驿站");
+    assert_eq!(found["items"][0]["address"], "南京市玄武区珠江路88号");
+
+    // Invalid values name their field; nothing changes.
+    for (change, field) in [
+        (json!({"stars": 6}), "stars"),
+        (json!({"amenities": ["sauna"]}), "amenities"),
+        (
+            json!({"hours": {"weekly": {"mon": ["25:00-26:00"]}}}),
+            "hours",
+        ),
+        (json!({"location": {"lat": 95.0, "lng": 118.0}}), "location"),
+        (json!({"phone": "call us"}), "phone"),
+        (json!({"photos": ["ftp://x/y.jpg"]}), "photos"),
+        (json!({"status": "demolished"}), "status"),
+        (json!({"name": " "}), "name"),
+    ] {
+        let problem = assert_problem(
+            patch(&app, &path, &change, &t.staff_a).await,
+            422,
+            "invalid_field",
+        )
+        .await;
+        assert_eq!(problem["field"], field, "{change}");
+    }
+
+    // The staff list of the city sees the district's station; the other district's does not.
+    let city_list: Value = app
+        .get(
+            &format!("/v1/admin/orgs/{}/stations", t.city),
+            Some(&t.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(city_list["items"][0]["id"], id);
+    let other: Value = app
+        .get(
+            &format!("/v1/admin/orgs/{}/stations", t.qinhuai),
+            Some(&t.staff_b),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(other["items"], json!([]));
+
+    // DELETE closes: gone from search, kept for history.
+    let closed = delete(&app, &path, &t.staff_a).await;
+    assert_eq!(closed.status(), StatusCode::OK);
+    assert_eq!(closed.json::<Value>().await.unwrap()["status"], "closed");
+    assert_eq!(
+        ids(&nearby(&app, "lat=32.0486&lng=118.7977").await),
+        Vec::<i64>::new()
+    );
+    let public: Value = app
+        .get(&format!("/v1/stations/{id}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["status"], "closed");
+    assert_eq!(public["open_now"], false);
+    let closed_only: Value = app
+        .get(
+            &format!("/v1/admin/orgs/{}/stations?status=closed", t.xuanwu),
+            Some(&t.staff_a),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed_only["items"][0]["id"], id);
+    assert_problem(app.get("/v1/stations/999999", None).await, 404, "not_found").await;
+}
+
+fn csv_file(rows: usize, bom: bool, bad: &[usize]) -> String {
+    let mut csv = String::new();
+    if bom {
+        csv.push('\u{FEFF}');
+    }
+    csv.push_str("name,address,lat,lng,hours,closed_dates,amenities,stars,phone\n");
+    for i in 0..rows {
+        let lat = if bad.contains(&i) {
+            "91.5".to_owned()
+        } else {
+            format!("{:.6}", 31.70 + (i % 100) as f64 * 0.002)
+        };
+        csv.push_str(&format!(
+            "导入驿站{i},合肥市包河区徽州大道{i}号,{lat},{:.6},\"mon-fri 08:00-20:00; sat,sun 09:00-17:00\",2027-02-06..2027-02-08,\"饮用水;toilet;换电\",{},0551-6512{:04}\n",
+            117.25 + (i / 100) as f64 * 0.002,
+            1 + i % 5,
+            i % 10_000
+        ));
+    }
+    csv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_writes_all_rows_or_none() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+
+    // 3 bad rows among 1,500: nothing written, each bad row named.
+    let res = import(
+        &app,
+        t.qinhuai,
+        csv_file(1_500, true, &[10, 700, 1_499]),
+        &t.staff_b,
+    )
+    .await;
+    let problem = assert_problem(res, 422, "csv_invalid").await;
+    assert_eq!(problem["error_count"], 3);
+    let errors: Vec<(u64, u64, &str)> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["row"].as_u64().unwrap(),
+                e["line"].as_u64().unwrap(),
+                e["field"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [(11, 12, "lat"), (701, 702, "lat"), (1_500, 1_501, "lat")]
+    );
+    assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 0);
+    assert_eq!(app.state.stations.index.len(), 0);
+
+    // A row for an org outside the importer's subtree: nothing written either.
+    let csv = format!(
+        "name,address,lat,lng,hours,org_id\nA,合肥市,31.8,117.3,24h,{}\nB,合肥市,31.8,117.3,24h,{}\n",
+        t.qinhuai, t.xuanwu
+    );
+    let problem = assert_problem(
+        import(&app, t.qinhuai, csv, &t.staff_b).await,
+        422,
+        "csv_invalid",
+    )
+    .await;
+    assert_eq!(
+        problem["errors"],
+        json!([{"row": 2, "line": 3, "field": "org_id", "value": t.xuanwu.to_string()}])
+    );
+    assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 0);
+
+    // Another district's staff, a JSON body, an unreadable file.
+    assert_problem(
+        import(&app, t.qinhuai, csv_file(2, false, &[]), &t.staff_a).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let res = app
+        .post(
+            &format!("/v1/admin/orgs/{}/stations/import", t.qinhuai),
+            &json!({}),
+            Some(&t.staff_b),
+        )
+        .await;
+    assert_problem(res, 415, "unsupported_media_type").await;
+    let res = app
+        .request(
+            Method::POST,
+            &format!("/v1/admin/orgs/{}/stations/import", t.qinhuai),
+        )
+        .bearer_auth(&t.staff_b)
+        .header("content-type", "text/csv")
+        .body(vec![0xC4u8, 0xCF, 0xBE, 0xA9]) // 南京 in GBK
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_problem(res, 422, "invalid_field").await["field"],
+        "encoding"
+    );
+
+    // All valid: 5,000 rows in one request, with BOM; the city's staff can import into a
+    // district with `org_id`, and the rows are searchable at once.
+    let res = import(&app, t.qinhuai, csv_file(5_000, true, &[]), &t.staff_b).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let imported: Value = res.json().await.unwrap();
+    assert_eq!(imported["imported"], 5_000);
+    assert_eq!(imported["ids"].as_array().unwrap().len(), 5_000);
+    assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 5_000);
+    let found = nearby(
+        &app,
+        "lat=31.70&lng=117.25&radius_m=100&amenities=battery_swap,toilet",
+    )
+    .await;
+    assert_eq!(found["items"][0]["name"], "导入驿站0");
+    assert_eq!(found["items"][0]["stars"], 1);
+    let detail: Value = app
+        .get(&format!("/v1/stations/{}", imported["ids"][0]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["hours"]["weekly"]["sat"], json!(["09:00-17:00"]));
+    assert_eq!(
+        detail["hours"]["closed_dates"],
+        json!(["2027-02-06", "2027-02-07", "2027-02-08"])
+    );
+    assert_eq!(detail["phone"], "0551-65120000");
+
+    let admin = t.admin.clone();
+    let csv = format!(
+        "name,address,lat,lng,hours,org_id\n城中驿站,南京市,32.02,118.79,24h,{}\n",
+        t.qinhuai
+    );
+    let res = import(&app, t.city, csv, &admin).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 5_001);
+}
+
+/// The `c` parameter of a door URL.
+fn door_code(url: &str) -> String {
+    url.split("?c=").nth(1).unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn door_qr_check_ins_count_once_per_half_hour_and_feed_stats() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let created = create(
+        &app,
+        &t.staff_a,
+        t.xuanwu,
+        &station("幸福驿站", 32.05, 118.80, json!({"open_24h": true})),
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+
+    // The door QR decodes to the door URL; only the station's staff get it.
+    let png = app
+        .get(&format!("/v1/admin/stations/{id}/qr.png"), Some(&t.staff_a))
+        .await;
+    assert_eq!(png.status(), StatusCode::OK);
+    assert_eq!(png.headers()["content-type"], "image/png");
+    let url = decode_qr_png(&png.bytes().await.unwrap());
+    assert_eq!(url, created["door_url"].as_str().unwrap());
+    let svg = app
+        .get(&format!("/v1/admin/stations/{id}/qr.svg"), Some(&t.staff_a))
+        .await;
+    assert!(svg.text().await.unwrap().contains("<svg"));
+    assert_problem(
+        app.get(&format!("/v1/admin/stations/{id}/qr.png"), Some(&t.staff_b))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    // The landing page of the URL names the station.
+    let landing = app.get(&format!("/s/{id}"), None).await;
+    assert_eq!(landing.status(), StatusCode::OK);
+    assert!(landing.text().await.unwrap().contains("幸福驿站"));
+    let code = door_code(&url);
+
+    let rider = app.worker(320).await;
+    let visit = |token: String, code: String| {
+        let app = &app;
+        async move {
+            app.post(
+                &format!("/v1/stations/{id}/visits"),
+                &json!({ "code": code }),
+                Some(&token),
+            )
+            .await
+        }
+    };
+    // A wrong code (a guessed URL) does not count; no token, no visit.
+    let wrong = visit(rider.token.clone(), "AAAAAAAAAAAA".into()).await;
+    assert_eq!(
+        assert_problem(wrong, 422, "invalid_field").await["field"],
+        "code"
+    );
+    let res = app
+        .post(
+            &format!("/v1/stations/{id}/visits"),
+            &json!({ "code": code }),
+            None,
+        )
+        .await;
+    assert_problem(res, 401, "unauthenticated").await;
+
+    let first = visit(rider.token.clone(), code.clone()).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["counted"], true);
+    assert_eq!(first["member"], false);
+    let again = visit(rider.token.clone(), code.clone()).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["counted"], false);
+    assert_eq!(again["counted_at"], first["counted_at"]);
+
+    // Parallel scans of one phone (a double tap, a flaky network): exactly one counts.
+    let other = app.worker(321).await;
+    let scans = (0..8).map(|_| visit(other.token.clone(), code.clone()));
+    let statuses: Vec<u16> = futures_util::future::join_all(scans)
+        .await
+        .into_iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        7,
+        "{statuses:?}"
+    );
+
+    // Stats: two visits today by two people, in the current hour (Asia/Shanghai).
+    let stats = app
+        .get(&format!("/v1/admin/stations/{id}/stats"), Some(&t.staff_a))
+        .await;
+    assert_eq!(stats.status(), StatusCode::OK);
+    let stats: Value = stats.json().await.unwrap();
+    assert_eq!(stats["visits"], 2);
+    assert_eq!(stats["member_visits"], 0);
+    assert_eq!(stats["unique_visitors"], 2);
+    let days = stats["by_day"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    let now = chrono::Utc::now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap());
+    assert_eq!(days[29]["date"], now.format("%Y-%m-%d").to_string());
+    assert_eq!(days[29]["visits"], 2);
+    let hours = stats["by_hour"].as_array().unwrap();
+    assert_eq!(hours.len(), 24);
+    let hour: usize = now.format("%H").to_string().parse().unwrap();
+    // A run across the top of an hour may split the two visits.
+    let around: i64 = [hour, (hour + 23) % 24]
+        .iter()
+        .map(|h| hours[*h]["visits"].as_i64().unwrap())
+        .sum();
+    assert_eq!(around, 2);
+    assert_problem(
+        app.get(&format!("/v1/admin/stations/{id}/stats"), Some(&t.staff_b))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let bad = app
+        .get(
+            &format!("/v1/admin/stations/{id}/stats?from=2026-01-01&to=2027-06-01"),
+            Some(&t.staff_a),
+        )
+        .await;
+    assert_eq!(
+        assert_problem(bad, 422, "invalid_field").await["field"],
+        "from"
+    );
+
+    // A closed station takes no visits.
+    delete(&app, &format!("/v1/admin/stations/{id}"), &t.staff_a).await;
+    let third = app.worker(322).await;
+    assert_problem(
+        visit(third.token.clone(), code.clone()).await,
+        409,
+        "station_closed",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_reports_flag_the_station_until_resolved() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let id = create(
+        &app,
+        &t.staff_a,
+        t.xuanwu,
+        &station("北京东路驿站", 32.06, 118.80, json!({"open_24h": true})),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let rider = app.worker(330).await;
+    async fn flagged(app: &TestApp) -> Value {
+        nearby(app, "lat=32.06&lng=118.80").await["items"][0]["flagged"].clone()
+    }
+    assert_eq!(flagged(&app).await, false);
+
+    let post = |kind: &str, body: &str| {
+        let app = &app;
+        let token = rider.token.clone();
+        let payload = json!({ "kind": kind, "body": body });
+        async move {
+            app.post(
+                &format!("/v1/stations/{id}/feedback"),
+                &payload,
+                Some(&token),
+            )
+            .await
+        }
+    };
+    let suggestion = post("suggestion", "希望有台电视机，播放消防、安全类的教育片").await;
+    assert_eq!(suggestion.status(), StatusCode::CREATED);
+    assert_eq!(flagged(&app).await, false);
+    let fault = post("fault", "微波炉坏了").await;
+    assert_eq!(fault.status(), StatusCode::CREATED);
+    let fault: Value = fault.json().await.unwrap();
+    assert_eq!(fault["status"], "open");
+    assert_eq!(flagged(&app).await, true);
+    let second_fault: Value = post("fault", "开放时间内大门紧锁")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        assert_problem(post("complaint", "x").await, 422, "invalid_field").await["field"],
+        "kind"
+    );
+    assert_eq!(
+        assert_problem(post("fault", "  ").await, 422, "invalid_field").await["field"],
+        "body"
+    );
+
+    // The board: the station's staff and those above; not the neighbour's.
+    let board: Value = app
+        .get(
+            &format!("/v1/admin/stations/{id}/feedback?kind=fault&status=open"),
+            Some(&t.staff_a),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(board["items"].as_array().unwrap().len(), 2);
+    assert_eq!(board["items"][0]["body"], "开放时间内大门紧锁");
+    let city_board: Value = app
+        .get(
+            &format!("/v1/admin/orgs/{}/feedback", t.city),
+            Some(&t.admin),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(city_board["items"].as_array().unwrap().len(), 3);
+    assert_problem(
+        app.get(
+            &format!("/v1/admin/stations/{id}/feedback"),
+            Some(&t.staff_b),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    let fault_path = format!("/v1/admin/feedback/{}", fault["id"]);
+    assert_problem(
+        patch(
+            &app,
+            &fault_path,
+            &json!({"status": "resolved"}),
+            &t.staff_b,
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        patch(
+            &app,
+            &fault_path,
+            &json!({"status": "resolved"}),
+            &rider.token,
+        )
+        .await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // Answer and resolve one fault (twice: the second changes nothing): still flagged by the
+    // other; resolving that one lifts the flag.
+    let res = patch(
+        &app,
+        &fault_path,
+        &json!({"reply": "已报修，明天更换", "status": "resolved"}),
+        &t.staff_a,
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let answered: Value = res.json().await.unwrap();
+    assert_eq!(answered["reply"], "已报修，明天更换");
+    assert_eq!(answered["status"], "resolved");
+    assert!(answered["resolved_at"].is_string());
+    patch(
+        &app,
+        &fault_path,
+        &json!({"status": "resolved"}),
+        &t.staff_a,
+    )
+    .await;
+    assert_eq!(flagged(&app).await, true);
+    let second_path = format!("/v1/admin/feedback/{}", second_fault["id"]);
+    patch(
+        &app,
+        &second_path,
+        &json!({"status": "resolved"}),
+        &t.staff_a,
+    )
+    .await;
+    assert_eq!(flagged(&app).await, false);
+    // Reopened: flagged again.
+    patch(&app, &second_path, &json!({"status": "open"}), &t.staff_a).await;
+    assert_eq!(flagged(&app).await, true);
+    let detail: Value = app
+        .get(&format!("/v1/stations/{id}"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["flagged"], true);
+}
