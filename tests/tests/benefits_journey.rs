@@ -695,7 +695,7 @@ async fn programs_refuse_bad_input_with_the_field_named() {
     assert_problem(create(unknown_rule).await, 422, "invalid_field").await;
     // A draft is invisible to members; a closed program takes no claims.
     let draft: Value = create(json!({ "kind": "gift_pack", "title": "草稿", "starts_at": starts, "ends_at": ends, "stock": 5 })).await.json().await.unwrap();
-    let m = app.bulk_members(t.xuanwu, 690, 1, "rider").await;
+    let m = app.bulk_members(t.xuanwu, 690, 2, "rider").await;
     assert_problem(
         app.get(&format!("/v1/programs/{}", draft["id"]), Some(&m[0].token))
             .await,
@@ -709,6 +709,16 @@ async fn programs_refuse_bad_input_with_the_field_named() {
         Some(&t.staff_a),
     )
     .await;
+    // A claim right after publishing leaves the program in the server's short-lived cache as
+    // open; closing must still stop the very next claim.
+    let first = app
+        .post(
+            &format!("/v1/programs/{}/claims", draft["id"]),
+            &json!({}),
+            Some(&m[1].token),
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
     app.post(
         &format!("/v1/admin/programs/{}/close", draft["id"]),
         &json!({}),

@@ -13,6 +13,7 @@
 
 use platform::clock::now;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -23,44 +24,58 @@ use platform::{Db, DbConn, Error, ErrorCode, Result};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::ledger;
-use crate::vocab::{BookingStatus, LedgerKind, VoucherStatus};
+use crate::programs::Program;
+use crate::vocab::{BookingStatus, LedgerKind, ProgramStatus, VoucherStatus};
 
 /// Largest batch: bounds one transaction's lock time.
 const MAX_BATCH: usize = 512;
 
 pub struct ClaimJob {
-    pub program_id: i64,
+    pub program: Arc<Program>,
     pub account_id: i64,
-    pub per_member_limit: i32,
     pub valid_until: Option<NaiveDateTime>,
     reply: oneshot::Sender<Result<ClaimOutcome>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClaimOutcome {
-    /// A voucher was issued (its id). `sold_out_now`: this claim took the last pack.
+    /// A voucher was issued. `sold_out_now`: this claim took the last pack.
     Issued {
-        voucher_id: i64,
+        voucher: Issued,
         sold_out_now: bool,
     },
     SoldOut,
     AlreadyClaimed,
+    /// Not eligible (not a member, outside the subtree, a rule), or the program closed.
+    Refused(ErrorCode),
 }
 
 pub struct BookJob {
     pub session_id: i64,
-    pub program_id: i64,
+    pub program: Arc<Program>,
     pub account_id: i64,
     pub waitlist: bool,
     reply: oneshot::Sender<Result<BookOutcome>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BookOutcome {
-    Booked(i64),
-    Waitlisted(i64),
+    Booked(Issued),
+    Waitlisted(Issued),
     Full,
     AlreadyBooked,
+    /// Not eligible, or the program closed.
+    Refused(ErrorCode),
+}
+
+/// What the batch wrote for one request (a voucher or a booking): with the request's own
+/// program and session it makes the whole answer, so the crowd's request needs no second
+/// database round trip after the batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub id: i64,
+    pub code: String,
+    pub at: NaiveDateTime,
 }
 
 enum Job {
@@ -82,19 +97,18 @@ impl Batcher {
         Batcher { queue }
     }
 
+    /// Claims a pack of `program` for `account_id`; eligibility is checked in the batch.
     pub async fn claim(
         &self,
-        program_id: i64,
+        program: Arc<Program>,
         account_id: i64,
-        per_member_limit: i32,
         valid_until: Option<NaiveDateTime>,
     ) -> Result<ClaimOutcome> {
         let (reply, answer) = oneshot::channel();
         self.submit(
             Job::Claim(ClaimJob {
-                program_id,
+                program,
                 account_id,
-                per_member_limit,
                 valid_until,
                 reply,
             }),
@@ -103,10 +117,11 @@ impl Batcher {
         .await
     }
 
+    /// Books a seat of a session of `program`; eligibility is checked in the batch.
     pub async fn book(
         &self,
         session_id: i64,
-        program_id: i64,
+        program: Arc<Program>,
         account_id: i64,
         waitlist: bool,
     ) -> Result<BookOutcome> {
@@ -114,7 +129,7 @@ impl Batcher {
         self.submit(
             Job::Book(BookJob {
                 session_id,
-                program_id,
+                program,
                 account_id,
                 waitlist,
                 reply,
@@ -220,16 +235,29 @@ fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcom
     let mut outcomes = vec![ClaimOutcome::SoldOut; jobs.len()];
     let mut by_program: HashMap<i64, Vec<usize>> = HashMap::new();
     for (i, job) in jobs.iter().enumerate() {
-        by_program.entry(job.program_id).or_default().push(i);
+        by_program.entry(job.program.id).or_default().push(i);
     }
+    let now = now();
     for (program_id, indexes) in by_program {
         // Taking the row lock first: concurrent batches (other instances) queue behind it.
-        let left: Option<i32> = diesel::update(p::table.find(program_id))
+        // The status is read under the lock: the requests' copy of the program may be a
+        // second old, and a closed program must not issue anything.
+        let (left, status): (Option<i32>, String) = diesel::update(p::table.find(program_id))
             .set(p::stock_left.eq(p::stock_left))
-            .returning(p::stock_left)
+            .returning((p::stock_left, p::status))
             .get_result(conn)?;
         let mut left = left.ok_or_else(|| Error::new(ErrorCode::WrongProgramKind))?;
+        let program = &jobs[indexes[0]].program;
         let accounts: Vec<i64> = indexes.iter().map(|&i| jobs[i].account_id).collect();
+        if status != ProgramStatus::Published.as_str() || !program.is_open(now) {
+            for &i in &indexes {
+                outcomes[i] = ClaimOutcome::Refused(ErrorCode::ProgramNotOpen);
+            }
+            continue;
+        }
+        let refusals = program
+            .rules
+            .refusals(conn, program.org_id, &accounts, now)?;
         let held: Vec<i64> = v::table
             .filter(v::program_id.eq(program_id))
             .filter(v::account_id.eq_any(&accounts))
@@ -239,24 +267,29 @@ fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcom
         for account in held {
             *counts.entry(account).or_default() += 1;
         }
-        let issued_at = now();
+        let issued_at = now;
         let mut last_voucher = None;
         for &i in &indexes {
             let job = jobs[i];
+            if let Some(&code) = refusals.get(&job.account_id) {
+                outcomes[i] = ClaimOutcome::Refused(code);
+                continue;
+            }
             let count = counts.entry(job.account_id).or_default();
-            outcomes[i] = if *count >= job.per_member_limit {
+            outcomes[i] = if *count >= program.per_member_limit {
                 ClaimOutcome::AlreadyClaimed
             } else if left == 0 {
                 ClaimOutcome::SoldOut
             } else {
                 *count += 1;
                 left -= 1;
+                let code = random_token(9);
                 let voucher_id: i64 = diesel::insert_into(v::table)
                     .values((
                         v::program_id.eq(program_id),
                         v::account_id.eq(job.account_id),
                         v::claim_no.eq(*count),
-                        v::code.eq(random_token(9)),
+                        v::code.eq(&code),
                         v::status.eq(VoucherStatus::Issued.as_str()),
                         v::issued_at.eq(issued_at),
                         v::valid_until.eq(job.valid_until),
@@ -272,19 +305,20 @@ fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcom
                 )?;
                 last_voucher = Some(i);
                 ClaimOutcome::Issued {
-                    voucher_id,
+                    voucher: Issued {
+                        id: voucher_id,
+                        code,
+                        at: issued_at,
+                    },
                     sold_out_now: false,
                 }
             };
         }
         if left == 0 {
-            if let Some(i) = last_voucher {
-                if let ClaimOutcome::Issued { voucher_id, .. } = outcomes[i] {
-                    outcomes[i] = ClaimOutcome::Issued {
-                        voucher_id,
-                        sold_out_now: true,
-                    };
-                }
+            if let Some(ClaimOutcome::Issued { sold_out_now, .. }) =
+                last_voucher.map(|i| &mut outcomes[i])
+            {
+                *sold_out_now = true;
             }
         }
         diesel::update(p::table.find(program_id))
@@ -308,8 +342,20 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
             .set(hs::booked.eq(hs::booked))
             .returning((hs::capacity, hs::booked))
             .get_result(conn)?;
-        let program_id = jobs[indexes[0]].program_id;
+        let program = &jobs[indexes[0]].program;
+        let program_id = program.id;
         let accounts: Vec<i64> = indexes.iter().map(|&i| jobs[i].account_id).collect();
+        let status: String = p::table.find(program_id).select(p::status).first(conn)?;
+        let now = now();
+        if status != ProgramStatus::Published.as_str() || !program.is_open(now) {
+            for &i in &indexes {
+                outcomes[i] = BookOutcome::Refused(ErrorCode::ProgramNotOpen);
+            }
+            continue;
+        }
+        let refusals = program
+            .rules
+            .refusals(conn, program.org_id, &accounts, now)?;
         let mut live: std::collections::HashSet<i64> = b::table
             .filter(b::program_id.eq(program_id))
             .filter(b::account_id.eq_any(&accounts))
@@ -318,9 +364,13 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
             .load::<i64>(conn)?
             .into_iter()
             .collect();
-        let created = now();
+        let created = now;
         for &i in &indexes {
             let job = jobs[i];
+            if let Some(&code) = refusals.get(&job.account_id) {
+                outcomes[i] = BookOutcome::Refused(code);
+                continue;
+            }
             let status = if live.contains(&job.account_id) {
                 outcomes[i] = BookOutcome::AlreadyBooked;
                 continue;
@@ -334,20 +384,26 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
                 continue;
             };
             live.insert(job.account_id);
+            let code = random_token(9);
             let id: i64 = diesel::insert_into(b::table)
                 .values((
                     b::session_id.eq(session_id),
                     b::program_id.eq(program_id),
                     b::account_id.eq(job.account_id),
                     b::status.eq(status.as_str()),
-                    b::code.eq(random_token(9)),
+                    b::code.eq(&code),
                     b::created_at.eq(created),
                 ))
                 .returning(b::id)
                 .get_result(conn)?;
+            let issued = Issued {
+                id,
+                code,
+                at: created,
+            };
             let (kind, outcome) = match status {
-                BookingStatus::Booked => (LedgerKind::Booked, BookOutcome::Booked(id)),
-                _ => (LedgerKind::Waitlisted, BookOutcome::Waitlisted(id)),
+                BookingStatus::Booked => (LedgerKind::Booked, BookOutcome::Booked(issued)),
+                _ => (LedgerKind::Waitlisted, BookOutcome::Waitlisted(issued)),
             };
             ledger::append(conn, job.account_id, program_id, kind, Some(id))?;
             outcomes[i] = outcome;

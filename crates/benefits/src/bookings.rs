@@ -103,12 +103,41 @@ fn view_of(conn: &mut DbConn, row: Row) -> Result<BookingView> {
         starts_at: starts_at.and_utc(),
         ends_at: ends_at.and_utc(),
         status,
-        qr_svg_url: format!("/v1/me/bookings/{id}/qr.svg"),
+        qr_svg_url: qr_svg_url(id),
         code,
         created_at: created_at.and_utc(),
         waitlist_position,
         checked_in_at: checked_in_at.map(|t| t.and_utc()),
     })
+}
+
+impl BookingView {
+    /// A seat the batch writer has just booked, as the booking's answer.
+    pub fn booked(
+        session: &crate::sessions::Session,
+        program_title: String,
+        booking: crate::batcher::Issued,
+    ) -> BookingView {
+        BookingView {
+            id: booking.id,
+            session_id: session.id,
+            program_id: session.program_id,
+            program_title,
+            site_name: session.site_name.clone(),
+            starts_at: session.starts_at.and_utc(),
+            ends_at: session.ends_at.and_utc(),
+            status: BookingStatus::Booked,
+            qr_svg_url: qr_svg_url(booking.id),
+            code: booking.code,
+            created_at: booking.at.and_utc(),
+            waitlist_position: None,
+            checked_in_at: None,
+        }
+    }
+}
+
+fn qr_svg_url(booking_id: i64) -> String {
+    format!("/v1/me/bookings/{booking_id}/qr.svg")
 }
 
 /// Bookings with their session and program.

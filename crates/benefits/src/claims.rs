@@ -110,6 +110,31 @@ pub struct VoucherView {
     pub qr_svg_url: String,
 }
 
+impl VoucherView {
+    /// A voucher the batch writer has just issued, as the claim's answer.
+    pub fn issued(
+        program: &Program,
+        voucher: crate::batcher::Issued,
+        valid_until: Option<NaiveDateTime>,
+    ) -> VoucherView {
+        VoucherView {
+            id: voucher.id,
+            program_id: program.id,
+            program_title: program.title.clone(),
+            code: voucher.code,
+            status: VoucherStatus::Issued,
+            issued_at: voucher.at.and_utc(),
+            valid_until: valid_until.map(|t| t.and_utc()),
+            redeemed_at: None,
+            qr_svg_url: qr_svg_url(voucher.id),
+        }
+    }
+}
+
+fn qr_svg_url(voucher_id: i64) -> String {
+    format!("/v1/me/vouchers/{voucher_id}/qr.svg")
+}
+
 type VoucherRow = (
     i64,
     i64,
@@ -127,7 +152,7 @@ fn voucher_view(row: VoucherRow) -> Result<VoucherView> {
         id,
         program_id,
         program_title,
-        qr_svg_url: format!("/v1/me/vouchers/{id}/qr.svg"),
+        qr_svg_url: qr_svg_url(id),
         code,
         status: VoucherStatus::parse(&status)
             .ok_or_else(|| Error::internal(anyhow::anyhow!("voucher status {status}")))?,

@@ -2,6 +2,8 @@
 //! subtree always applies; the rest is optional. Each failed rule has its own problem code so
 //! the app can tell the member why.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use membership::applications::ActiveMember;
 use membership::vocab::Occupation;
@@ -51,6 +53,32 @@ impl Rules {
             return Err(Error::new(ErrorCode::NotEligibleOrg));
         }
         self.check_personal(member, now)
+    }
+
+    /// Why each of many accounts may not use a program issued by `program_org`; eligible
+    /// accounts are absent. A fixed number of queries whatever the batch size: the batch writer
+    /// checks a whole flash crowd's batch at once.
+    pub fn refusals(
+        &self,
+        conn: &mut DbConn,
+        program_org: i64,
+        accounts: &[i64],
+        now: NaiveDateTime,
+    ) -> Result<HashMap<i64, ErrorCode>> {
+        let members = membership::applications::active_members(conn, accounts)?;
+        let orgs: Vec<i64> = members.values().map(|m| m.org_id).collect();
+        let inside: HashSet<i64> = membership::orgs::within(conn, &orgs, program_org)?;
+        Ok(accounts
+            .iter()
+            .filter_map(|account| {
+                let refusal = match members.get(account) {
+                    None => Some(ErrorCode::NotAMember),
+                    Some(m) if !inside.contains(&m.org_id) => Some(ErrorCode::NotEligibleOrg),
+                    Some(m) => self.check_personal(m, now).err().map(|e| e.code()),
+                };
+                refusal.map(|code| (*account, code))
+            })
+            .collect())
     }
 
     /// The rules that depend on the member alone.

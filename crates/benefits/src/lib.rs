@@ -9,6 +9,7 @@ pub mod draws;
 pub mod eligibility;
 pub mod ledger;
 pub mod programs;
+pub mod recent;
 pub mod redemptions;
 pub mod reports;
 pub mod routes;
@@ -27,6 +28,8 @@ use platform::{Coordinator, Db};
 pub struct Benefits {
     pub batcher: batcher::Batcher,
     pub sold_out: claims::SoldOut,
+    pub programs: recent::Recent<programs::Program>,
+    pub sessions: recent::Recent<sessions::Session>,
     pub reports: Arc<dyn reports::ReportStore>,
 }
 
@@ -41,6 +44,8 @@ impl Benefits {
         let benefits = Arc::new(Benefits {
             batcher: batcher::Batcher::start(db.clone()),
             sold_out: claims::SoldOut::new(coord),
+            programs: recent::Recent::new(programs::get),
+            sessions: recent::Recent::new(sessions::get),
             reports,
         });
         tokio::spawn(housekeeping(db, Arc::downgrade(&benefits)));

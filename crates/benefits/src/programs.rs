@@ -235,10 +235,13 @@ pub fn close(conn: &mut DbConn, program: &Program) -> Result<Program> {
 
 impl Program {
     /// Refuses unless the program takes claims or bookings right now.
+    /// Published and within its dates.
+    pub fn is_open(&self, now: NaiveDateTime) -> bool {
+        self.status == ProgramStatus::Published && self.starts_at <= now && now < self.ends_at
+    }
+
     pub fn require_open(&self, now: NaiveDateTime) -> Result<()> {
-        let open =
-            self.status == ProgramStatus::Published && self.starts_at <= now && now < self.ends_at;
-        if open {
+        if self.is_open(now) {
             Ok(())
         } else {
             Err(Error::new(ErrorCode::ProgramNotOpen))

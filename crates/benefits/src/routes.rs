@@ -549,21 +549,18 @@ async fn claim(
         return Err(Error::new(ErrorCode::SoldOut));
     }
     let account_id = identity::auth::authenticate(&req)?.account_id;
-    let program = db
-        .run(move |conn| {
-            let program = programs::get(conn, program_id)?;
-            if program.status == ProgramStatus::Draft {
-                return Err(Error::new(ErrorCode::NotFound));
-            }
-            program.require_kind(ProgramKind::GiftPack)?;
-            program.require_open(now())?;
-            let member = member(conn, account_id)?;
-            claims::check_eligible(conn, &program, &member, now())?;
-            Ok(program)
-        })
-        .await?;
+    // No database round trip before the batch: the program comes from a one-second cache and
+    // membership and eligibility are checked for the whole batch at once.
+    let program = benefits.programs.get(&db, program_id).await?;
+    if program.status == ProgramStatus::Draft {
+        return Err(Error::new(ErrorCode::NotFound));
+    }
+    program.require_kind(ProgramKind::GiftPack)?;
+    program.require_open(now())?;
     if program.mode == Mode::Draw {
         let (entry, created) = write(&db, move |conn| {
+            let member = member(conn, account_id)?;
+            claims::check_eligible(conn, &program, &member, now())?;
             claims::enter(conn, &program, account_id, now())
         })
         .await?;
@@ -577,31 +574,25 @@ async fn claim(
     let valid_until = program.voucher_valid_until(now());
     match benefits
         .batcher
-        .claim(
-            program_id,
-            account_id,
-            program.per_member_limit,
-            valid_until,
-        )
+        .claim(program.clone(), account_id, valid_until)
         .await?
     {
         ClaimOutcome::Issued {
-            voucher_id,
+            voucher,
             sold_out_now,
         } => {
             if sold_out_now {
                 benefits.sold_out.mark(program_id).await?;
             }
-            let voucher = db
-                .run(move |conn| claims::voucher(conn, account_id, voucher_id))
-                .await?;
-            Ok(HttpResponse::Created().json(voucher))
+            let view = VoucherView::issued(&program, voucher, valid_until);
+            Ok(HttpResponse::Created().json(view))
         }
         ClaimOutcome::SoldOut => {
             benefits.sold_out.mark(program_id).await?;
             Err(Error::new(ErrorCode::SoldOut))
         }
         ClaimOutcome::AlreadyClaimed => Err(Error::new(ErrorCode::AlreadyClaimed)),
+        ClaimOutcome::Refused(code) => Err(Error::new(code)),
     }
 }
 
@@ -645,34 +636,33 @@ async fn book(
     let session_id = id.into_inner();
     let waitlist = body.map(|b| b.waitlist).unwrap_or(false);
     let account_id = user.account_id;
-    let program_id = db
-        .run(move |conn| {
-            let session = sessions::get(conn, session_id)?;
-            let program = programs::get(conn, session.program_id)?;
-            if program.status == ProgramStatus::Draft {
-                return Err(Error::new(ErrorCode::NotFound));
-            }
-            program.require_open(now())?;
-            if session.starts_at <= now() {
-                return Err(Error::new(ErrorCode::ProgramNotOpen));
-            }
-            let member = member(conn, account_id)?;
-            claims::check_eligible(conn, &program, &member, now())?;
-            Ok(program.id)
-        })
-        .await?;
-    let booking_id = match benefits
+    // As for claims: cached session and program, eligibility checked in the batch.
+    let session = benefits.sessions.get(&db, session_id).await?;
+    let program = benefits.programs.get(&db, session.program_id).await?;
+    if program.status == ProgramStatus::Draft {
+        return Err(Error::new(ErrorCode::NotFound));
+    }
+    program.require_open(now())?;
+    if session.starts_at <= now() {
+        return Err(Error::new(ErrorCode::ProgramNotOpen));
+    }
+    let view = match benefits
         .batcher
-        .book(session_id, program_id, account_id, waitlist)
+        .book(session_id, program.clone(), account_id, waitlist)
         .await?
     {
-        BookOutcome::Booked(id) | BookOutcome::Waitlisted(id) => id,
+        BookOutcome::Booked(booking) => {
+            BookingView::booked(&session, program.title.clone(), booking)
+        }
+        // The queue position needs a count; waitlisting is the rare path.
+        BookOutcome::Waitlisted(booking) => {
+            db.run(move |conn| bookings::booking(conn, account_id, booking.id))
+                .await?
+        }
         BookOutcome::Full => return Err(Error::new(ErrorCode::Full)),
         BookOutcome::AlreadyBooked => return Err(Error::new(ErrorCode::AlreadyBooked)),
+        BookOutcome::Refused(code) => return Err(Error::new(code)),
     };
-    let view = db
-        .run(move |conn| bookings::booking(conn, account_id, booking_id))
-        .await?;
     Ok(HttpResponse::Created().json(view))
 }
 

@@ -37,6 +37,7 @@ pub struct SessionView {
 pub struct Session {
     pub id: i64,
     pub program_id: i64,
+    pub site_name: String,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
 }
@@ -107,13 +108,20 @@ pub fn create(conn: &mut DbConn, new: NewSession) -> Result<SessionView> {
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Session> {
-    let (id, program_id, starts_at, ends_at) = hs::table
+    let (id, program_id, site_name, starts_at, ends_at) = hs::table
         .find(id)
-        .select((hs::id, hs::program_id, hs::starts_at, hs::ends_at))
+        .select((
+            hs::id,
+            hs::program_id,
+            hs::site_name,
+            hs::starts_at,
+            hs::ends_at,
+        ))
         .first(conn)?;
     Ok(Session {
         id,
         program_id,
+        site_name,
         starts_at,
         ends_at,
     })

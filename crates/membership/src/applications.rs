@@ -473,24 +473,55 @@ pub struct ActiveMember {
 }
 
 pub fn active_member(conn: &mut DbConn, account_id: i64) -> Result<Option<ActiveMember>> {
-    let Some(row) = with_status(conn, account_id, Status::Active)? else {
-        return Ok(None);
-    };
-    let started_at: NaiveDateTime = ms::table
-        .find(row.id)
-        .select(ms::started_at.assume_not_null())
-        .first(conn)?;
-    let first_joined_at: NaiveDateTime = platform::schema::members::table
-        .find(account_id)
-        .select(platform::schema::members::created_at)
-        .first(conn)?;
-    Ok(Some(ActiveMember {
-        membership_id: row.id,
-        org_id: row.org_id,
-        started_at,
-        occupation: row.details.occupation,
-        first_joined_at,
-    }))
+    Ok(active_members(conn, &[account_id])?.remove(&account_id))
+}
+
+/// The active memberships of many accounts in two queries (the flash crowd checks a whole
+/// batch of claims at once); accounts without one are absent.
+pub fn active_members(
+    conn: &mut DbConn,
+    accounts: &[i64],
+) -> Result<std::collections::HashMap<i64, ActiveMember>> {
+    let rows: Vec<(i64, i64, i64, Option<NaiveDateTime>, String)> = ms::table
+        .filter(ms::account_id.eq_any(accounts))
+        .filter(ms::status.eq(Status::Active.as_str()))
+        .select((
+            ms::id,
+            ms::account_id,
+            ms::org_id,
+            ms::started_at,
+            ms::occupation,
+        ))
+        .load(conn)?;
+    let with_rows: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let first_joined: std::collections::HashMap<i64, NaiveDateTime> =
+        platform::schema::members::table
+            .filter(platform::schema::members::account_id.eq_any(&with_rows))
+            .select((
+                platform::schema::members::account_id,
+                platform::schema::members::created_at,
+            ))
+            .load::<(i64, NaiveDateTime)>(conn)?
+            .into_iter()
+            .collect();
+    let corrupt = |what: &str| Error::internal(anyhow::anyhow!("active membership without {what}"));
+    rows.into_iter()
+        .map(
+            |(membership_id, account_id, org_id, started_at, occupation)| {
+                let member = ActiveMember {
+                    membership_id,
+                    org_id,
+                    started_at: started_at.ok_or_else(|| corrupt("a start"))?,
+                    occupation: Occupation::parse(&occupation)
+                        .ok_or_else(|| corrupt("an occupation"))?,
+                    first_joined_at: *first_joined
+                        .get(&account_id)
+                        .ok_or_else(|| corrupt("a member record"))?,
+                };
+                Ok((account_id, member))
+            },
+        )
+        .collect()
 }
 
 /// The active membership of an account: (membership id, org id, started at).

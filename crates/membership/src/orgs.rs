@@ -185,6 +185,21 @@ pub fn region_code(conn: &mut DbConn, id: i64) -> Result<String> {
     Ok(o::table.find(id).select(o::region_code).first(conn)?)
 }
 
+/// Which of `orgs` lie in `ancestor`'s subtree (itself included).
+pub fn within(
+    conn: &mut DbConn,
+    orgs: &[i64],
+    ancestor: i64,
+) -> Result<std::collections::HashSet<i64>> {
+    Ok(c::table
+        .filter(c::ancestor_id.eq(ancestor))
+        .filter(c::descendant_id.eq_any(orgs))
+        .select(c::descendant_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// True when `org` is `ancestor` or lies below it.
 pub fn is_within(conn: &mut DbConn, org: i64, ancestor: i64) -> Result<bool> {
     Ok(diesel::select(diesel::dsl::exists(
