@@ -5,7 +5,7 @@ CARGO ?= cargo
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS ?= redis://127.0.0.1:6379/
 
-.PHONY: run test test-services fmt lint openapi migrate seed clean bench
+.PHONY: run test test-services fmt lint openapi migrate seed clean bench release drill-scale drill-crash
 
 ## Start the server on an embedded SQLite database (data/) with demo data.
 run:
@@ -32,6 +32,26 @@ lint:
 bench:
 	$(CARGO) build --release -p gigunion-server -p gigunion-bench
 	$(CARGO) run --release --quiet -p gigunion-bench -- $(SCENARIO)
+
+## The release server and load generator that `bench` and the drills run.
+release:
+	$(CARGO) build --release -p gigunion-server -p gigunion-bench
+
+## Drills against release servers on PostgreSQL + Redis (DRILL_PG_URL, DRILL_REDIS_URL);
+## `make drill-scale DRILL_ARGS=--short` for the CI form.
+DRILL_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+DRILL_REDIS_URL ?= redis://127.0.0.1:6379/
+DRILL_ENV = DRILL_PG_URL=$(DRILL_PG_URL) DRILL_REDIS_URL=$(DRILL_REDIS_URL)
+
+## Two instances on one PostgreSQL + Redis: no oversell, shared rate limits, station
+## freshness, refresh-token reuse across instances.
+drill-scale: release
+	$(DRILL_ENV) $(CARGO) run --release --quiet -p gigunion-bench -- drill-scale $(DRILL_ARGS)
+
+## kill -9 under claims, bookings and joins, restart, check every acknowledged write (SQLite
+## and PostgreSQL).
+drill-crash: release
+	$(DRILL_ENV) $(CARGO) run --release --quiet -p gigunion-bench -- drill-crash $(DRILL_ARGS)
 
 ## Rewrite openapi/openapi.json from the code.
 openapi:

@@ -21,6 +21,8 @@ use serde_json::{json, Value};
 pub use reqwest;
 pub use serde_json;
 
+pub mod proxy;
+
 /// A running server and what the test needs to reach into it.
 pub struct TestApp {
     pub base: String,

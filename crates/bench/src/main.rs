@@ -15,7 +15,10 @@
 //! ```
 //! Scenarios: `stations` (nearby search over 200,000 stations). Results are printed and merged
 //! into `bench/results.json` under the scenario's name.
+//!
+//! `gigunion-bench drill-scale|drill-crash [--short]` runs a drill instead (see [`drills`]).
 
+mod drills;
 mod load;
 mod report;
 mod scenarios;
@@ -42,6 +45,10 @@ pub struct Options {
 }
 
 fn main() -> anyhow::Result<()> {
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(drill) = all.first().filter(|a| drills::NAMES.contains(&a.as_str())) {
+        return drills::main(drill, &all[1..]);
+    }
     let mut args = std::env::args().skip(1);
     let mut names = Vec::new();
     let mut options = Options {

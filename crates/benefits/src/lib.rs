@@ -16,7 +16,7 @@ pub mod routes;
 pub mod sessions;
 pub mod vocab;
 
-pub use routes::{routes, ApiDoc};
+pub use routes::{crowd_routes, routes, ApiDoc};
 
 use std::sync::Arc;
 use std::time::Duration;

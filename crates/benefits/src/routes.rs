@@ -30,6 +30,13 @@ use crate::sessions::{self, NewSession, SessionView};
 use crate::vocab::{Mode, ProgramKind, ProgramStatus};
 use crate::Benefits;
 
+/// The routes a service-fair crowd hammers. The server registers them ahead of everything else:
+/// actix tries resources in order, one pattern match each, so these answer after two.
+pub fn crowd_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/v1/programs/{id}/claims").route(web::post().to(claim)))
+        .service(resource("/v1/sessions/{id}/bookings").route(web::post().to(book)));
+}
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/admin/orgs/{id}/programs").route(web::post().to(create_program)))
         .service(resource("/v1/admin/programs/{id}/publish").route(web::post().to(publish)))
@@ -46,9 +53,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/programs").route(web::get().to(list_programs)))
         .service(resource("/v1/programs/{id}").route(web::get().to(get_program)))
         .service(resource("/v1/programs/{id}/sessions").route(web::get().to(list_sessions)))
-        .service(resource("/v1/programs/{id}/claims").route(web::post().to(claim)))
         .service(resource("/v1/programs/{id}/draw").route(web::get().to(get_draw)))
-        .service(resource("/v1/sessions/{id}/bookings").route(web::post().to(book)))
         .service(resource("/v1/bookings/{id}").route(web::delete().to(cancel_booking)))
         .service(resource("/v1/me/vouchers").route(web::get().to(my_vouchers)))
         .service(resource("/v1/me/vouchers/{id}").route(web::get().to(my_voucher)))

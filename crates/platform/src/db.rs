@@ -227,6 +227,16 @@ impl Db {
         .await?
     }
 
+    /// This database's own namespace for keys kept in Redis, chosen at random when it was
+    /// created: two databases (a fresh one after an old one, a restore, a test run) sharing a
+    /// Redis never read each other's marks, limits or sessions.
+    pub fn deployment_id(&self) -> anyhow::Result<String> {
+        let mut conn = self.get().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        Ok(crate::schema::deployment::table
+            .select(crate::schema::deployment::id)
+            .first(&mut conn)?)
+    }
+
     /// Answers whether the database is reachable right now.
     pub async fn ping(&self) -> Result<()> {
         self.run(|conn| {

@@ -251,8 +251,12 @@ impl From<diesel::result::Error> for Error {
         use diesel::result::{DatabaseErrorKind, Error as D};
         match e {
             D::NotFound => Error::new(ErrorCode::NotFound),
-            // A connection that broke mid-query is an outage, not a bug.
-            D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Error::unavailable(e),
+            // A connection that broke mid-query is an outage, not a bug. libpq refuses to even
+            // send a query on a connection it already knows is gone (UnableToSendCommand).
+            D::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Error::unavailable(e),
             other => Error::internal(other),
         }
     }
@@ -364,6 +368,26 @@ mod tests {
             assert!(!code.detail(Lang::ZhCn).is_empty() && !code.detail(Lang::En).is_empty());
             assert_ne!(code.detail(Lang::ZhCn), code.detail(Lang::En));
         }
+    }
+
+    #[test]
+    fn a_lost_database_connection_is_unavailable_not_internal() {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        let lost =
+            |kind| D::DatabaseError(kind, Box::new("server closed the connection".to_owned()));
+        for kind in [
+            DatabaseErrorKind::ClosedConnection,
+            DatabaseErrorKind::UnableToSendCommand,
+        ] {
+            assert_eq!(
+                Error::from(lost(kind)).code(),
+                ErrorCode::DependencyUnavailable
+            );
+        }
+        assert_eq!(
+            Error::from(lost(DatabaseErrorKind::Unknown)).code(),
+            ErrorCode::Internal
+        );
     }
 
     #[test]

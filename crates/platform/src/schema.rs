@@ -362,3 +362,10 @@ diesel::table! {
 
 diesel::joinable!(stations -> orgs (org_id));
 diesel::joinable!(station_feedback -> stations (station_id));
+
+diesel::table! {
+    /// One row: this database's name for the keys it keeps in Redis.
+    deployment (id) {
+        id -> Text,
+    }
+}

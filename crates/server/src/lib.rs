@@ -32,6 +32,11 @@ pub struct AppState {
     pub benefits: web::Data<Benefits>,
 }
 
+/// Where this database's keys live in Redis: `gigunion:{deployment id}:`.
+pub fn redis_prefix(db: &Db) -> anyhow::Result<String> {
+    Ok(format!("gigunion:{}:", db.deployment_id()?))
+}
+
 /// Identity settings a caller may adjust before the state is built (tests lower limits).
 pub type Tune = Box<dyn FnOnce(&mut IdentityConfig)>;
 
@@ -44,7 +49,7 @@ impl AppState {
             tracing::info!(applied, "database migrated");
         }
         let coord = match &settings.redis_url {
-            Some(url) => Coordinator::redis(url, "gigunion:")?,
+            Some(url) => Coordinator::redis(url, &redis_prefix(&db)?)?,
             None => Coordinator::local(),
         };
         let mut config = IdentityConfig::new(settings.public_base_url());
@@ -112,8 +117,10 @@ impl AppState {
             .app_data(self.benefits.clone())
             .configure(platform::http::configure_extractors)
             .configure(ops::routes)
-            // Nearby search is the hottest route; actix tries resources in order (a regex
-            // match per dynamic path), so the stations routes come before the others.
+            // actix tries resources in order (a pattern match per dynamic path), so the
+            // hottest come first: the crowd's claims and bookings (two resources), then
+            // nearby search with the other stations routes.
+            .configure(benefits::crowd_routes)
             .configure(stations::routes)
             .configure(identity::routes)
             .configure(membership::routes)

@@ -108,9 +108,10 @@ async fn crowd(
         Backend::Postgres { admin_url, redis } => {
             let name = format!("gigunion_bench_{}", std::process::id());
             let mut admin = diesel::PgConnection::establish(admin_url)?;
-            admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{name}\"; CREATE DATABASE \"{name}\""
-            ))?;
+            // Two statements: PostgreSQL runs a multi-statement string as one transaction,
+            // which DROP/CREATE DATABASE refuse.
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
+            admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
             let url = match admin_url.rsplit_once('/') {
                 Some((base, _)) => format!("{base}/{name}"),
                 None => bail!("BENCH_PG_URL needs a database path"),
@@ -220,10 +221,12 @@ async fn crowd(
         .collect();
     // Against /healthz in alternating rounds, so that whatever else the machine is doing
     // weighs on both alike.
-    let (mut healthz_ok, mut healthz_time) = (0, Duration::ZERO);
-    let (mut sold_out_ok, mut sold_out_time) = (0, Duration::ZERO);
+    let (mut healthz_ok, mut healthz_time, mut healthz_cpu) = (0, Duration::ZERO, Duration::ZERO);
+    let (mut sold_out_ok, mut sold_out_time, mut sold_out_cpu) =
+        (0, Duration::ZERO, Duration::ZERO);
     let again = Arc::new(again);
     for _ in 0..3 {
+        let cpu = server.cpu()?;
         let healthz = drive(
             addr,
             connections,
@@ -235,6 +238,8 @@ async fn crowd(
         .context("GET /healthz")?;
         healthz_ok += healthz.count(200);
         healthz_time += healthz.elapsed;
+        let cpu_between = server.cpu()?;
+        healthz_cpu += cpu_between.saturating_sub(cpu);
         let sold_out = drive(
             addr,
             connections,
@@ -248,9 +253,15 @@ async fn crowd(
         }
         sold_out_ok += sold_out.count(409);
         sold_out_time += sold_out.elapsed;
+        sold_out_cpu += server.cpu()?.saturating_sub(cpu_between);
     }
     let healthz_rps = healthz_ok as f64 / healthz_time.as_secs_f64();
     let sold_out_rps = sold_out_ok as f64 / sold_out_time.as_secs_f64();
+    // The server's own CPU per answer: what the code costs, apart from the load generator
+    // sharing the machine.
+    let per_answer = |cpu: Duration, n: usize| cpu.as_secs_f64() * 1e6 / n.max(1) as f64;
+    let healthz_cpu_us = per_answer(healthz_cpu, healthz_ok);
+    let sold_out_cpu_us = per_answer(sold_out_cpu, sold_out_ok);
 
     // One hot session: twice its capacity book at once.
     let bookings: Vec<Req> = setup
@@ -297,9 +308,9 @@ async fn crowd(
     let lines = vec![
         format!("{:<40} {:>10}", "measure", "per second"),
         format!("{:<40} {:>10.0}", "naive single-row commits (baseline)", naive),
-        format!("{:<40} {:>10.0}", "GET /healthz (baseline)", healthz_rps),
+        format!("{:<40} {:>10.0}   server CPU {healthz_cpu_us:.0} us each", "GET /healthz (baseline)", healthz_rps),
         format!("{:<40} {:>10.0}   {issued} issued, {sold_out_during} sold out meanwhile", "successful claims", claims_rps),
-        format!("{:<40} {:>10.0}", "sold-out answers after the crowd", sold_out_rps),
+        format!("{:<40} {:>10.0}   server CPU {sold_out_cpu_us:.0} us each", "sold-out answers after the crowd", sold_out_rps),
         format!("{:<40} {:>10.0}   {booked} booked of {stock} seats", "bookings on one hot session", bookings_rps),
         format!(
             "ratios: claims {claims_ratio:.2}x naive, sold-out {:.0}% of /healthz, bookings {booking_ratio:.2}x naive",
@@ -350,6 +361,8 @@ async fn crowd(
         "bookings_per_second": bookings_rps.round(),
         "claims_vs_naive": claims_ratio,
         "sold_out_vs_healthz": sold_out_ratio,
+        "healthz_server_cpu_us": healthz_cpu_us.round(),
+        "sold_out_server_cpu_us": sold_out_cpu_us.round(),
         "bookings_vs_naive": booking_ratio,
         "issued": issued,
         "vouchers_in_db": check.vouchers,

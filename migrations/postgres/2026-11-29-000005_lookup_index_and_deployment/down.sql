@@ -1,1 +1,2 @@
+DROP TABLE deployment;
 DROP INDEX memberships_account;
