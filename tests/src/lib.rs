@@ -391,6 +391,37 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A published gift pack of `org` with `stock` packs, open from an hour ago for a day,
+    /// created by `staff` over HTTP; its id.
+    pub async fn published_gift_pack(&self, staff: &str, org: i64, stock: i32) -> i64 {
+        let now = chrono::Utc::now();
+        let body = serde_json::json!({
+            "kind": "gift_pack", "title": "暖新礼包", "stock": stock,
+            "starts_at": now - chrono::Duration::hours(1),
+            "ends_at": now + chrono::Duration::days(1),
+        });
+        let res = self
+            .post(
+                &format!("/v1/admin/orgs/{org}/programs"),
+                &body,
+                Some(staff),
+            )
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+        let id = res.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let published = self
+            .post(
+                &format!("/v1/admin/programs/{id}/publish"),
+                &serde_json::json!({}),
+                Some(staff),
+            )
+            .await;
+        assert_eq!(published.status(), reqwest::StatusCode::OK);
+        id
+    }
+
     /// `count` active members of `org`, created directly rather than through sign-up so that
     /// crowd tests need no Argon2 hash or SMS code per person: accounts `phone(first..)`, real
     /// names, and a join through an auto-approving code, each with an access token.

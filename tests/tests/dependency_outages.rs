@@ -94,13 +94,16 @@ async fn wait_until_ready(app: &TestApp) {
     );
 }
 
-/// What the drills read and write: the admin, a worker and a station.
+/// What the drills read and write: the admin, a worker, a station, and a member with a gift
+/// pack to claim.
 struct Fixture {
     admin: String,
     org: i64,
     worker_phone: String,
     worker: String,
     station: i64,
+    member: String,
+    gift_pack: i64,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -111,9 +114,13 @@ async fn fixture(app: &TestApp) -> Fixture {
     let station = create_station(app, &admin, org, "珠江路驿站").await;
     let worker_phone = phone(700);
     let pair = app.register(&worker_phone).await;
+    let member = app.bulk_members(org, 710, 1, "rider").await.remove(0).token;
+    let gift_pack = app.published_gift_pack(&admin, org, 10).await;
     Fixture {
         admin,
         org,
+        member,
+        gift_pack,
         worker: pair["access_token"].as_str().unwrap().to_owned(),
         worker_phone,
         station,
@@ -229,6 +236,20 @@ async fn redis_outage_fails_closed_and_recovers_without_restart() {
             assert_ok(send_json(&app, Method::PATCH, &path, Some(&edit), Some(&f.admin)).await)
                 .await;
         assert_eq!(edited["stars"], edit["stars"]);
+        // A claim: the shared sold-out mark is unreadable, the stock row answers instead.
+        let claim = send(
+            &app,
+            Method::POST,
+            &format!("/v1/programs/{}/claims", f.gift_pack),
+            Some(&f.member),
+        )
+        .await;
+        if mode == Mode::Refuse {
+            assert_eq!(claim.status(), StatusCode::CREATED);
+        } else {
+            // The second round: the first round's claim stands.
+            assert_problem(claim, 409, "already_claimed").await;
+        }
 
         // Back: the same routes answer normally again, without a restart.
         redis.set(Mode::Forward).await;

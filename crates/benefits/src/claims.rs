@@ -30,6 +30,10 @@ use crate::vocab::{LedgerKind, VoucherStatus};
 /// may have returned stock (expired vouchers).
 const LOCAL_TRUST: Duration = Duration::from_secs(2);
 
+/// How long a shared mark lives. Any sold-out answer from the database renews it; a mark whose
+/// clearing was lost (stock came back while Redis was away) stops misleading within this.
+const SHARED_MARK_LIFE: Duration = Duration::from_secs(600);
+
 /// Which programs are sold out, known without the database.
 pub struct SoldOut {
     local: RwLock<HashMap<i64, Instant>>,
@@ -64,7 +68,16 @@ impl SoldOut {
         if !self.coord.is_redis() {
             return Ok(false);
         }
-        let shared = self.coord.get(&Self::key(program_id)).await?.is_some();
+        // The mark only saves work; the stock row decides. With Redis away the claim goes to
+        // the database instead of failing: claiming is not one of the routes that must fail
+        // closed.
+        let shared = match self.coord.get(&Self::key(program_id)).await {
+            Ok(mark) => mark.is_some(),
+            Err(e) => {
+                tracing::warn!(error = ?e, program_id, "sold-out mark unreadable; asking the database");
+                return Ok(false);
+            }
+        };
         let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
         if shared {
             local.insert(program_id, Instant::now());
@@ -74,14 +87,18 @@ impl SoldOut {
         Ok(shared)
     }
 
-    pub async fn mark(&self, program_id: i64) -> Result<()> {
+    pub async fn mark(&self, program_id: i64) {
         self.local
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(program_id, Instant::now());
-        self.coord
-            .put(&Self::key(program_id), "1", Duration::from_secs(7 * 86_400))
+        if let Err(e) = self
+            .coord
+            .put(&Self::key(program_id), "1", SHARED_MARK_LIFE)
             .await
+        {
+            tracing::warn!(error = ?e, program_id, "sold-out mark not shared");
+        }
     }
 
     pub async fn clear(&self, program_id: i64) -> Result<()> {

@@ -587,13 +587,13 @@ async fn claim(
             sold_out_now,
         } => {
             if sold_out_now {
-                benefits.sold_out.mark(program_id).await?;
+                benefits.sold_out.mark(program_id).await;
             }
             let view = VoucherView::issued(&program, voucher, valid_until);
             Ok(HttpResponse::Created().json(view))
         }
         ClaimOutcome::SoldOut => {
-            benefits.sold_out.mark(program_id).await?;
+            benefits.sold_out.mark(program_id).await;
             Err(Error::new(ErrorCode::SoldOut))
         }
         ClaimOutcome::AlreadyClaimed => Err(Error::new(ErrorCode::AlreadyClaimed)),
