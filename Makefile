@@ -29,9 +29,14 @@ lint:
 ## Performance scenarios against a release build, as ratios to /healthz of the same server in
 ## the same run (never part of CI): all of them, or `make bench SCENARIO=stations`.
 ## Figures are printed and kept in bench/results.json.
-bench:
-	$(CARGO) build --release -p gigunion-server -p gigunion-bench
-	$(CARGO) run --release --quiet -p gigunion-bench -- $(SCENARIO)
+## Scenarios that take a database also run on PostgreSQL + Redis when the local ones answer
+## (or when BENCH_PG_URL / BENCH_REDIS_URL name others).
+BENCH_PG_URL ?= $(shell pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null && echo postgres://postgres@127.0.0.1:5432/postgres)
+BENCH_REDIS_URL ?= $(shell redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && echo redis://127.0.0.1:6379/)
+
+bench: release
+	BENCH_PG_URL=$(BENCH_PG_URL) BENCH_REDIS_URL=$(BENCH_REDIS_URL) \
+		$(CARGO) run --release --quiet -p gigunion-bench -- $(SCENARIO)
 
 ## The release server and load generator that `bench` and the drills run.
 release:

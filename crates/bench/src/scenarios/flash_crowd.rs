@@ -53,8 +53,9 @@ pub(crate) struct Setup {
 /// `BENCH_PG_URL` names a server to create a scratch database on.
 pub async fn run(options: &Options) -> anyhow::Result<Vec<CrowdReport>> {
     let mut reports = vec![run_on(options, Backend::Sqlite).await?];
-    if let Ok(url) = std::env::var("BENCH_PG_URL") {
-        let redis = std::env::var("BENCH_REDIS_URL").ok();
+    let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(url) = setting("BENCH_PG_URL") {
+        let redis = setting("BENCH_REDIS_URL");
         reports.push(
             run_on(
                 options,
