@@ -20,6 +20,21 @@ pub struct Outcome {
     pub measured: LoadStats,
     /// Scenario-specific targets as (name, holds).
     pub targets: Vec<(String, bool)>,
+    /// Scenario-specific figures.
+    pub figures: Vec<Figure>,
+}
+
+/// A figure of one scenario: kept in the JSON under `figures`, printed as its text (if any).
+pub struct Figure {
+    pub key: &'static str,
+    pub value: f64,
+    pub text: String,
+}
+
+impl Figure {
+    pub fn new(key: &'static str, value: f64, text: String) -> Figure {
+        Figure { key, value, text }
+    }
 }
 
 impl Outcome {
@@ -46,6 +61,7 @@ impl Outcome {
             "rps_ratio": self.rps_ratio(),
             "p99_ratio": self.p99_ratio(),
             "targets": self.targets.iter().map(|(name, ok)| json!({"target": name, "met": ok})).collect::<Vec<_>>(),
+            "figures": self.figures.iter().map(|f| (f.key.to_owned(), json!(f.value))).collect::<serde_json::Map<_, _>>(),
         })
     }
 }
@@ -89,13 +105,24 @@ pub fn print(o: &Outcome) {
             s.errors
         );
     }
-    println!(
-        "ratios: req/s {:.2}, p99 {:.2}; server CPU per request: {:.0} us vs {:.0} us",
-        o.rps_ratio(),
-        o.p99_ratio(),
-        o.measured.server_cpu_us_per_request(),
-        o.baseline.server_cpu_us_per_request()
-    );
+    if o.measured.server_cpu.is_zero() && o.baseline.server_cpu.is_zero() {
+        println!(
+            "ratios: req/s {:.2}, p99 {:.2}",
+            o.rps_ratio(),
+            o.p99_ratio()
+        );
+    } else {
+        println!(
+            "ratios: req/s {:.2}, p99 {:.2}; server CPU per request: {:.0} us vs {:.0} us",
+            o.rps_ratio(),
+            o.p99_ratio(),
+            o.measured.server_cpu_us_per_request(),
+            o.baseline.server_cpu_us_per_request()
+        );
+    }
+    for figure in o.figures.iter().filter(|f| !f.text.is_empty()) {
+        println!("{}", figure.text);
+    }
     for (name, ok) in &o.targets {
         println!("  [{}] {name}", if *ok { "met" } else { "MISSED" });
     }

@@ -60,10 +60,15 @@ pub fn haversine_m(a: LatLng, b: LatLng) -> f64 {
 /// [`haversine_m`] with the cosine of `a`'s latitude computed once for many `b`s (the same
 /// operations in the same order: the same result to the last bit).
 pub fn haversine_with_cos(a: LatLng, cos_a_lat: f64, b: LatLng) -> f64 {
-    let phi2 = b.lat.to_radians();
+    haversine_with_cosines(a, cos_a_lat, b, b.lat.to_radians().cos())
+}
+
+/// [`haversine_with_cos`] with `b`'s cosine of latitude known too (the index keeps it per
+/// station); again the same result to the last bit.
+pub fn haversine_with_cosines(a: LatLng, cos_a_lat: f64, b: LatLng, cos_b_lat: f64) -> f64 {
     let half_dphi = (b.lat - a.lat).to_radians() / 2.0;
     let half_dlambda = (b.lng - a.lng).to_radians() / 2.0;
-    let h = half_dphi.sin().powi(2) + cos_a_lat * phi2.cos() * half_dlambda.sin().powi(2);
+    let h = half_dphi.sin().powi(2) + cos_a_lat * cos_b_lat * half_dlambda.sin().powi(2);
     2.0 * EARTH_RADIUS_M * h.sqrt().min(1.0).asin()
 }
 
@@ -179,35 +184,39 @@ pub struct NavLinks {
 impl NavLinks {
     /// Links to `at` (GCJ-02) named `name`.
     pub fn to(at: LatLng, name: &str) -> NavLinks {
-        let text = |write: fn(&mut Vec<u8>, LatLng, &str)| {
-            let mut out = Vec::new();
-            write(&mut out, at, name);
-            String::from_utf8(out).expect("links are ASCII")
+        NavLinksTo::new(at, name).to_links()
+    }
+}
+
+/// A point to six decimals (about 0.1 m), as the links carry it: micro-degrees, rounded half
+/// away from zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Micro {
+    pub lat: i32,
+    pub lng: i32,
+}
+
+impl Micro {
+    pub fn of(p: LatLng) -> Micro {
+        let micro = |v: f64| {
+            let m = (v.abs() * 1e6).round() as i32;
+            if v < 0.0 {
+                -m
+            } else {
+                m
+            }
         };
-        NavLinks {
-            amap: text(write_amap),
-            baidu: text(write_baidu),
+        Micro {
+            lat: micro(p.lat),
+            lng: micro(p.lng),
         }
     }
 }
 
-/// Writes the Amap link. Links contain only unreserved URL characters, `%`-escapes and the
-/// apps' own separators, so they need no escaping inside JSON strings.
-pub fn write_amap(out: &mut Vec<u8>, at: LatLng, name: &str) {
-    let mut encoded = Vec::new();
-    encode_param(&mut encoded, name);
-    write_amap_encoded(out, at, &encoded);
-}
-
-/// Writes the Baidu Maps link, in BD-09.
-pub fn write_baidu(out: &mut Vec<u8>, at: LatLng, name: &str) {
-    let mut encoded = Vec::new();
-    encode_param(&mut encoded, name);
-    write_baidu_encoded(out, at, &encoded);
-}
-
-/// [`write_amap`] with the name already through [`encode_param`] (both links share it).
-pub fn write_amap_encoded(out: &mut Vec<u8>, at: LatLng, encoded_name: &[u8]) {
+/// Writes the Amap link to `at` (GCJ-02) with the name already through [`encode_param`] (both
+/// links share it). Links contain only unreserved URL characters, `%`-escapes and the apps' own
+/// separators, so they need no escaping inside JSON strings.
+pub fn write_amap_encoded(out: &mut Vec<u8>, at: Micro, encoded_name: &[u8]) {
     out.extend_from_slice(b"https://uri.amap.com/navigation?to=");
     write_fixed6(out, at.lng);
     out.push(b',');
@@ -217,9 +226,8 @@ pub fn write_amap_encoded(out: &mut Vec<u8>, at: LatLng, encoded_name: &[u8]) {
     out.extend_from_slice(b"&mode=ride&coordinate=gaode&callnative=1&src=gigunion");
 }
 
-/// [`write_baidu`] with the name already through [`encode_param`].
-pub fn write_baidu_encoded(out: &mut Vec<u8>, at: LatLng, encoded_name: &[u8]) {
-    let bd = gcj02_to_bd09(at);
+/// Writes the Baidu Maps link to `bd` (BD-09), the name already through [`encode_param`].
+pub fn write_baidu_encoded(out: &mut Vec<u8>, bd: Micro, encoded_name: &[u8]) {
     out.extend_from_slice(b"baidumap://map/direction?destination=latlng:");
     write_fixed6(out, bd.lat);
     out.push(b',');
@@ -229,63 +237,144 @@ pub fn write_baidu_encoded(out: &mut Vec<u8>, at: LatLng, encoded_name: &[u8]) {
     out.extend_from_slice(b"&coord_type=bd09ll&mode=riding&src=gigunion");
 }
 
-/// Degrees with six decimals (about 0.1 m), rounded half away from zero.
-fn write_fixed6(out: &mut Vec<u8>, value: f64) {
-    let micro = (value.abs() * 1e6).round() as u64;
-    if value < 0.0 && micro != 0 {
+/// `00` to `99`, for writing numbers two digits at a time.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
+
+/// `n` below 100 as two digits.
+pub fn digit_pair(n: u64) -> [u8; 2] {
+    let i = n as usize * 2;
+    [DIGIT_PAIRS[i], DIGIT_PAIRS[i + 1]]
+}
+
+/// Micro-degrees as degrees with six decimals.
+fn write_fixed6(out: &mut Vec<u8>, micro: i32) {
+    if micro < 0 {
         out.push(b'-');
     }
-    write_u64(out, micro / 1_000_000);
-    out.push(b'.');
-    let frac = micro % 1_000_000;
-    let mut digits = [b'0'; 6];
-    let mut rest = frac;
-    for d in digits.iter_mut().rev() {
-        *d = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    out.extend_from_slice(&digits);
+    let micro = micro.unsigned_abs();
+    write_u64(out, u64::from(micro / 1_000_000));
+    let frac = u64::from(micro % 1_000_000);
+    let [a, b] = digit_pair(frac / 10_000);
+    let [c, d] = digit_pair(frac / 100 % 100);
+    let [e, f] = digit_pair(frac % 100);
+    out.extend_from_slice(&[b'.', a, b, c, d, e, f]);
 }
 
-/// A decimal integer, without the formatting machinery (this runs per search result).
-pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+/// A decimal integer, without the formatting machinery (this runs several times per search
+/// result), in pieces of fixed length that compile to plain stores.
+pub fn write_u64(out: &mut Vec<u8>, n: u64) {
+    if n < 10_000 {
+        write_below_10_000(out, n);
+    } else if n < 100_000_000 {
+        write_below_10_000(out, n / 10_000);
+        write_4_digits(out, n % 10_000);
+    } else {
+        write_u64(out, n / 100_000_000);
+        write_4_digits(out, n / 10_000 % 10_000);
+        write_4_digits(out, n % 10_000);
     }
-    out.extend_from_slice(&buf[at..]);
 }
+
+fn write_below_10_000(out: &mut Vec<u8>, n: u64) {
+    if n < 10 {
+        out.push(b'0' + n as u8);
+    } else if n < 100 {
+        out.extend_from_slice(&digit_pair(n));
+    } else if n < 1_000 {
+        let [b, c] = digit_pair(n % 100);
+        out.extend_from_slice(&[b'0' + (n / 100) as u8, b, c]);
+    } else {
+        write_4_digits(out, n);
+    }
+}
+
+/// `n` below 10,000 with leading zeros.
+fn write_4_digits(out: &mut Vec<u8>, n: u64) {
+    let [a, b] = digit_pair(n / 100);
+    let [c, d] = digit_pair(n % 100);
+    out.extend_from_slice(&[a, b, c, d]);
+}
+
+/// Each byte as a parameter value carries it: the unreserved characters of RFC 3986 as they
+/// are, the rest `%`-escaped; the length last.
+const PARAM_BYTES: [[u8; 4]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut table = [[0u8; 4]; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~') {
+            [c, 0, 0, 1]
+        } else {
+            [b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize], 3]
+        };
+        b += 1;
+    }
+    table
+};
 
 /// Percent-encodes a parameter value: everything but unreserved characters is escaped, so a
-/// name with `,`, `|` or `&` cannot break the parameter syntax of either app.
+/// name with `,`, `|` or `&` cannot break the parameter syntax of either app. (Through a buffer
+/// on the stack, three bytes written per byte read: this runs for every search result.)
 pub fn encode_param(out: &mut Vec<u8>, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    out.reserve(value.len() * 3);
-    for &b in value.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b);
-        } else {
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    const CHUNK: usize = 64;
+    let mut buf = [0u8; CHUNK * 3];
+    for chunk in value.as_bytes().chunks(CHUNK) {
+        let mut n = 0;
+        for &b in chunk {
+            let [x, y, z, len] = PARAM_BYTES[usize::from(b)];
+            if let Some(slot) = buf.get_mut(n..n + 3) {
+                slot.copy_from_slice(&[x, y, z]);
+            }
+            n += usize::from(len);
         }
+        out.extend_from_slice(&buf[..n]);
     }
 }
 
-/// [`NavLinks`] borrowed from a name, for serialising a result without keeping strings.
+/// [`NavLinks`] borrowed from a name, for serialising a result without keeping strings; the
+/// Baidu point is the index's, converted once per station.
 #[derive(Debug, Clone, Copy)]
 pub struct NavLinksTo<'a> {
+    /// GCJ-02.
     pub at: LatLng,
+    /// `at` in BD-09.
+    pub baidu: Micro,
     pub name: &'a str,
+}
+
+impl NavLinksTo<'_> {
+    pub fn new(at: LatLng, name: &str) -> NavLinksTo<'_> {
+        NavLinksTo {
+            at,
+            baidu: Micro::of(gcj02_to_bd09(at)),
+            name,
+        }
+    }
+
+    fn to_links(self) -> NavLinks {
+        let mut name = Vec::new();
+        encode_param(&mut name, self.name);
+        let text = |write: fn(&mut Vec<u8>, Micro, &[u8]), at: Micro| {
+            let mut out = Vec::new();
+            write(&mut out, at, &name);
+            String::from_utf8(out).expect("links are ASCII")
+        };
+        NavLinks {
+            amap: text(write_amap_encoded, Micro::of(self.at)),
+            baidu: text(write_baidu_encoded, self.baidu),
+        }
+    }
 }
 
 impl Serialize for NavLinksTo<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        NavLinks::to(self.at, self.name).serialize(serializer)
+        self.to_links().serialize(serializer)
     }
 }
 
@@ -375,13 +464,58 @@ mod tests {
     fn coordinates_in_links_have_six_decimals() {
         let mut out = Vec::new();
         for v in [118.7845, -0.0000004, -73.5, 0.0, 31.9999995] {
-            write_fixed6(&mut out, v);
+            let micro = Micro::of(LatLng { lat: v, lng: 0.0 }).lat;
+            write_fixed6(&mut out, micro);
             out.push(b' ');
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "118.784500 0.000000 -73.500000 0.000000 32.000000 "
         );
+    }
+
+    #[test]
+    fn integers_are_written_as_rust_writes_them() {
+        let mut out = Vec::new();
+        let mut expected = String::new();
+        for n in [
+            0,
+            7,
+            9,
+            10,
+            42,
+            99,
+            100,
+            101,
+            999,
+            1_000,
+            9_999,
+            10_000,
+            12_345,
+            9_999_999,
+            100_000_000,
+            100_000_007,
+            123_456_789_012,
+            u64::MAX,
+        ] {
+            write_u64(&mut out, n);
+            out.push(b' ');
+            expected.push_str(&format!("{n} "));
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+        let mut encoded = Vec::new();
+        encode_param(&mut encoded, &"驿站 A-z_0.~,|&".repeat(30));
+        let reference: String = "驿站 A-z_0.~,|&"
+            .repeat(30)
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        assert_eq!(String::from_utf8(encoded).unwrap(), reference);
     }
 
     #[test]

@@ -24,6 +24,30 @@ pub fn local(at: DateTime<Utc>) -> NaiveDateTime {
     at.with_timezone(&shanghai()).naive_local()
 }
 
+/// A civil moment in Asia/Shanghai taken apart once, for checking many stations' hours (a
+/// search checks every candidate when asked for open stations, and every result).
+#[derive(Debug, Clone, Copy)]
+pub struct Moment {
+    date: NaiveDate,
+    yesterday: Option<NaiveDate>,
+    /// Monday 0.
+    weekday: usize,
+    /// Minutes since midnight.
+    minute: u16,
+}
+
+impl Moment {
+    pub fn new(at: NaiveDateTime) -> Moment {
+        let date = at.date();
+        Moment {
+            date,
+            yesterday: date.pred_opt(),
+            weekday: date.weekday().num_days_from_monday() as usize,
+            minute: (at.hour() * 60 + at.minute()) as u16,
+        }
+    }
+}
+
 const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 const MAX_SPANS_PER_DAY: usize = 6;
 const MAX_CLOSED_DATES: usize = 400;
@@ -135,27 +159,30 @@ impl Hours {
 
     /// Whether the station keeps these hours open at `at` (Asia/Shanghai civil time).
     pub fn is_open_at(&self, at: NaiveDateTime) -> bool {
-        let date = at.date();
-        let minute = (at.hour() * 60 + at.minute()) as u16;
+        self.is_open(&Moment::new(at))
+    }
+
+    /// [`Hours::is_open_at`] for a moment decoded once for many stations.
+    pub fn is_open(&self, at: &Moment) -> bool {
         if self.open_24h {
-            return !self.closed_on(date);
+            return !self.closed_on(at.date);
         }
-        let today = &self.weekly[date.weekday().num_days_from_monday() as usize];
-        if !self.closed_on(date)
+        let today = &self.weekly[at.weekday];
+        if !self.closed_on(at.date)
             && today
                 .iter()
-                .any(|s| minute >= s.start && (s.crosses_midnight() || minute < s.end))
+                .any(|s| at.minute >= s.start && (s.crosses_midnight() || at.minute < s.end))
         {
             return true;
         }
-        let Some(yesterday) = date.pred_opt() else {
+        let Some(yesterday) = at.yesterday else {
             return false;
         };
-        let overnight = &self.weekly[yesterday.weekday().num_days_from_monday() as usize];
+        let overnight = &self.weekly[(at.weekday + 6) % 7];
         !self.closed_on(yesterday)
             && overnight
                 .iter()
-                .any(|s| s.crosses_midnight() && minute < s.end)
+                .any(|s| s.crosses_midnight() && at.minute < s.end)
     }
 
     /// Validates the API form; any fault is reported on `field`.

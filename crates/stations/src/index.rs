@@ -3,20 +3,27 @@
 //! search never touches the database.
 //!
 //! Layout, chosen for 200,000 stations in well under 64 MiB:
-//! - entries sorted by id, 48 bytes each; name and address live in one text arena;
-//! - opening hours interned (most stations share a handful of schedules);
-//! - a grid of 0.005° cells (about 550 m) in compressed form: the non-empty cells sorted by
-//!   key, each naming a run of one candidate array that holds what deciding on a station needs
-//!   (point, id, amenity bits; 32 bytes), so a search scans contiguous memory and touches an
-//!   entry only for what it returns. (The first version used an R-tree, rstar: 80 MiB resident
-//!   at 200,000 stations, mostly node overhead, and ten times slower searches; a grid also
-//!   gives the exact distance bounds that end a search early.)
+//! - one array of stations, 64 bytes each, in grid order: a grid of 0.005° cells (about 550 m)
+//!   in compressed form, the non-empty cells sorted by key, each naming its run of the array.
+//!   A search scans contiguous memory, and what it returns lies in the runs it scanned (the
+//!   array used to be in id order, the grid a second array of candidates: writing an answer
+//!   then cost a cache miss per station on top of the text's);
+//! - names and addresses in one text arena (in the order the rows were loaded: rewriting it
+//!   in grid order would need a second arena for a moment, and a large freed block stays
+//!   resident in the heap);
+//! - positions ordered by id beside it, for applying changes;
+//! - opening hours interned (most stations share a handful of schedules).
+//!
+//! (The first version used an R-tree, rstar: 80 MiB resident at 200,000 stations, mostly node
+//! overhead, and ten times slower searches; a grid also gives the exact distance bounds that
+//! end a search early.)
 //!
 //! Search walks blocks of cells outward from the centre, doubling, and stops when a provable
 //! lower bound on the distance to anything outside the block exceeds the current k-th best
-//! distance (or the radius); candidates are pruned by exact bounds before the haversine. The
-//! result is exactly what a scan of every station would answer: same stations, same order
-//! (distance, then id).
+//! distance (or the radius); within a block it visits only the cells that intersect the
+//! candidate box of the current bound, and candidates are pruned by exact bounds before the
+//! haversine. The result is exactly what a scan of every station would answer: same stations,
+//! same order (distance, then id).
 //!
 //! Freshness: the index remembers the stations version it has loaded (see `stations`);
 //! [`StationIndex::refresh`] loads the rows stamped above it and applies them in place, or
@@ -32,8 +39,10 @@ use diesel::prelude::*;
 use platform::schema::stations as s;
 use platform::{DbConn, Result};
 
-use crate::coords::{haversine_with_cos, LatLng, EARTH_RADIUS_M};
-use crate::hours::Hours;
+use crate::coords::{
+    gcj02_to_bd09, haversine_with_cosines, LatLng, Micro, NavLinksTo, EARTH_RADIUS_M,
+};
+use crate::hours::{Hours, Moment};
 use crate::stations::current_version;
 use crate::vocab::{Amenities, StationStatus};
 
@@ -83,152 +92,47 @@ fn key_of(at: LatLng) -> u32 {
     key(row_of(at.lat), col_of(at.lng))
 }
 
-/// A station as the grid holds it: what deciding on a candidate needs (point, id, amenities),
-/// so that a search reads cells as contiguous memory and touches an entry only for the
-/// stations it returns (or, for `open_only`, to read its hours).
-#[derive(Debug, Clone, Copy)]
-struct Cand {
-    at: LatLng,
-    id: i64,
-    amenities: Amenities,
-    slot: u32,
+fn row_of_key(key: u32) -> usize {
+    (i64::from(key) / COLS) as usize
 }
 
-impl Cand {
-    fn new(entry: &Entry, slot: u32) -> Cand {
-        Cand {
-            at: entry.at,
-            id: entry.id,
-            amenities: entry.amenities,
-            slot,
-        }
-    }
-}
-
-/// Non-empty cells sorted by key, each owning the run of `slots` up to the next cell's start.
-#[derive(Default)]
-struct Grid {
-    cells: Vec<(u32, u32)>,
-    slots: Vec<Cand>,
-}
-
-impl Grid {
-    /// From candidates sorted by their cell key.
-    fn build(slots: Vec<Cand>, keys: &[u32]) -> Grid {
-        let mut cells: Vec<(u32, u32)> = Vec::new();
-        for (i, cand) in slots.iter().enumerate() {
-            let key = keys[cand.slot as usize];
-            if cells.last().is_none_or(|c| c.0 != key) {
-                cells.push((key, i as u32));
-            }
-        }
-        cells.shrink_to_fit();
-        Grid { cells, slots }
-    }
-
-    fn end(&self, cell: usize) -> usize {
-        self.cells
-            .get(cell + 1)
-            .map_or(self.slots.len(), |c| c.1 as usize)
-    }
-
-    fn insert(&mut self, key: u32, cand: Cand) {
-        let cell = self.cells.partition_point(|c| c.0 < key);
-        let at = if self.cells.get(cell).is_some_and(|c| c.0 == key) {
-            self.end(cell)
-        } else {
-            let start = self
-                .cells
-                .get(cell)
-                .map_or(self.slots.len(), |c| c.1 as usize);
-            self.cells.insert(cell, (key, start as u32));
-            start
-        };
-        self.slots.insert(at, cand);
-        for c in &mut self.cells[cell + 1..] {
-            c.1 += 1;
-        }
-    }
-
-    fn remove(&mut self, key: u32, slot: u32) {
-        let cell = self.cells.partition_point(|c| c.0 < key);
-        if self.cells.get(cell).is_none_or(|c| c.0 != key) {
-            return;
-        }
-        let (start, end) = (self.cells[cell].1 as usize, self.end(cell));
-        let Some(at) = self.slots[start..end].iter().position(|c| c.slot == slot) else {
-            return;
-        };
-        self.slots.remove(start + at);
-        for c in &mut self.cells[cell + 1..] {
-            c.1 -= 1;
-        }
-        if end - start == 1 {
-            self.cells.remove(cell);
-        }
-    }
-
-    /// An entry was inserted at `slot`: slots from there on moved up by one.
-    fn shift_from(&mut self, slot: u32) {
-        for c in &mut self.slots {
-            if c.slot >= slot {
-                c.slot += 1;
-            }
-        }
-    }
-
-    /// Calls `f` with the candidates of every non-empty cell of `row` whose column is in
-    /// `lo..=hi` (columns may run past either end of the row; they wrap around the antimeridian).
-    fn visit_row(&self, row: i64, lo: i64, hi: i64, f: &mut impl FnMut(&Cand)) {
-        if !(0..ROWS).contains(&row) {
-            return;
-        }
-        let (lo, hi) = if hi - lo + 1 >= COLS {
-            (0, COLS - 1)
-        } else {
-            (lo.rem_euclid(COLS), hi.rem_euclid(COLS))
-        };
-        if lo > hi {
-            self.visit_keys(key(row, lo), key(row, COLS - 1), f);
-            self.visit_keys(key(row, 0), key(row, hi), f);
-        } else {
-            self.visit_keys(key(row, lo), key(row, hi), f);
-        }
-    }
-
-    fn visit_keys(&self, from: u32, to: u32, f: &mut impl FnMut(&Cand)) {
-        let mut cell = self.cells.partition_point(|c| c.0 < from);
-        while cell < self.cells.len() && self.cells[cell].0 <= to {
-            let (start, end) = (self.cells[cell].1 as usize, self.end(cell));
-            for cand in &self.slots[start..end] {
-                f(cand);
-            }
-            cell += 1;
-        }
-    }
-}
-
-// ---- entries ----
+// ---- stations ----
 
 const OPEN: u8 = 0;
 const TEMPORARILY_CLOSED: u8 = 1;
-/// A station that left the index since the last rebuild (its slot stays until then).
+/// Closed: not in the index.
 const GONE: u8 = 2;
 
-/// What the index keeps per station: 48 bytes.
-struct Entry {
-    id: i64,
+/// What the index keeps per station: 64 bytes, what deciding on a candidate needs first.
+#[derive(Debug, Clone, Copy)]
+struct Station {
     at: LatLng,
+    /// Cosine of the latitude: the haversine's factor for this end, computed once.
+    cos_lat: f64,
+    id: i64,
+    /// `at` in BD-09, for the Baidu Maps link (converting it for every result was about a
+    /// tenth of writing an answer).
+    baidu: Micro,
+    amenities: Amenities,
     /// Offset of name then address in the text arena.
     text: u32,
-    amenities: Amenities,
     schedule: u32,
+    /// Key of the grid cell of `at`.
+    cell: u32,
     name_len: u16,
     address_len: u16,
     open_faults: u16,
     /// 0: not graded.
     stars: u8,
     state: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Station>() == 64);
+
+impl Station {
+    fn text_len(&self) -> usize {
+        usize::from(self.name_len) + usize::from(self.address_len)
+    }
 }
 
 /// Distinct opening hours, stored once each, found by their stored form.
@@ -291,14 +195,21 @@ impl std::hash::Hasher for FnvHasher {
 
 #[derive(Default)]
 struct Snapshot {
-    /// Sorted by id; the slot of a station is its position.
-    entries: Vec<Entry>,
+    /// Every searchable station in grid order: by cell key, then id.
+    stations: Vec<Station>,
+    /// Non-empty cells sorted by key, each with the position in `stations` where its run
+    /// starts; the run ends where the next cell's starts.
+    cells: Vec<(u32, u32)>,
+    /// For each grid row, the index in `cells` of its first cell, and `cells.len()` last
+    /// (empty while there are no stations), so a search looks up columns among one row's cells.
+    row_starts: Vec<u32>,
+    /// Positions in `stations`, ordered by the stations' ids.
+    by_id: Vec<u32>,
+    /// Names and addresses.
     text: String,
-    /// Bytes of `text` no entry points to any more.
+    /// Bytes of `text` no station points to any more.
     garbage: usize,
-    grid: Grid,
     schedules: Schedules,
-    live: usize,
     version: i64,
 }
 
@@ -408,40 +319,45 @@ fn state_of(row: &IndexRow) -> Result<u8> {
     }
 }
 
-/// The entry of a row, its text appended to `text`; `None` for a closed station.
-fn entry(text: &mut String, schedules: &mut Schedules, row: &IndexRow) -> Result<Option<Entry>> {
-    let state = state_of(row)?;
-    if state == GONE {
-        return Ok(None);
-    }
-    let offset = text.len() as u32;
-    text.push_str(&row.name);
-    text.push_str(&row.address);
-    Ok(Some(Entry {
-        id: row.id,
-        at: LatLng {
-            lat: row.lat,
-            lng: row.lng,
-        },
-        text: offset,
-        amenities: Amenities::from_text(&row.amenities),
-        schedule: schedules.intern(&row.hours, &row.closed_dates)?,
-        name_len: row.name.len() as u16,
-        address_len: row.address.len() as u16,
-        open_faults: row.open_faults.clamp(0, i32::from(u16::MAX)) as u16,
-        stars: row.stars.map_or(0, |s| s.clamp(0, 5) as u8),
-        state,
-    }))
-}
+/// Changed rows up to this many are applied one by one (each moves the arrays once); more are
+/// applied together with one re-sort.
+const APPLY_ONE_BY_ONE: usize = 32;
 
 impl Snapshot {
-    fn entry(&mut self, row: &IndexRow) -> Result<Option<Entry>> {
-        entry(&mut self.text, &mut self.schedules, row)
+    /// The station of a row, its text appended to the arena; `None` for a closed station.
+    fn station(&mut self, row: &IndexRow) -> Result<Option<Station>> {
+        let state = state_of(row)?;
+        if state == GONE {
+            return Ok(None);
+        }
+        let schedule = self.schedules.intern(&row.hours, &row.closed_dates)?;
+        let offset = self.text.len() as u32;
+        self.text.push_str(&row.name);
+        self.text.push_str(&row.address);
+        let at = LatLng {
+            lat: row.lat,
+            lng: row.lng,
+        };
+        Ok(Some(Station {
+            at,
+            cos_lat: row.lat.to_radians().cos(),
+            id: row.id,
+            baidu: Micro::of(gcj02_to_bd09(at)),
+            cell: key_of(at),
+            amenities: Amenities::from_text(&row.amenities),
+            text: offset,
+            schedule,
+            name_len: row.name.len() as u16,
+            address_len: row.address.len() as u16,
+            open_faults: row.open_faults.clamp(0, i32::from(u16::MAX)) as u16,
+            stars: row.stars.map_or(0, |s| s.clamp(0, 5) as u8),
+            state,
+        }))
     }
 
     /// Loads every searchable station. Each connection given reads and decodes the rows of
-    /// one share of the id range on a thread of its own, while this thread builds the entries
-    /// from whichever batch arrives first (they are put in id order at the end). Batches are
+    /// one share of the id range on a thread of its own, while this thread builds the stations
+    /// from whichever batch arrives first (they are put in grid order at the end). Batches are
     /// small and few are in flight, so the load leaves little behind in the heap.
     fn build(conns: &mut [&mut DbConn]) -> Result<Snapshot> {
         let Some(first) = conns.first_mut() else {
@@ -460,7 +376,7 @@ impl Snapshot {
             .first(*first)?;
         let mut snapshot = Snapshot {
             version,
-            entries: Vec::with_capacity(count as usize),
+            stations: Vec::with_capacity(count as usize),
             ..Snapshot::default()
         };
         let (Some(min), Some(max)) = (min, max) else {
@@ -498,8 +414,8 @@ impl Snapshot {
                     snapshot.text.reserve(per_row * count as usize * 21 / 20);
                 }
                 for row in rows {
-                    match snapshot.entry(&row) {
-                        Ok(Some(entry)) => snapshot.entries.push(entry),
+                    match snapshot.station(&row) {
+                        Ok(Some(station)) => snapshot.stations.push(station),
                         Ok(None) => {}
                         Err(e) => {
                             built = Err(e);
@@ -513,96 +429,212 @@ impl Snapshot {
             }
             built
         })?;
-        snapshot.entries.sort_unstable_by_key(|e| e.id);
-        snapshot.entries.shrink_to_fit();
+        snapshot.stations.shrink_to_fit();
         snapshot.text.shrink_to_fit();
-        snapshot.index_all();
+        snapshot.reindex();
         Ok(snapshot)
     }
 
-    fn index_all(&mut self) {
-        let keys: Vec<u32> = self.entries.iter().map(|e| key_of(e.at)).collect();
-        let mut slots: Vec<Cand> = Vec::with_capacity(self.entries.len());
-        slots.extend(
-            self.entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.state != GONE)
-                .map(|(slot, e)| Cand::new(e, slot as u32)),
-        );
-        slots.sort_unstable_by_key(|c| keys[c.slot as usize]);
-        self.grid = Grid::build(slots, &keys);
-        self.live = self.grid.slots.len();
+    /// Puts `stations` in grid order and rebuilds the cells, the row starts and the id order,
+    /// in place: a rebuild must not leave large freed blocks behind in the heap, where they
+    /// stay resident. (So the text arena keeps the order the rows came in; the stations of a
+    /// result are read from the runs the search has just scanned, and their names are read in
+    /// one loop, misses overlapping.)
+    fn reindex(&mut self) {
+        self.stations.sort_unstable_by_key(|s| (s.cell, s.id));
+        let cells = 1 + self
+            .stations
+            .windows(2)
+            .filter(|w| w[0].cell != w[1].cell)
+            .count();
+        self.cells.clear();
+        self.cells.reserve_exact(cells);
+        for (pos, station) in self.stations.iter().enumerate() {
+            if self.cells.last().is_none_or(|c| c.0 != station.cell) {
+                self.cells.push((station.cell, pos as u32));
+            }
+        }
+        self.row_starts.clear();
+        if !self.cells.is_empty() {
+            self.row_starts.reserve_exact(ROWS as usize + 1);
+            let mut cell = 0;
+            for row in 0..=ROWS {
+                let first = key(row, 0);
+                while self.cells.get(cell).is_some_and(|c| c.0 < first) {
+                    cell += 1;
+                }
+                self.row_starts.push(cell as u32);
+            }
+        }
+        self.by_id.clear();
+        self.by_id.reserve_exact(self.stations.len());
+        self.by_id.extend(0..self.stations.len() as u32);
+        let stations = &self.stations;
+        self.by_id
+            .sort_unstable_by_key(|&p| stations[p as usize].id);
+    }
+
+    /// Room for `n` more stations, grown by a little at a time: these arrays are large, and
+    /// doubling one would leave its old block behind in the heap.
+    fn room_for(&mut self, n: usize) {
+        let headroom = n + self.stations.len() / 64;
+        if self.stations.capacity() - self.stations.len() < n {
+            self.stations.reserve_exact(headroom);
+        }
+        if self.by_id.capacity() - self.by_id.len() < n {
+            self.by_id.reserve_exact(headroom);
+        }
+    }
+
+    /// Where the station with `id` is in `by_id`, or where it would go.
+    fn find(&self, id: i64) -> std::result::Result<usize, usize> {
+        self.by_id
+            .binary_search_by_key(&id, |&p| self.stations[p as usize].id)
+    }
+
+    /// Where `cell`'s run of `stations` ends.
+    fn cell_end(&self, cell: usize) -> usize {
+        self.cells
+            .get(cell + 1)
+            .map_or(self.stations.len(), |c| c.1 as usize)
+    }
+
+    /// Takes the station at `by_id[found]` out.
+    fn remove(&mut self, found: usize) {
+        let pos = self.by_id.remove(found);
+        let station = self.stations.remove(pos as usize);
+        self.garbage += station.text_len();
+        let key = station.cell;
+        let cell = self
+            .cells
+            .binary_search_by_key(&key, |c| c.0)
+            .expect("a station's cell is in the grid");
+        for c in &mut self.cells[cell + 1..] {
+            c.1 -= 1;
+        }
+        if self.cell_end(cell) == self.cells[cell].1 as usize {
+            self.cells.remove(cell);
+            for start in &mut self.row_starts[row_of_key(key) + 1..] {
+                *start -= 1;
+            }
+        }
+        for p in &mut self.by_id {
+            if *p > pos {
+                *p -= 1;
+            }
+        }
+    }
+
+    /// Puts a station in its place.
+    fn insert(&mut self, station: Station) {
+        if self.row_starts.is_empty() {
+            self.row_starts = vec![0; ROWS as usize + 1];
+        }
+        self.room_for(1);
+        let key = station.cell;
+        let pos = match self.cells.binary_search_by_key(&key, |c| c.0) {
+            Ok(cell) => {
+                let (start, end) = (self.cells[cell].1 as usize, self.cell_end(cell));
+                for c in &mut self.cells[cell + 1..] {
+                    c.1 += 1;
+                }
+                start + self.stations[start..end].partition_point(|s| s.id < station.id)
+            }
+            Err(cell) => {
+                let start = self
+                    .cells
+                    .get(cell)
+                    .map_or(self.stations.len(), |c| c.1 as usize);
+                self.cells.insert(cell, (key, start as u32));
+                for c in &mut self.cells[cell + 1..] {
+                    c.1 += 1;
+                }
+                for first in &mut self.row_starts[row_of_key(key) + 1..] {
+                    *first += 1;
+                }
+                start
+            }
+        };
+        for p in &mut self.by_id {
+            if *p >= pos as u32 {
+                *p += 1;
+            }
+        }
+        self.stations.insert(pos, station);
+        let at = self
+            .find(station.id)
+            .expect_err("a station is in the index once");
+        self.by_id.insert(at, pos as u32);
     }
 
     /// Puts a changed row in place of what the index had for that station.
-    fn apply(&mut self, row: IndexRow) -> Result<()> {
-        let found = self.entries.binary_search_by_key(&row.id, |e| e.id);
-        if let Ok(slot) = found {
-            let old = &mut self.entries[slot];
-            if old.state != GONE {
-                self.grid.remove(key_of(old.at), slot as u32);
-                self.live -= 1;
-            }
-            self.garbage += usize::from(old.name_len) + usize::from(old.address_len);
-            old.state = GONE;
-            old.name_len = 0;
-            old.address_len = 0;
+    fn apply(&mut self, row: &IndexRow) -> Result<()> {
+        let station = self.station(row)?;
+        if let Ok(found) = self.find(row.id) {
+            self.remove(found);
         }
-        let Some(entry) = self.entry(&row)? else {
-            return self.compact_text_if_wasteful();
-        };
-        let at = key_of(entry.at);
-        let slot = match found {
-            Ok(slot) => {
-                self.entries[slot] = entry;
-                slot
-            }
-            Err(slot) => {
-                self.entries.insert(slot, entry);
-                if slot + 1 < self.entries.len() {
-                    self.grid.shift_from(slot as u32);
-                }
-                slot
-            }
-        };
-        self.grid
-            .insert(at, Cand::new(&self.entries[slot], slot as u32));
-        self.live += 1;
-        self.compact_text_if_wasteful()
-    }
-
-    /// Rewrites the text arena once most of it is dead (stations edited many times).
-    fn compact_text_if_wasteful(&mut self) -> Result<()> {
-        if self.garbage < (1 << 20) || self.garbage < self.text.len() / 2 {
-            return Ok(());
+        if let Some(station) = station {
+            self.insert(station);
         }
-        let mut text = String::with_capacity(self.text.len() - self.garbage);
-        for entry in &mut self.entries {
-            let (from, len) = (
-                entry.text as usize,
-                usize::from(entry.name_len) + usize::from(entry.address_len),
-            );
-            entry.text = text.len() as u32;
-            text.push_str(&self.text[from..from + len]);
-        }
-        self.text = text;
-        self.garbage = 0;
+        self.compact_text_if_wasteful();
         Ok(())
     }
 
-    fn name(&self, e: &Entry) -> &str {
-        let from = e.text as usize;
-        &self.text[from..from + usize::from(e.name_len)]
+    /// Applies changed rows: one by one when they are few, else all at once with one re-sort.
+    fn apply_all(&mut self, rows: &[IndexRow]) -> Result<()> {
+        if rows.len() <= APPLY_ONE_BY_ONE {
+            return rows.iter().try_for_each(|row| self.apply(row));
+        }
+        // Every row is read before anything moves, so a bad row leaves the index as it was.
+        let mut fresh = Vec::with_capacity(rows.len());
+        for row in rows {
+            fresh.extend(self.station(row)?);
+        }
+        let mut changed: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        changed.sort_unstable();
+        let mut dropped = 0;
+        self.stations.retain(|s| {
+            let keep = changed.binary_search(&s.id).is_err();
+            if !keep {
+                dropped += s.text_len();
+            }
+            keep
+        });
+        self.garbage += dropped;
+        self.room_for(fresh.len());
+        self.stations.extend(fresh);
+        self.reindex();
+        self.compact_text_if_wasteful();
+        Ok(())
     }
 
-    fn address(&self, e: &Entry) -> &str {
-        let from = e.text as usize + usize::from(e.name_len);
-        &self.text[from..from + usize::from(e.address_len)]
+    /// Rewrites the text arena once most of it is dead (stations edited many times).
+    fn compact_text_if_wasteful(&mut self) {
+        if self.garbage < (1 << 20) || self.garbage < self.text.len() / 2 {
+            return;
+        }
+        let mut text = String::with_capacity(self.text.len() - self.garbage);
+        for station in &mut self.stations {
+            let from = station.text as usize;
+            station.text = text.len() as u32;
+            text.push_str(&self.text[from..from + station.text_len()]);
+        }
+        self.text = text;
+        self.garbage = 0;
     }
 
-    fn open_at(&self, e: &Entry, at: NaiveDateTime) -> bool {
-        e.state == OPEN && self.schedules.list[e.schedule as usize].is_open_at(at)
+    fn name(&self, s: &Station) -> &str {
+        let from = s.text as usize;
+        &self.text[from..from + usize::from(s.name_len)]
+    }
+
+    fn address(&self, s: &Station) -> &str {
+        let from = s.text as usize + usize::from(s.name_len);
+        &self.text[from..from + usize::from(s.address_len)]
+    }
+
+    fn open_at(&self, s: &Station, at: &Moment) -> bool {
+        s.state == OPEN && self.schedules.list[s.schedule as usize].is_open(at)
     }
 }
 
@@ -623,36 +655,42 @@ pub struct SearchQuery {
     pub at: NaiveDateTime,
 }
 
+/// A search under way: the query, and its moment taken apart once.
+struct Search<'a> {
+    query: &'a SearchQuery,
+    at: Moment,
+}
+
 /// One result, borrowed from the index while it is read.
 pub struct Hit<'a> {
     pub distance_m: f64,
-    entry: &'a Entry,
+    station: &'a Station,
     snapshot: &'a Snapshot,
 }
 
 impl Hit<'_> {
     pub fn id(&self) -> i64 {
-        self.entry.id
+        self.station.id
     }
     pub fn name(&self) -> &str {
-        self.snapshot.name(self.entry)
+        self.snapshot.name(self.station)
     }
     pub fn address(&self) -> &str {
-        self.snapshot.address(self.entry)
+        self.snapshot.address(self.station)
     }
     /// GCJ-02.
     pub fn location(&self) -> LatLng {
-        self.entry.at
+        self.station.at
     }
     pub fn amenities(&self) -> Amenities {
-        self.entry.amenities
+        self.station.amenities
     }
     /// 1 to 5; `None` when not graded.
     pub fn stars(&self) -> Option<u8> {
-        (self.entry.stars > 0).then_some(self.entry.stars)
+        (self.station.stars > 0).then_some(self.station.stars)
     }
     pub fn status(&self) -> StationStatus {
-        if self.entry.state == OPEN {
+        if self.station.state == OPEN {
             StationStatus::Open
         } else {
             StationStatus::TemporarilyClosed
@@ -660,13 +698,21 @@ impl Hit<'_> {
     }
     /// An unresolved fault report exists.
     pub fn flagged(&self) -> bool {
-        self.entry.open_faults > 0
+        self.station.open_faults > 0
     }
     pub fn open_24h(&self) -> bool {
-        self.snapshot.schedules.list[self.entry.schedule as usize].open_24h()
+        self.snapshot.schedules.list[self.station.schedule as usize].open_24h()
     }
-    pub fn open_at(&self, at: NaiveDateTime) -> bool {
-        self.snapshot.open_at(self.entry, at)
+    pub fn open_at(&self, at: &Moment) -> bool {
+        self.snapshot.open_at(self.station, at)
+    }
+    /// Navigation links to the station.
+    pub fn links(&self) -> NavLinksTo<'_> {
+        NavLinksTo {
+            at: self.station.at,
+            baidu: self.station.baidu,
+            name: self.name(),
+        }
     }
 }
 
@@ -768,25 +814,57 @@ impl Best {
         self.box_for = bound;
     }
 
-    /// The distance to `at` if it could enter the result, `None` when it cannot (outside the
+    /// The distance to `s` if it could enter the result, `None` when it cannot (outside the
     /// candidate box, or beyond the radius or the current k-th best).
-    fn distance_if_close(&self, at: LatLng) -> Option<f64> {
-        if (at.lat - self.center.lat).abs() > self.dlat {
+    fn distance_if_close(&self, s: &Station) -> Option<f64> {
+        if (s.at.lat - self.center.lat).abs() > self.dlat {
             return None;
         }
-        let mut dlng = (at.lng - self.center.lng).abs();
+        let mut dlng = (s.at.lng - self.center.lng).abs();
         if dlng > 180.0 {
             dlng = 360.0 - dlng;
         }
         if dlng > self.dlng {
             return None;
         }
-        let d = haversine_with_cos(self.center, self.cos_lat, at);
+        let d = haversine_with_cosines(self.center, self.cos_lat, s.at, s.cos_lat);
         (d <= self.bound()).then_some(d)
     }
 
+    /// The rows the candidate box reaches, with one more each side for rounding.
+    fn rows(&self) -> (i64, i64) {
+        (
+            row_of(self.center.lat - self.dlat) - 1,
+            row_of(self.center.lat + self.dlat) + 1,
+        )
+    }
+
+    /// The columns the candidate box reaches (one more each side for rounding), in the frame
+    /// in which the centre lies `x` degrees east of column 0 (see `offset_in_frame`); `None`
+    /// when the box is too wide to bother.
+    fn cols(&self, x: f64) -> Option<(i64, i64)> {
+        (self.dlng < 90.0).then(|| {
+            (
+                ((x - self.dlng) / CELL_DEG).floor() as i64 - 1,
+                ((x + self.dlng) / CELL_DEG).floor() as i64 + 1,
+            )
+        })
+    }
+
+    /// The centre's offset east of column 0, in degrees, in the frame of its own column
+    /// (`col_of`: a centre at 180° is in column 0).
+    fn offset_in_frame(&self) -> f64 {
+        let mut x = self.center.lng + 180.0;
+        match ((x / CELL_DEG).floor() as i64).cmp(&0) {
+            Ordering::Less => x += 360.0,
+            _ if (x / CELL_DEG).floor() as i64 >= COLS => x -= 360.0,
+            _ => {}
+        }
+        x
+    }
+
     /// Offers a station at distance `d` (from [`Best::distance_if_close`]).
-    fn consider(&mut self, d: f64, id: i64, slot: u32) {
+    fn consider(&mut self, d: f64, id: i64, pos: u32) {
         if d > self.radius_m {
             return;
         }
@@ -797,7 +875,7 @@ impl Best {
             }
             self.heap.pop();
         }
-        self.heap.push((Dist(d), id, slot));
+        self.heap.push((Dist(d), id, pos));
         self.tighten_box();
     }
 
@@ -818,13 +896,7 @@ impl Best {
         let sideways = if 2 * r + 1 >= COLS {
             f64::INFINITY
         } else {
-            // The centre's offset from column 0, in the same frame as `col0`.
-            let mut x = c.lng + 180.0;
-            match ((x / CELL_DEG).floor() as i64).cmp(&0) {
-                Ordering::Less => x += 360.0,
-                _ if (x / CELL_DEG).floor() as i64 >= COLS => x -= 360.0,
-                _ => {}
-            }
+            let x = self.offset_in_frame();
             let west = x - (col0 - r) as f64 * CELL_DEG;
             let east = (col0 + r + 1) as f64 * CELL_DEG - x;
             let dl = west.min(east);
@@ -841,50 +913,96 @@ impl Best {
 }
 
 impl Snapshot {
+    /// Offers every station in the cells of `row` whose columns are in `lo..=hi` (columns may
+    /// run past either end of the row; they wrap around the antimeridian).
+    fn scan_row(&self, row: i64, lo: i64, hi: i64, q: &Search, best: &mut Best) {
+        if !(0..ROWS).contains(&row) || self.row_starts.is_empty() {
+            return;
+        }
+        let (lo, hi) = if hi - lo + 1 >= COLS {
+            (0, COLS - 1)
+        } else {
+            (lo.rem_euclid(COLS), hi.rem_euclid(COLS))
+        };
+        if lo > hi {
+            self.scan_keys(row, key(row, lo), key(row, COLS - 1), q, best);
+            self.scan_keys(row, key(row, 0), key(row, hi), q, best);
+        } else {
+            self.scan_keys(row, key(row, lo), key(row, hi), q, best);
+        }
+    }
+
+    /// Offers the stations of `row`'s cells with keys in `from..=to`: one contiguous run.
+    fn scan_keys(&self, row: i64, from: u32, to: u32, q: &Search, best: &mut Best) {
+        let first = self.row_starts[row as usize] as usize;
+        let cells = &self.cells[first..self.row_starts[row as usize + 1] as usize];
+        let a = cells.partition_point(|c| c.0 < from);
+        // A few cells at most: walk them, they share cache lines with the first.
+        let b = a + cells[a..].iter().take_while(|c| c.0 <= to).count();
+        if a == b {
+            return;
+        }
+        let (start, end) = (cells[a].1 as usize, self.cell_end(first + b - 1));
+        for (pos, s) in (start..end).zip(&self.stations[start..end]) {
+            if !s.amenities.contains_all(q.query.amenities) {
+                continue;
+            }
+            let Some(d) = best.distance_if_close(s) else {
+                continue;
+            };
+            // Hours last: the schedule is one more memory access.
+            if q.query.open_only && !self.open_at(s, &q.at) {
+                continue;
+            }
+            best.consider(d, s.id, pos as u32);
+        }
+    }
+
     /// The hits of a search, nearest first (ties by id).
-    fn search(&self, q: &SearchQuery) -> Vec<Hit<'_>> {
-        let mut best = Best::new(q);
-        let (row0, col0) = (row_of(q.center.lat), col_of(q.center.lng));
-        // Blocks of radius 0, 1, 2, 4, ... cells; each stage visits what the previous did not.
+    fn search(&self, query: &SearchQuery) -> Vec<Hit<'_>> {
+        let q = &Search {
+            query,
+            at: Moment::new(query.at),
+        };
+        let mut best = Best::new(query);
+        let (row0, col0) = (row_of(query.center.lat), col_of(query.center.lng));
+        let x = best.offset_in_frame();
+        // Blocks of radius 0, 1, 2, 4, ... cells; each stage visits what the previous did not,
+        // and of that only the cells the candidate box reaches (it shrinks as results come in).
         let mut done: Option<i64> = None;
         let mut r = 0;
         loop {
-            let mut consider = |cand: &Cand| {
-                if !cand.amenities.contains_all(q.amenities) {
-                    return;
+            for row in row0 - r..=row0 + r {
+                let (south, north) = best.rows();
+                if row < south || row > north {
+                    continue;
                 }
-                let Some(d) = best.distance_if_close(cand.at) else {
-                    return;
-                };
-                // Hours last: they live in the entry, a memory access the others avoid.
-                if q.open_only && !self.open_at(&self.entries[cand.slot as usize], q.at) {
-                    return;
+                let (mut lo, mut hi) = (col0 - r, col0 + r);
+                if 2 * r + 1 < COLS {
+                    if let Some((west, east)) = best.cols(x) {
+                        (lo, hi) = (lo.max(west), hi.min(east));
+                        if lo > hi {
+                            continue;
+                        }
+                    }
                 }
-                best.consider(d, cand.id, cand.slot);
-            };
-            match done {
-                None => self.grid.visit_row(row0, col0, col0, &mut consider),
-                Some(p) => {
-                    for row in row0 - r..=row0 + r {
-                        if (row - row0).abs() > p {
-                            self.grid.visit_row(row, col0 - r, col0 + r, &mut consider);
-                        } else if 2 * p + 1 >= COLS {
+                match done {
+                    Some(p) if (row - row0).abs() <= p => {
+                        if 2 * p + 1 >= COLS {
                             // The previous block already spanned every column.
                         } else if 2 * r + 1 >= COLS {
                             // What is left of the row, once, however far the block reaches.
-                            self.grid.visit_row(
-                                row,
-                                col0 + p + 1,
-                                col0 + COLS - p - 1,
-                                &mut consider,
-                            );
+                            self.scan_row(row, col0 + p + 1, col0 + COLS - p - 1, q, &mut best);
                         } else {
-                            self.grid
-                                .visit_row(row, col0 - r, col0 - p - 1, &mut consider);
-                            self.grid
-                                .visit_row(row, col0 + p + 1, col0 + r, &mut consider);
+                            if lo < col0 - p {
+                                self.scan_row(row, lo, col0 - p - 1, q, &mut best);
+                            }
+                            if hi > col0 + p {
+                                self.scan_row(row, col0 + p + 1, hi, q, &mut best);
+                            }
                         }
                     }
+                    _ => self.scan_row(row, lo, hi, q, &mut best),
                 }
             }
             let everything = row0 - r <= 0 && row0 + r + 1 >= ROWS && 2 * r + 1 >= COLS;
@@ -896,10 +1014,22 @@ impl Snapshot {
         }
         let mut hits: Vec<(Dist, i64, u32)> = best.heap.into_vec();
         hits.sort_unstable();
+        // The results' names are read next, from anywhere in the text arena: touch them all
+        // first, in a loop of loads that do not wait for each other, so that their cache
+        // misses overlap instead of coming one after the other (they cost a tenth of a
+        // request's time when they did).
+        let text = self.text.as_bytes();
+        let touched = hits.iter().fold(0u8, |acc, &(_, _, pos)| {
+            let s = &self.stations[pos as usize];
+            let (first, last) = (s.text as usize, s.text as usize + s.text_len());
+            acc ^ text.get(first).copied().unwrap_or(0)
+                ^ text.get(last.wrapping_sub(1)).copied().unwrap_or(0)
+        });
+        std::hint::black_box(touched);
         hits.into_iter()
-            .map(|(d, _, slot)| Hit {
+            .map(|(d, _, pos)| Hit {
                 distance_m: d.0,
-                entry: &self.entries[slot as usize],
+                station: &self.stations[pos as usize],
                 snapshot: self,
             })
             .collect()
@@ -938,7 +1068,7 @@ impl Refreshed {
 
 impl StationIndex {
     fn new(snapshot: Snapshot) -> StationIndex {
-        STATIONS_GAUGE.set(snapshot.live as i64);
+        STATIONS_GAUGE.set(snapshot.stations.len() as i64);
         VERSION_GAUGE.set(snapshot.version);
         StationIndex {
             snapshot: RwLock::new(snapshot),
@@ -966,7 +1096,7 @@ impl StationIndex {
 
     /// Stations search can find.
     pub fn len(&self) -> usize {
-        self.read().live
+        self.read().stations.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -992,13 +1122,11 @@ impl StationIndex {
         let outcome = if complete {
             let rows = changed.len();
             let mut snapshot = self.write();
-            for row in changed {
-                snapshot.apply(row)?;
-            }
+            snapshot.apply_all(&changed)?;
             // Only `latest`, read before the rows: rows stamped above it may have been missed
             // by a batch that ran before they committed; they are read again next time.
             snapshot.version = latest;
-            STATIONS_GAUGE.set(snapshot.live as i64);
+            STATIONS_GAUGE.set(snapshot.stations.len() as i64);
             Refreshed::Applied {
                 version: latest,
                 rows,
@@ -1007,7 +1135,7 @@ impl StationIndex {
             drop(changed);
             let rebuilt = Snapshot::build(&mut [conn])?;
             let version = rebuilt.version;
-            STATIONS_GAUGE.set(rebuilt.live as i64);
+            STATIONS_GAUGE.set(rebuilt.stations.len() as i64);
             *self.write() = rebuilt;
             Refreshed::Rebuilt(version)
         };
@@ -1025,6 +1153,7 @@ impl StationIndex {
 
     /// A search with owned results.
     pub fn search(&self, q: &SearchQuery) -> Vec<Found> {
+        let at = Moment::new(q.at);
         self.search_with(q, |hits| {
             hits.iter()
                 .map(|h| Found {
@@ -1033,7 +1162,7 @@ impl StationIndex {
                     address: h.address().to_owned(),
                     location: h.location(),
                     distance_m: h.distance_m,
-                    open_now: h.open_at(q.at),
+                    open_now: h.open_at(&at),
                 })
                 .collect()
         })
@@ -1051,12 +1180,12 @@ mod tests {
     fn index_of(rows: Vec<IndexRow>) -> StationIndex {
         let mut snapshot = Snapshot::default();
         for row in rows {
-            if let Some(entry) = snapshot.entry(&row).unwrap() {
-                snapshot.entries.push(entry);
+            if let Some(station) = snapshot.station(&row).unwrap() {
+                snapshot.stations.push(station);
             }
         }
-        snapshot.entries.sort_by_key(|e| e.id);
-        snapshot.index_all();
+        snapshot.reindex();
+        assert_consistent(&snapshot);
         StationIndex::new(snapshot)
     }
 
@@ -1205,17 +1334,17 @@ mod tests {
             let mut snapshot = index.write();
             // Moved away, closed, inserted between existing ids, renamed in place.
             snapshot
-                .apply(row(1, 33.0, 118.0, "", &hours, "open"))
+                .apply(&row(1, 33.0, 118.0, "", &hours, "open"))
                 .unwrap();
             snapshot
-                .apply(row(2, 32.001, 118.0, "", &hours, "closed"))
+                .apply(&row(2, 32.001, 118.0, "", &hours, "closed"))
                 .unwrap();
             snapshot
-                .apply(row(4, 32.0, 118.0005, "wifi", &hours, "open"))
+                .apply(&row(4, 32.0, 118.0005, "wifi", &hours, "open"))
                 .unwrap();
             let mut renamed = row(9, 32.0, 118.002, "", &hours, "temporarily_closed");
             renamed.name = "新名字".into();
-            snapshot.apply(renamed).unwrap();
+            snapshot.apply(&renamed).unwrap();
         }
         assert_eq!(ids(&index), [3, 4, 9]);
         let found = index.search(&q);
@@ -1242,10 +1371,153 @@ mod tests {
         for n in 0..40_000 {
             let mut r = row(1, 32.0, 118.0, "", &hours, "open");
             r.name = format!("第{n}次改名的驿站");
-            snapshot.apply(r).unwrap();
+            snapshot.apply(&r).unwrap();
         }
         assert!(snapshot.text.len() < 2 << 20, "{}", snapshot.text.len());
-        assert_eq!(snapshot.name(&snapshot.entries[0]), "第39999次改名的驿站");
-        assert_eq!(snapshot.address(&snapshot.entries[0]), "路1号");
+        assert_eq!(snapshot.name(&snapshot.stations[0]), "第39999次改名的驿站");
+        assert_eq!(snapshot.address(&snapshot.stations[0]), "路1号");
+    }
+
+    /// The arrays agree with each other: cells in key order over non-empty runs holding only
+    /// their own stations, row starts, and the id order.
+    fn assert_consistent(s: &Snapshot) {
+        for (i, cell) in s.cells.iter().enumerate() {
+            assert!(i == 0 || s.cells[i - 1].0 < cell.0);
+            let (start, end) = (cell.1 as usize, s.cell_end(i));
+            assert!(start < end, "cell {i} is empty");
+            assert!(s.stations[start..end]
+                .iter()
+                .all(|st| key_of(st.at) == cell.0 && st.cell == cell.0));
+        }
+        assert_eq!(s.cells.first().map_or(0, |c| c.1), 0);
+        if !s.cells.is_empty() {
+            for row in 0..=ROWS {
+                let first = s.cells.partition_point(|c| c.0 < key(row, 0));
+                assert_eq!(s.row_starts[row as usize] as usize, first, "row {row}");
+            }
+        }
+        assert_eq!(
+            s.text.len() - s.garbage,
+            s.stations.iter().map(Station::text_len).sum::<usize>(),
+            "the arena's garbage is counted"
+        );
+        assert_eq!(s.by_id.len(), s.stations.len());
+        let ids: Vec<i64> = s.by_id.iter().map(|&p| s.stations[p as usize].id).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        for station in &s.stations {
+            let name = s.name(station);
+            assert_eq!(name, format!("驿站{}", station.id).as_str());
+        }
+    }
+
+    #[test]
+    fn changes_one_by_one_and_in_a_batch_both_equal_a_full_scan() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let hours = Hours::always();
+        let mut current = std::collections::BTreeMap::new();
+        let random_row = |rng: &mut StdRng, id: i64| {
+            let (lat, lng) = if rng.gen_bool(0.5) {
+                (32.05, 118.78)
+            } else {
+                (31.8, 117.2)
+            };
+            let amenities: Amenities = Amenity::ALL
+                .iter()
+                .copied()
+                .filter(|_| rng.gen_bool(0.5))
+                .collect();
+            let status = if rng.gen_bool(0.1) { "closed" } else { "open" };
+            row(
+                id,
+                lat + rng.gen_range(-0.05..0.05),
+                lng + rng.gen_range(-0.05..0.05),
+                &amenities.to_text(),
+                &hours,
+                status,
+            )
+        };
+        let first: Vec<IndexRow> = (1..=3_000).map(|id| random_row(&mut rng, id * 2)).collect();
+        let one_by_one = index_of(first.iter().map(clone_row).collect());
+        let batched = index_of(first.iter().map(clone_row).collect());
+        for r in &first {
+            current.insert(r.id, clone_row(r));
+        }
+        // Moves, closures, reopenings and new stations (odd ids fall between the others).
+        let changes: Vec<IndexRow> = (0..800)
+            .map(|_| {
+                let id = rng.gen_range(1..=6_200);
+                random_row(&mut rng, id)
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let changes: Vec<IndexRow> = changes.into_iter().filter(|r| seen.insert(r.id)).collect();
+        {
+            let mut snapshot = one_by_one.write();
+            for change in &changes {
+                snapshot.apply(change).unwrap();
+            }
+            assert_consistent(&snapshot);
+        }
+        batched.write().apply_all(&changes).unwrap();
+        assert_consistent(&batched.read());
+        for change in &changes {
+            current.insert(change.id, clone_row(change));
+        }
+        let reference: Vec<(i64, LatLng, Amenities, bool)> = current
+            .values()
+            .filter(|r| r.status != "closed")
+            .map(|r| {
+                let at = LatLng {
+                    lat: r.lat,
+                    lng: r.lng,
+                };
+                (r.id, at, Amenities::from_text(&r.amenities), true)
+            })
+            .collect();
+        assert_eq!(one_by_one.len(), reference.len());
+        assert_eq!(batched.len(), reference.len());
+        for i in 0..300 {
+            let (lat, lng) = if i % 2 == 0 {
+                (32.05, 118.78)
+            } else {
+                (31.8, 117.2)
+            };
+            let q = SearchQuery {
+                center: LatLng {
+                    lat: lat + rng.gen_range(-0.06..0.06),
+                    lng: lng + rng.gen_range(-0.06..0.06),
+                },
+                radius_m: rng.gen_range(100.0..8_000.0),
+                limit: rng.gen_range(1..=100),
+                amenities: Amenity::ALL
+                    .iter()
+                    .copied()
+                    .filter(|_| rng.gen_bool(0.1))
+                    .collect(),
+                open_only: false,
+                at: at(),
+            };
+            let expected = brute_force(&reference, &q);
+            for index in [&one_by_one, &batched] {
+                let got: Vec<i64> = index.search(&q).iter().map(|f| f.id).collect();
+                assert_eq!(got, expected, "query {i}: {q:?}");
+            }
+        }
+    }
+
+    fn clone_row(r: &IndexRow) -> IndexRow {
+        IndexRow {
+            id: r.id,
+            lat: r.lat,
+            lng: r.lng,
+            name: r.name.clone(),
+            address: r.address.clone(),
+            amenities: r.amenities.clone(),
+            hours: r.hours.clone(),
+            closed_dates: r.closed_dates.clone(),
+            stars: r.stars,
+            status: r.status.clone(),
+            open_faults: r.open_faults,
+        }
     }
 }

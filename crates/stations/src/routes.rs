@@ -16,11 +16,11 @@ use platform::{Coordinator, Db, Error, ErrorCode, Rate, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::coords::{LatLng, NavLinksTo, Point};
+use crate::coords::{LatLng, Point};
 use crate::feedback::{self, Board, BoardFilter, FeedbackView};
 use crate::hours::{self, Hours, HoursDoc};
 use crate::import::{self, Refusal, RowError};
-use crate::nearby::{Nearby, NearbyParams, NearbyStation};
+use crate::nearby::{self, Nearby, NearbyParams};
 use crate::stations::{
     self as station, AdminStationView, ContactPhone, Stars, StationInput, StationPatch, StationView,
 };
@@ -87,38 +87,7 @@ async fn nearby(
     stations: web::Data<Stations>,
     params: web::Query<NearbyParams>,
 ) -> Result<HttpResponse> {
-    let (query, radius_m, at) = params.query()?;
-    // Written straight from the index while it is read: no copies of names or links.
-    let body = stations.index.search_with(&query, |hits| {
-        let items = hits
-            .iter()
-            .map(|hit| NearbyStation {
-                id: hit.id(),
-                name: hit.name(),
-                address: hit.address(),
-                location: hit.location().into(),
-                distance_m: hit.distance_m.round() as u32,
-                open_now: hit.open_at(query.at),
-                open_24h: hit.open_24h(),
-                status: hit.status(),
-                amenities: hit.amenities(),
-                stars: hit.stars(),
-                flagged: hit.flagged(),
-                links: NavLinksTo {
-                    at: hit.location(),
-                    name: hit.name(),
-                },
-            })
-            .collect();
-        Nearby {
-            coord: "gcj02",
-            center: query.center.into(),
-            radius_m,
-            at,
-            items,
-        }
-        .to_json()
-    });
+    let body = nearby::answer(&stations.index, &params)?;
     Ok(HttpResponse::Ok()
         .content_type("application/json")
         .body(body))
@@ -469,13 +438,18 @@ pub struct Imported {
     pub ids: Vec<i64>,
 }
 
-/// The 422 of a refused file: a problem document plus the faulty rows.
+/// The 422 of a refused file: a problem document plus, with `csv_invalid`, the faulty rows.
+/// Other 422s of this route (`invalid_field`: an unreadable file, a bad `coord` or
+/// `Idempotency-Key`) are plain problem documents, so the row fields are not required.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportProblem {
     #[serde(flatten)]
     pub problem: Problem,
-    /// Faults in the whole file (at most 1000 are listed).
+    /// Faults in the whole file (at most 1000 are listed); with `csv_invalid`.
+    #[schema(required = false)]
     pub error_count: usize,
+    /// The faulty rows; with `csv_invalid`.
+    #[schema(required = false)]
     pub errors: Vec<RowError>,
 }
 

@@ -2,6 +2,7 @@
 //! against `/healthz` with [`measure`]. Add one by writing a module and listing it here.
 
 pub mod flash_crowd;
+mod login_storm;
 mod stations;
 
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use crate::report::Outcome;
 use crate::server::Server;
 use crate::Options;
 
-pub const NAMES: &[&str] = &["stations", FLASH_CROWD];
+pub const NAMES: &[&str] = &["stations", FLASH_CROWD, "login-storm"];
 
 /// Gift-pack claims and bookings under a crowd ten times the stock.
 pub const FLASH_CROWD: &str = "flash-crowd";
@@ -22,6 +23,7 @@ pub const FLASH_CROWD: &str = "flash-crowd";
 pub async fn run(name: &str, options: &Options) -> anyhow::Result<Outcome> {
     match name {
         "stations" => stations::run(options).await,
+        "login-storm" => login_storm::run(options).await,
         other => bail!("unknown scenario {other}; known: {}", NAMES.join(", ")),
     }
 }

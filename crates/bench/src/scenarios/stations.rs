@@ -66,6 +66,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
         baseline,
         measured,
         targets: Vec::new(),
+        figures: Vec::new(),
     };
     outcome.targets = vec![
         (
