@@ -22,8 +22,21 @@ fn init_tracing() {
     }
 }
 
+/// Each password check (Argon2id, m = 19 MiB) takes one big block. glibc raises its mmap
+/// threshold after the first such block is freed and serves the next ones from per-thread heaps
+/// that never shrink: a login storm left the server holding gigabytes. A fixed threshold keeps
+/// big blocks on mmap, handed back to the system as soon as they are freed.
+fn return_big_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts the allocator's tuning; called before the server starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    return_big_blocks_to_the_system();
     init_tracing();
     let cli = Cli::parse();
     let settings = cli.settings;
