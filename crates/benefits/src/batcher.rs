@@ -267,8 +267,9 @@ fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcom
         for account in held {
             *counts.entry(account).or_default() += 1;
         }
-        let issued_at = now;
-        let mut last_voucher = None;
+        // Decide in memory, in arrival order; then write all of the batch's vouchers and their
+        // ledger rows with one statement each (one round trip, not two per claim).
+        let mut issue: Vec<(usize, i32, String)> = Vec::new();
         for &i in &indexes {
             let job = jobs[i];
             if let Some(&code) = refusals.get(&job.account_id) {
@@ -283,44 +284,61 @@ fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcom
             } else {
                 *count += 1;
                 left -= 1;
-                let code = random_token(9);
-                let voucher_id: i64 = diesel::insert_into(v::table)
-                    .values((
-                        v::program_id.eq(program_id),
-                        v::account_id.eq(job.account_id),
-                        v::claim_no.eq(*count),
-                        v::code.eq(&code),
-                        v::status.eq(VoucherStatus::Issued.as_str()),
-                        v::issued_at.eq(issued_at),
-                        v::valid_until.eq(job.valid_until),
-                    ))
-                    .returning(v::id)
-                    .get_result(conn)?;
-                ledger::append(
-                    conn,
-                    job.account_id,
-                    program_id,
-                    LedgerKind::Claimed,
-                    Some(voucher_id),
-                )?;
-                last_voucher = Some(i);
-                ClaimOutcome::Issued {
-                    voucher: Issued {
-                        id: voucher_id,
-                        code,
-                        at: issued_at,
-                    },
-                    sold_out_now: false,
-                }
+                issue.push((i, *count, random_token(9)));
+                continue;
             };
         }
-        if left == 0 {
-            if let Some(ClaimOutcome::Issued { sold_out_now, .. }) =
-                last_voucher.map(|i| &mut outcomes[i])
-            {
-                *sold_out_now = true;
-            }
+        let rows: Vec<_> = issue
+            .iter()
+            .map(|(i, claim_no, code)| {
+                (
+                    v::program_id.eq(program_id),
+                    v::account_id.eq(jobs[*i].account_id),
+                    v::claim_no.eq(*claim_no),
+                    v::code.eq(code),
+                    v::status.eq(VoucherStatus::Issued.as_str()),
+                    v::issued_at.eq(now),
+                    v::valid_until.eq(jobs[*i].valid_until),
+                )
+            })
+            .collect();
+        let returning = (v::account_id, v::claim_no, v::id);
+        // diesel's MultiConnection has no multi-row insert: PostgreSQL gets one statement (one
+        // round trip); SQLite, in-process, a cached statement per row.
+        let inserted: Vec<(i64, i32, i64)> = match conn {
+            _ if rows.is_empty() => Vec::new(),
+            DbConn::Postgres(pg) => diesel::insert_into(v::table)
+                .values(&rows)
+                .returning(returning)
+                .get_results(pg)?,
+            DbConn::Sqlite(lite) => rows
+                .iter()
+                .map(|row| {
+                    diesel::insert_into(v::table)
+                        .values(row.clone())
+                        .returning(returning)
+                        .get_result(lite)
+                })
+                .collect::<QueryResult<_>>()?,
+        };
+        let ids: HashMap<(i64, i32), i64> = inserted
+            .into_iter()
+            .map(|(account, claim_no, id)| ((account, claim_no), id))
+            .collect();
+        let mut entries = Vec::with_capacity(issue.len());
+        for (i, claim_no, code) in issue {
+            let account_id = jobs[i].account_id;
+            let id = *ids.get(&(account_id, claim_no)).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("a voucher insert returned no id"))
+            })?;
+            entries.push((account_id, Some(id)));
+            let sold_out_now = left == 0 && entries.len() == ids.len();
+            outcomes[i] = ClaimOutcome::Issued {
+                voucher: Issued { id, code, at: now },
+                sold_out_now,
+            };
         }
+        ledger::append_many(conn, program_id, LedgerKind::Claimed, &entries)?;
         diesel::update(p::table.find(program_id))
             .set(p::stock_left.eq(left))
             .execute(conn)?;
@@ -365,6 +383,7 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
             .into_iter()
             .collect();
         let created = now;
+        let mut seat: Vec<(usize, BookingStatus, String)> = Vec::new();
         for &i in &indexes {
             let job = jobs[i];
             if let Some(&code) = refusals.get(&job.account_id) {
@@ -384,30 +403,64 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
                 continue;
             };
             live.insert(job.account_id);
-            let code = random_token(9);
-            let id: i64 = diesel::insert_into(b::table)
-                .values((
+            seat.push((i, status, random_token(9)));
+        }
+        // As for claims: the batch's rows in one statement each on PostgreSQL.
+        let rows: Vec<_> = seat
+            .iter()
+            .map(|(i, status, code)| {
+                (
                     b::session_id.eq(session_id),
                     b::program_id.eq(program_id),
-                    b::account_id.eq(job.account_id),
+                    b::account_id.eq(jobs[*i].account_id),
                     b::status.eq(status.as_str()),
-                    b::code.eq(&code),
+                    b::code.eq(code),
                     b::created_at.eq(created),
-                ))
-                .returning(b::id)
-                .get_result(conn)?;
+                )
+            })
+            .collect();
+        let returning = (b::account_id, b::id);
+        let inserted: Vec<(i64, i64)> = match conn {
+            _ if rows.is_empty() => Vec::new(),
+            DbConn::Postgres(pg) => diesel::insert_into(b::table)
+                .values(&rows)
+                .returning(returning)
+                .get_results(pg)?,
+            DbConn::Sqlite(lite) => rows
+                .iter()
+                .map(|row| {
+                    diesel::insert_into(b::table)
+                        .values(row.clone())
+                        .returning(returning)
+                        .get_result(lite)
+                })
+                .collect::<QueryResult<_>>()?,
+        };
+        let ids: HashMap<i64, i64> = inserted.into_iter().collect();
+        let (mut seated, mut waiting) = (Vec::new(), Vec::new());
+        for (i, status, code) in seat {
+            let account_id = jobs[i].account_id;
+            let id = *ids.get(&account_id).ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("a booking insert returned no id"))
+            })?;
             let issued = Issued {
                 id,
                 code,
                 at: created,
             };
-            let (kind, outcome) = match status {
-                BookingStatus::Booked => (LedgerKind::Booked, BookOutcome::Booked(issued)),
-                _ => (LedgerKind::Waitlisted, BookOutcome::Waitlisted(issued)),
+            outcomes[i] = match status {
+                BookingStatus::Booked => {
+                    seated.push((account_id, Some(id)));
+                    BookOutcome::Booked(issued)
+                }
+                _ => {
+                    waiting.push((account_id, Some(id)));
+                    BookOutcome::Waitlisted(issued)
+                }
             };
-            ledger::append(conn, job.account_id, program_id, kind, Some(id))?;
-            outcomes[i] = outcome;
         }
+        ledger::append_many(conn, program_id, LedgerKind::Booked, &seated)?;
+        ledger::append_many(conn, program_id, LedgerKind::Waitlisted, &waiting)?;
         diesel::update(hs::table.find(session_id))
             .set(hs::booked.eq(booked))
             .execute(conn)?;

@@ -32,6 +32,45 @@ pub fn append(
     Ok(())
 }
 
+/// One row per (account, reference) of the same kind and program, in one statement: the
+/// batch writer's claims.
+pub fn append_many(
+    conn: &mut DbConn,
+    program_id: i64,
+    kind: LedgerKind,
+    entries: &[(i64, Option<i64>)],
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let at = platform::clock::now();
+    let rows: Vec<_> = entries
+        .iter()
+        .map(|(account_id, ref_id)| {
+            (
+                l::account_id.eq(*account_id),
+                l::program_id.eq(program_id),
+                l::kind.eq(kind.as_str()),
+                l::ref_id.eq(*ref_id),
+                l::at.eq(at),
+            )
+        })
+        .collect();
+    // One statement on PostgreSQL; SQLite (no round trips to save) a row at a time, as
+    // diesel's MultiConnection has no multi-row insert.
+    match conn {
+        DbConn::Postgres(pg) => {
+            diesel::insert_into(l::table).values(&rows).execute(pg)?;
+        }
+        DbConn::Sqlite(lite) => {
+            for row in rows {
+                diesel::insert_into(l::table).values(row).execute(lite)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerEntry {
     pub id: i64,
