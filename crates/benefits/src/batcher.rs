@@ -315,7 +315,7 @@ fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcom
                 .iter()
                 .map(|row| {
                     diesel::insert_into(v::table)
-                        .values(row.clone())
+                        .values(*row)
                         .returning(returning)
                         .get_result(lite)
                 })
@@ -430,7 +430,7 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
                 .iter()
                 .map(|row| {
                     diesel::insert_into(b::table)
-                        .values(row.clone())
+                        .values(*row)
                         .returning(returning)
                         .get_result(lite)
                 })
