@@ -104,9 +104,11 @@ fn main() -> anyhow::Result<()> {
             }
             continue;
         }
-        let result = runtime.block_on(scenarios::run(&name, &options))?;
-        report::print(&result);
-        report::save(&result)?;
+        for backend in scenarios::backends() {
+            let result = runtime.block_on(scenarios::run(&name, &options, &backend))?;
+            report::print(&result);
+            report::save(&result)?;
+        }
     }
     Ok(())
 }

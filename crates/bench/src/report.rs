@@ -9,6 +9,8 @@ use crate::load::LoadStats;
 /// What a scenario measured.
 pub struct Outcome {
     pub scenario: &'static str,
+    /// The backend's label (`sqlite`, `postgres + redis`).
+    pub database: &'static str,
     pub endpoint: String,
     pub dataset: String,
     pub setup_seconds: f64,
@@ -50,6 +52,7 @@ impl Outcome {
         json!({
             "endpoint": self.endpoint,
             "dataset": self.dataset,
+            "database": self.database,
             "machine": machine(),
             "connections": self.connections,
             "setup_seconds": self.setup_seconds,
@@ -82,7 +85,13 @@ fn machine() -> String {
 
 pub fn print(o: &Outcome) {
     println!();
-    println!("== {} ({}; {})", o.scenario, o.dataset, machine());
+    println!(
+        "== {} on {} ({}; {})",
+        o.scenario,
+        o.database,
+        o.dataset,
+        machine()
+    );
     println!(
         "setup {:.1} s, ready in {:.3} s, RSS idle {:.1} MiB, after load {:.1} MiB",
         o.setup_seconds, o.ready_seconds, o.rss_idle_mib, o.rss_after_load_mib
@@ -133,8 +142,13 @@ fn results_file() -> PathBuf {
 }
 
 /// Merges this outcome into `bench/results.json` under the scenario's name.
+/// (SQLite under the bare name, as before; other backends as `name (backend)`.)
 pub fn save(o: &Outcome) -> anyhow::Result<()> {
-    save_json(o.scenario, o.to_json())
+    let key = match o.database {
+        "sqlite" => o.scenario.to_owned(),
+        other => format!("{} ({other})", o.scenario),
+    };
+    save_json(&key, o.to_json())
 }
 
 /// Merges `value` into `bench/results.json` under `key`.

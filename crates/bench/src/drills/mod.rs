@@ -139,7 +139,7 @@ impl ScratchPg {
             rand::thread_rng().gen_range(0..1_000_000)
         );
         let mut admin = diesel::PgConnection::establish(admin_url).with_context(|| {
-            format!("PostgreSQL at {admin_url} (DRILL_PG_URL) is not reachable")
+            format!("PostgreSQL at {admin_url} (DRILL_PG_URL / BENCH_PG_URL) is not reachable")
         })?;
         admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
         let url = match admin_url.split_once('?') {

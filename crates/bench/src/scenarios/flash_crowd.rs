@@ -33,6 +33,7 @@ use platform::schema::{
 use platform::Db;
 use serde_json::{json, Value};
 
+use super::Backend;
 use crate::Options;
 
 /// What one crowd run produced.
@@ -49,33 +50,13 @@ pub(crate) struct Setup {
     pub(crate) tokens: Vec<String>,
 }
 
-/// Runs the scenario on SQLite, and on PostgreSQL (+ Redis with `BENCH_REDIS_URL`) when
-/// `BENCH_PG_URL` names a server to create a scratch database on.
+/// Runs the scenario on each backend (see [`super::backends`]).
 pub async fn run(options: &Options) -> anyhow::Result<Vec<CrowdReport>> {
-    let mut reports = vec![run_on(options, Backend::Sqlite).await?];
-    let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    if let Some(url) = setting("BENCH_PG_URL") {
-        let redis = setting("BENCH_REDIS_URL");
-        reports.push(
-            run_on(
-                options,
-                Backend::Postgres {
-                    admin_url: url,
-                    redis,
-                },
-            )
-            .await?,
-        );
+    let mut reports = Vec::new();
+    for backend in super::backends() {
+        reports.push(run_on(options, backend).await?);
     }
     Ok(reports)
-}
-
-enum Backend {
-    Sqlite,
-    Postgres {
-        admin_url: String,
-        redis: Option<String>,
-    },
 }
 
 async fn run_on(options: &Options, backend: Backend) -> anyhow::Result<CrowdReport> {

@@ -20,10 +20,85 @@ pub const NAMES: &[&str] = &["stations", FLASH_CROWD, "login-storm"];
 /// Gift-pack claims and bookings under a crowd ten times the stock.
 pub const FLASH_CROWD: &str = "flash-crowd";
 
-pub async fn run(name: &str, options: &Options) -> anyhow::Result<Outcome> {
+/// Where a scenario's server keeps its data.
+pub enum Backend {
+    Sqlite,
+    Postgres {
+        /// A server to create a scratch database on.
+        admin_url: String,
+        redis: Option<String>,
+    },
+}
+
+impl Backend {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres { redis: Some(_), .. } => "postgres + redis",
+            Backend::Postgres { redis: None, .. } => "postgres",
+        }
+    }
+}
+
+/// SQLite always; PostgreSQL (+ Redis with `BENCH_REDIS_URL`) when `BENCH_PG_URL` names a
+/// server (`make bench` sets both when the local ones answer).
+pub fn backends() -> Vec<Backend> {
+    let setting = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut all = vec![Backend::Sqlite];
+    if let Some(admin_url) = setting("BENCH_PG_URL") {
+        all.push(Backend::Postgres {
+            admin_url,
+            redis: setting("BENCH_REDIS_URL"),
+        });
+    }
+    all
+}
+
+/// A database of one run: a SQLite file (`sqlite_file`), or a PostgreSQL database of its own,
+/// dropped with this.
+pub struct Scratch {
+    pub url: String,
+    pub redis: Option<String>,
+    _pg: Option<crate::drills::ScratchPg>,
+}
+
+impl Scratch {
+    pub fn create(
+        backend: &Backend,
+        sqlite_file: &std::path::Path,
+        purpose: &str,
+    ) -> anyhow::Result<Scratch> {
+        Ok(match backend {
+            Backend::Sqlite => Scratch {
+                url: format!("sqlite://{}", sqlite_file.display()),
+                redis: None,
+                _pg: None,
+            },
+            Backend::Postgres { admin_url, redis } => {
+                let pg = crate::drills::ScratchPg::create(admin_url, purpose)?;
+                Scratch {
+                    url: pg.url.clone(),
+                    redis: redis.clone(),
+                    _pg: Some(pg),
+                }
+            }
+        })
+    }
+
+    /// The server's environment for this database.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("DATABASE_URL", self.url.clone())];
+        if let Some(redis) = &self.redis {
+            env.push(("REDIS_URL", redis.clone()));
+        }
+        env
+    }
+}
+
+pub async fn run(name: &str, options: &Options, backend: &Backend) -> anyhow::Result<Outcome> {
     match name {
-        "stations" => stations::run(options).await,
-        "login-storm" => login_storm::run(options).await,
+        "stations" => stations::run(options, backend).await,
+        "login-storm" => login_storm::run(options, backend).await,
         other => bail!("unknown scenario {other}; known: {}", NAMES.join(", ")),
     }
 }

@@ -11,21 +11,23 @@ use platform::Db;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::{Backend, Scratch};
 use crate::report::Outcome;
 use crate::server::Server;
 use crate::Options;
 
 const QUERIES: usize = 10_000;
 
-pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
+pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome> {
     let dir = tempfile::tempdir()?;
-    let file = match &options.database {
-        Some(file) => file.clone(),
-        None => dir.path().join("bench.db"),
+    let file = match (&options.database, backend) {
+        (Some(file), Backend::Sqlite) => file.clone(),
+        _ => dir.path().join("bench.db"),
     };
-    let database_url = format!("sqlite://{}", file.display());
+    let scratch = Scratch::create(backend, &file, "stations")?;
+    let database_url = scratch.url.clone();
     let setup = Instant::now();
-    if file.exists() {
+    if matches!(backend, Backend::Sqlite) && file.exists() {
         println!(
             "reusing {} (its stations, whatever --stations says)",
             file.display()
@@ -40,12 +42,12 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
     }
     let setup_seconds = setup.elapsed().as_secs_f64();
 
-    let env = [
-        ("DATABASE_URL", database_url),
+    let mut env = scratch.env();
+    env.extend([
         ("DATA_DIR", dir.path().join("data").display().to_string()),
         // Request logging off for both endpoints alike: measure the work, not the log.
         ("RUST_LOG", "warn".to_owned()),
-    ];
+    ]);
     let server = Server::start(&options.server, &env, &dir.path().join("server.log")).await?;
     // Let startup work settle (the first index check, allocator) before reading memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -56,6 +58,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Outcome> {
 
     let mut outcome = Outcome {
         scenario: "stations",
+        database: backend.label(),
         endpoint: "GET /v1/stations/nearby".into(),
         dataset: format!("{} stations", options.dataset),
         setup_seconds,
