@@ -10,6 +10,17 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 
+/// An HTTP/1.1 keep-alive connection for requests with bodies (the scenarios' POSTs, drills).
+pub(crate) type Conn = hyper::client::conn::http1::SendRequest<http_body_util::Full<Bytes>>;
+
+pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Conn> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
 /// What one endpoint did under load.
 #[derive(Debug, Clone, Default)]
 pub struct LoadStats {

@@ -302,25 +302,12 @@ fn grant_claims(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcom
                 )
             })
             .collect();
-        let returning = (v::account_id, v::claim_no, v::id);
-        // diesel's MultiConnection has no multi-row insert: PostgreSQL gets one statement (one
-        // round trip); SQLite, in-process, a cached statement per row.
-        let inserted: Vec<(i64, i32, i64)> = match conn {
-            _ if rows.is_empty() => Vec::new(),
-            DbConn::Postgres(pg) => diesel::insert_into(v::table)
-                .values(&rows)
-                .returning(returning)
-                .get_results(pg)?,
-            DbConn::Sqlite(lite) => rows
-                .iter()
-                .map(|row| {
-                    diesel::insert_into(v::table)
-                        .values(*row)
-                        .returning(returning)
-                        .get_result(lite)
-                })
-                .collect::<QueryResult<_>>()?,
-        };
+        let inserted: Vec<(i64, i32, i64)> = platform::insert_rows!(
+            conn,
+            v::table,
+            rows,
+            returning(v::account_id, v::claim_no, v::id)
+        )?;
         let ids: HashMap<(i64, i32), i64> = inserted
             .into_iter()
             .map(|(account, claim_no, id)| ((account, claim_no), id))
@@ -405,7 +392,6 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
             live.insert(job.account_id);
             seat.push((i, status, random_token(9)));
         }
-        // As for claims: the batch's rows in one statement each on PostgreSQL.
         let rows: Vec<_> = seat
             .iter()
             .map(|(i, status, code)| {
@@ -419,23 +405,8 @@ fn grant_bookings(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcom
                 )
             })
             .collect();
-        let returning = (b::account_id, b::id);
-        let inserted: Vec<(i64, i64)> = match conn {
-            _ if rows.is_empty() => Vec::new(),
-            DbConn::Postgres(pg) => diesel::insert_into(b::table)
-                .values(&rows)
-                .returning(returning)
-                .get_results(pg)?,
-            DbConn::Sqlite(lite) => rows
-                .iter()
-                .map(|row| {
-                    diesel::insert_into(b::table)
-                        .values(*row)
-                        .returning(returning)
-                        .get_result(lite)
-                })
-                .collect::<QueryResult<_>>()?,
-        };
+        let inserted: Vec<(i64, i64)> =
+            platform::insert_rows!(conn, b::table, rows, returning(b::account_id, b::id))?;
         let ids: HashMap<i64, i64> = inserted.into_iter().collect();
         let (mut seated, mut waiting) = (Vec::new(), Vec::new());
         for (i, status, code) in seat {

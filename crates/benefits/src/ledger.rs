@@ -56,18 +56,7 @@ pub fn append_many(
             )
         })
         .collect();
-    // One statement on PostgreSQL; SQLite (no round trips to save) a row at a time, as
-    // diesel's MultiConnection has no multi-row insert.
-    match conn {
-        DbConn::Postgres(pg) => {
-            diesel::insert_into(l::table).values(&rows).execute(pg)?;
-        }
-        DbConn::Sqlite(lite) => {
-            for row in rows {
-                diesel::insert_into(l::table).values(row).execute(lite)?;
-            }
-        }
-    }
+    platform::insert_rows!(conn, l::table, rows)?;
     Ok(())
 }
 

@@ -285,6 +285,51 @@ where
     }
 }
 
+/// Inserts a batch of rows (a `Vec` of `Copy` value tuples) into `$table`: one multi-row
+/// statement on PostgreSQL (one round trip), a cached statement per row on SQLite (in-process,
+/// nothing to save). diesel's `MultiConnection` cannot run a multi-row insert itself.
+/// `returning $columns` gives each row's columns back (`QueryResult<Vec<_>>`); without it the
+/// result is the `QueryResult<usize>` of rows written.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr, returning $columns:expr) => {{
+        let rows = $rows;
+        match $conn {
+            _ if rows.is_empty() => Ok(Vec::new()),
+            $crate::DbConn::Postgres(pg) => ::diesel::RunQueryDsl::get_results(
+                ::diesel::insert_into($table)
+                    .values(&rows)
+                    .returning($columns),
+                pg,
+            ),
+            $crate::DbConn::Sqlite(lite) => rows
+                .iter()
+                .map(|row| {
+                    ::diesel::RunQueryDsl::get_result(
+                        ::diesel::insert_into($table)
+                            .values(*row)
+                            .returning($columns),
+                        lite,
+                    )
+                })
+                .collect::<::diesel::QueryResult<Vec<_>>>(),
+        }
+    }};
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let rows = $rows;
+        match $conn {
+            _ if rows.is_empty() => Ok(0),
+            $crate::DbConn::Postgres(pg) => {
+                ::diesel::RunQueryDsl::execute(::diesel::insert_into($table).values(&rows), pg)
+            }
+            $crate::DbConn::Sqlite(lite) => rows.iter().try_fold(0, |written, row| {
+                ::diesel::RunQueryDsl::execute(::diesel::insert_into($table).values(*row), lite)
+                    .map(|n| written + n)
+            }),
+        }
+    }};
+}
+
 /// True when a diesel error is a unique-constraint violation (portable `ON CONFLICT` stand-in).
 pub fn is_unique_violation(e: &DieselError) -> bool {
     matches!(

@@ -22,8 +22,6 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use platform::{Coordinator, Db};
 use rand::Rng;
 use serde_json::Value;
@@ -191,17 +189,7 @@ pub(crate) fn crowd_org(db: &Db) -> anyhow::Result<i64> {
     Ok(o::table.select(o::id).order(o::id).first(&mut conn)?)
 }
 
-/// An HTTP/1.1 keep-alive connection.
-pub(crate) type Conn = SendRequest<Full<Bytes>>;
-
-pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Conn> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream)).await?;
-    tokio::spawn(conn);
-    Ok(sender)
-}
+pub(crate) use crate::load::{connect, Conn};
 
 /// What an answer said.
 pub(crate) struct Answer {

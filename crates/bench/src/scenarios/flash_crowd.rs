@@ -21,7 +21,6 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use identity::tokens::{AccessClaims, TokenKeys, ACCESS_TOKEN_TYPE};
 use membership::orgs::{self, NewOrg, RegionCode};
 use membership::vocab::OrgKind;
@@ -647,12 +646,7 @@ pub(crate) async fn drive(
         let (requests, next) = (requests.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut run = Run::default();
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-                    .await?;
-            tokio::spawn(conn);
+            let mut sender = crate::load::connect(addr).await?;
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if once && i >= requests.len() {

@@ -27,7 +27,6 @@ use chrono::Utc;
 use diesel::prelude::*;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use identity::password::{Password, PasswordHasher};
 use platform::crypto::{load_data_key, DataProtector};
 use platform::db::write_tx;
@@ -298,12 +297,7 @@ async fn logins(
         let (phones, passwords, next) = (phones.clone(), passwords.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut storm = Storm::default();
-            let stream = tokio::net::TcpStream::connect(addr).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-                    .await?;
-            tokio::spawn(conn);
+            let mut sender = crate::load::connect(addr).await?;
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(phone) = phones.get(i) else {
