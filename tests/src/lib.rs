@@ -391,15 +391,13 @@ impl TestApp {
 }
 
 impl TestApp {
-    /// A published gift pack of `org` with `stock` packs, open from an hour ago for a day,
-    /// created by `staff` over HTTP; its id.
-    pub async fn published_gift_pack(&self, staff: &str, org: i64, stock: i32) -> i64 {
-        let now = chrono::Utc::now();
-        let body = serde_json::json!({
-            "kind": "gift_pack", "title": "暖新礼包", "stock": stock,
-            "starts_at": now - chrono::Duration::hours(1),
-            "ends_at": now + chrono::Duration::days(1),
-        });
+    /// Creates a program of `org` as `staff` and publishes it; returns the published view.
+    pub async fn published_program(
+        &self,
+        staff: &str,
+        org: i64,
+        body: serde_json::Value,
+    ) -> serde_json::Value {
         let res = self
             .post(
                 &format!("/v1/admin/orgs/{org}/programs"),
@@ -407,19 +405,23 @@ impl TestApp {
                 Some(staff),
             )
             .await;
-        assert_eq!(res.status(), reqwest::StatusCode::CREATED);
-        let id = res.json::<serde_json::Value>().await.unwrap()["id"]
-            .as_i64()
-            .unwrap();
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap()
+        );
+        let created: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(created["status"], "draft");
         let published = self
             .post(
-                &format!("/v1/admin/programs/{id}/publish"),
+                &format!("/v1/admin/programs/{}/publish", created["id"]),
                 &serde_json::json!({}),
                 Some(staff),
             )
             .await;
         assert_eq!(published.status(), reqwest::StatusCode::OK);
-        id
+        published.json().await.unwrap()
     }
 
     /// `count` active members of `org`, created directly rather than through sign-up so that

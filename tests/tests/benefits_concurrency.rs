@@ -57,34 +57,6 @@ async fn tree(app: &TestApp) -> Tree {
     }
 }
 
-/// Creates and publishes a program; returns the published view.
-async fn program(app: &TestApp, token: &str, org: i64, body: Value) -> Value {
-    let res = app
-        .post(
-            &format!("/v1/admin/orgs/{org}/programs"),
-            &body,
-            Some(token),
-        )
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let created: Value = res.json().await.unwrap();
-    assert_eq!(created["status"], "draft");
-    let published = app
-        .post(
-            &format!("/v1/admin/programs/{}/publish", created["id"]),
-            &json!({}),
-            Some(token),
-        )
-        .await;
-    assert_eq!(published.status(), StatusCode::OK);
-    published.json().await.unwrap()
-}
-
 fn window() -> (String, String) {
     let now = Utc::now();
     (
@@ -96,9 +68,7 @@ fn window() -> (String, String) {
 /// A first-come gift pack of Xuanwu with `stock` packs; its id.
 async fn gift_pack(app: &TestApp, t: &Tree, stock: i32) -> i64 {
     let (starts, ends) = window();
-    let pack = program(
-        app,
-        &t.staff_a,
+    let pack = app.published_program(&t.staff_a,
         t.xuanwu,
         json!({ "kind": "gift_pack", "title": "夏日清凉礼包", "starts_at": starts, "ends_at": ends, "stock": stock }),
     )
@@ -110,9 +80,7 @@ async fn gift_pack(app: &TestApp, t: &Tree, stock: i32) -> i64 {
 /// A health-check program of Xuanwu; its id.
 async fn health_check(app: &TestApp, t: &Tree) -> i64 {
     let (starts, ends) = window();
-    let hc = program(
-        app,
-        &t.staff_a,
+    let hc = app.published_program(&t.staff_a,
         t.xuanwu,
         json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts, "ends_at": ends }),
     )
@@ -944,9 +912,7 @@ async fn nobody_reaches_what_is_not_theirs() {
     // A draw whose window closes soon, to try the draw from the wrong district later.
     let now = Utc::now();
     let closes = now + Duration::seconds(2);
-    let draw = program(
-        &app,
-        &t.staff_a,
+    let draw = app.published_program(&t.staff_a,
         t.xuanwu,
         json!({ "kind": "gift_pack", "mode": "draw", "title": "抽签礼包", "starts_at": (now - Duration::hours(1)).to_rfc3339(),
                 "ends_at": (now + Duration::days(3)).to_rfc3339(), "entry_closes_at": closes.to_rfc3339(), "stock": 1 }),

@@ -47,33 +47,6 @@ async fn tree(app: &TestApp) -> Tree {
     }
 }
 
-async fn program(app: &TestApp, token: &str, org: i64, body: Value) -> Value {
-    let res = app
-        .post(
-            &format!("/v1/admin/orgs/{org}/programs"),
-            &body,
-            Some(token),
-        )
-        .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::CREATED,
-        "{}",
-        res.text().await.unwrap()
-    );
-    let created: Value = res.json().await.unwrap();
-    assert_eq!(created["status"], "draft");
-    let published = app
-        .post(
-            &format!("/v1/admin/programs/{}/publish", created["id"]),
-            &json!({}),
-            Some(token),
-        )
-        .await;
-    assert_eq!(published.status(), StatusCode::OK);
-    published.json().await.unwrap()
-}
-
 fn window() -> (String, String) {
     let now = Utc::now();
     (
@@ -87,9 +60,7 @@ async fn a_gift_pack_is_claimed_once_and_handed_out_once() {
     let app = spawn_app().await;
     let t = tree(&app).await;
     let (starts, ends) = window();
-    let pack = program(
-        &app,
-        &t.staff_a,
+    let pack = app.published_program(&t.staff_a,
         t.xuanwu,
         json!({ "kind": "gift_pack", "title": "暖新礼包", "description": "新会员专享", "starts_at": starts, "ends_at": ends,
                 "stock": 2, "eligibility": { "joined_within_days": 30, "occupations": ["rider", "courier"] } }),
@@ -273,9 +244,7 @@ async fn a_health_check_is_booked_waitlisted_promoted_checked_in_and_reported() 
     let app = spawn_app().await;
     let t = tree(&app).await;
     let (starts, ends) = window();
-    let program = program(
-        &app,
-        &t.staff_b,
+    let program = app.published_program(&t.staff_b,
         t.qinhuai,
         json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts, "ends_at": ends }),
     )
@@ -485,9 +454,7 @@ async fn a_fair_draw_anyone_can_re_run() {
     let t = tree(&app).await;
     let now = Utc::now();
     let closes = now + Duration::seconds(3);
-    let program = program(
-        &app,
-        &t.admin,
+    let program = app.published_program(&t.admin,
         t.city,
         json!({ "kind": "gift_pack", "mode": "draw", "title": "清凉礼包抽签", "starts_at": (now - Duration::hours(1)).to_rfc3339(),
                 "ends_at": (now + Duration::days(3)).to_rfc3339(), "entry_closes_at": closes.to_rfc3339(), "stock": 2 }),

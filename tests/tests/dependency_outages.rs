@@ -115,7 +115,20 @@ async fn fixture(app: &TestApp) -> Fixture {
     let worker_phone = phone(700);
     let pair = app.register(&worker_phone).await;
     let member = app.bulk_members(org, 710, 1, "rider").await.remove(0).token;
-    let gift_pack = app.published_gift_pack(&admin, org, 10).await;
+    let now = chrono::Utc::now();
+    let gift_pack = app
+        .published_program(
+            &admin,
+            org,
+            json!({
+                "kind": "gift_pack", "title": "暖新礼包", "stock": 10,
+                "starts_at": now - chrono::Duration::hours(1),
+                "ends_at": now + chrono::Duration::days(1),
+            }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
     Fixture {
         admin,
         org,
