@@ -31,6 +31,9 @@ pub struct LoadStats {
     pub body_bytes: u64,
     /// CPU time the server spent meanwhile (user + system), when measured.
     pub server_cpu: Duration,
+    /// CPU time this load generator spent meanwhile: on a machine it shares with the server,
+    /// what reading the answers costs comes out of the server's share.
+    pub client_cpu: Duration,
     /// Latency of every request, microseconds, sorted.
     latencies_us: Vec<u32>,
 }
@@ -61,6 +64,11 @@ impl LoadStats {
         self.server_cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64
     }
 
+    /// Load generator CPU per request.
+    pub fn client_cpu_us_per_request(&self) -> f64 {
+        self.client_cpu.as_secs_f64() * 1e6 / self.requests.max(1) as f64
+    }
+
     pub fn mean_body_bytes(&self) -> f64 {
         self.body_bytes as f64 / self.requests.max(1) as f64
     }
@@ -72,6 +80,7 @@ impl LoadStats {
         self.elapsed += other.elapsed;
         self.body_bytes += other.body_bytes;
         self.server_cpu += other.server_cpu;
+        self.client_cpu += other.client_cpu;
         self.latencies_us.extend(other.latencies_us);
         self.latencies_us.sort_unstable();
     }
@@ -86,6 +95,7 @@ impl LoadStats {
             "p99_ms": self.p99_ms(),
             "mean_body_bytes": self.mean_body_bytes().round(),
             "server_cpu_us_per_request": self.server_cpu_us_per_request().round(),
+            "load_generator_cpu_us_per_request": self.client_cpu_us_per_request().round(),
         })
     }
 }
@@ -128,6 +138,7 @@ pub async fn run(
         elapsed: started.elapsed(),
         body_bytes: tally.body_bytes,
         server_cpu: Duration::ZERO,
+        client_cpu: Duration::ZERO,
         latencies_us: tally.latencies_us,
     };
     stats.latencies_us.sort_unstable();

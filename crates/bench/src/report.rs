@@ -122,11 +122,14 @@ pub fn print(o: &Outcome) {
         );
     } else {
         println!(
-            "ratios: req/s {:.2}, p99 {:.2}; server CPU per request: {:.0} us vs {:.0} us",
+            "ratios: req/s {:.2}, p99 {:.2}; CPU per request: server {:.0} us vs {:.0} us, \
+             load generator {:.0} us vs {:.0} us",
             o.rps_ratio(),
             o.p99_ratio(),
             o.measured.server_cpu_us_per_request(),
-            o.baseline.server_cpu_us_per_request()
+            o.baseline.server_cpu_us_per_request(),
+            o.measured.client_cpu_us_per_request(),
+            o.baseline.client_cpu_us_per_request()
         );
     }
     for figure in o.figures.iter().filter(|f| !f.text.is_empty()) {

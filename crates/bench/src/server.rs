@@ -57,21 +57,7 @@ impl Server {
 
     /// CPU time the server has used so far (user + system).
     pub fn cpu(&self) -> anyhow::Result<Duration> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which may hold spaces): state is the first, utime
-        // and stime the 12th and 13th; in clock ticks of 1/100 s on Linux.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| -> anyhow::Result<u64> {
-            fields
-                .get(i)
-                .context("short /proc/PID/stat")?
-                .parse()
-                .context("bad /proc/PID/stat")
-        };
-        Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+        process_cpu(self.child.id())
     }
 
     /// Resident memory (VmRSS) in MiB.
@@ -91,6 +77,25 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU time process `pid` has used so far (user + system), from /proc.
+pub fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces): state is the first, utime
+    // and stime the 12th and 13th; in clock ticks of 1/100 s on Linux.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .context("short /proc/PID/stat")?
+            .parse()
+            .context("bad /proc/PID/stat")
+    };
+    Ok(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
 }
 
 /// One `GET /readyz` on a fresh connection: true on 200.

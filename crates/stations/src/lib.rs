@@ -57,9 +57,17 @@ impl Stations {
     /// Loads the index from the database (at startup, before serving).
     pub fn load(db: &Db, config: StationsConfig) -> anyhow::Result<Stations> {
         let started = std::time::Instant::now();
-        let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let index = StationIndex::load(&mut [&mut *conn])
+        // Two readers: one decodes a batch while the database prepares the next.
+        let mut a = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut b = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let index = StationIndex::load(&mut [&mut *a, &mut *b])
             .map_err(|e| anyhow::anyhow!("cannot load the stations index: {e}"))?;
+        if db.is_sqlite() {
+            // The pages just read are in no one's working set now: free the two caches.
+            for conn in [&mut *a, &mut *b] {
+                diesel::connection::SimpleConnection::batch_execute(conn, "PRAGMA shrink_memory")?;
+            }
+        }
         tracing::info!(
             stations = index.len(),
             version = index.version(),

@@ -12,7 +12,7 @@ use anyhow::bail;
 
 use crate::load::{self, LoadStats};
 use crate::report::Outcome;
-use crate::server::Server;
+use crate::server::{process_cpu, Server};
 use crate::Options;
 
 pub const NAMES: &[&str] = &["stations", FLASH_CROWD, "login-storm"];
@@ -103,15 +103,17 @@ pub async fn run(name: &str, options: &Options, backend: &Backend) -> anyhow::Re
     }
 }
 
-/// One round, with the server's CPU time over it.
+/// One round, with the CPU time the server and this load generator spent over it.
 async fn metered(
     server: &Server,
     paths: Arc<Vec<String>>,
     options: &Options,
 ) -> anyhow::Result<LoadStats> {
-    let before = server.cpu()?;
+    let me = std::process::id();
+    let (server_before, client_before) = (server.cpu()?, process_cpu(me)?);
     let mut stats = load::run(server.addr, paths, options.connections, options.round).await?;
-    stats.server_cpu = server.cpu()?.saturating_sub(before);
+    stats.server_cpu = server.cpu()?.saturating_sub(server_before);
+    stats.client_cpu = process_cpu(me)?.saturating_sub(client_before);
     Ok(stats)
 }
 
