@@ -390,7 +390,58 @@ impl TestApp {
     }
 }
 
+/// The org tree the benefits tests work in: a province, Nanjing under it, and two of its
+/// districts, each with a member of staff.
+pub struct Districts {
+    pub admin: String,
+    pub city: i64,
+    pub xuanwu: i64,
+    pub qinhuai: i64,
+    /// Tokens of the staff of Xuanwu and of Qinhuai.
+    pub staff_a: String,
+    pub staff_b: String,
+}
+
+/// When a program is open for the tests: from an hour ago to a week ahead, RFC 3339.
+pub fn open_window() -> (String, String) {
+    let now = chrono::Utc::now();
+    (
+        (now - chrono::Duration::hours(1)).to_rfc3339(),
+        (now + chrono::Duration::days(7)).to_rfc3339(),
+    )
+}
+
 impl TestApp {
+    /// Builds [`Districts`]; its staff are registered as `phone(staff.0)` and `phone(staff.1)`.
+    pub async fn nanjing_districts(&self, staff: (u32, u32)) -> Districts {
+        let admin = self.admin().await;
+        let province = self
+            .org(&admin, None, "federation", "江苏省总工会", "320000")
+            .await;
+        let city = self
+            .org(&admin, Some(province), "city", "南京市总工会", "320100")
+            .await;
+        let xuanwu = self
+            .org(&admin, Some(city), "district", "玄武区总工会", "320102")
+            .await;
+        let qinhuai = self
+            .org(&admin, Some(city), "district", "秦淮区总工会", "320104")
+            .await;
+        let (a, b) = (phone(staff.0), phone(staff.1));
+        self.register(&a).await;
+        self.register(&b).await;
+        self.grant_staff(&admin, xuanwu, &a).await;
+        self.grant_staff(&admin, qinhuai, &b).await;
+        Districts {
+            staff_a: self.token_of(&a).await,
+            staff_b: self.token_of(&b).await,
+            admin,
+            city,
+            xuanwu,
+            qinhuai,
+        }
+    }
+
     /// Creates a program of `org` as `staff` and publishes it; returns the published view.
     pub async fn published_program(
         &self,

@@ -17,57 +17,16 @@ use diesel::prelude::*;
 use futures_util::future::join_all;
 use gigunion_tests::reqwest::{Method, RequestBuilder, Response, StatusCode};
 use gigunion_tests::serde_json::{self, json, Value};
-use gigunion_tests::{assert_problem, phone, spawn_app, TestApp, Worker};
+use gigunion_tests::{assert_problem, open_window, phone, spawn_app, Districts, TestApp, Worker};
 use platform::schema::{bookings as b, health_sessions as hs, programs as p, vouchers as v};
 
-struct Tree {
-    admin: String,
-    xuanwu: i64,
-    qinhuai: i64,
-    /// Staff of Xuanwu and of Qinhuai.
-    staff_a: String,
-    staff_b: String,
-}
-
-async fn tree(app: &TestApp) -> Tree {
-    let admin = app.admin().await;
-    let province = app
-        .org(&admin, None, "federation", "江苏省总工会", "320000")
-        .await;
-    let city = app
-        .org(&admin, Some(province), "city", "南京市总工会", "320100")
-        .await;
-    let xuanwu = app
-        .org(&admin, Some(city), "district", "玄武区总工会", "320102")
-        .await;
-    let qinhuai = app
-        .org(&admin, Some(city), "district", "秦淮区总工会", "320104")
-        .await;
-    let (a, b) = (phone(701), phone(702));
-    app.register(&a).await;
-    app.register(&b).await;
-    app.grant_staff(&admin, xuanwu, &a).await;
-    app.grant_staff(&admin, qinhuai, &b).await;
-    Tree {
-        staff_a: app.token_of(&a).await,
-        staff_b: app.token_of(&b).await,
-        admin,
-        xuanwu,
-        qinhuai,
-    }
-}
-
-fn window() -> (String, String) {
-    let now = Utc::now();
-    (
-        (now - Duration::hours(1)).to_rfc3339(),
-        (now + Duration::days(7)).to_rfc3339(),
-    )
+async fn tree(app: &TestApp) -> Districts {
+    app.nanjing_districts((701, 702)).await
 }
 
 /// A first-come gift pack of Xuanwu with `stock` packs; its id.
-async fn gift_pack(app: &TestApp, t: &Tree, stock: i32) -> i64 {
-    let (starts, ends) = window();
+async fn gift_pack(app: &TestApp, t: &Districts, stock: i32) -> i64 {
+    let (starts, ends) = open_window();
     let pack = app.published_program(&t.staff_a,
         t.xuanwu,
         json!({ "kind": "gift_pack", "title": "夏日清凉礼包", "starts_at": starts, "ends_at": ends, "stock": stock }),
@@ -78,8 +37,8 @@ async fn gift_pack(app: &TestApp, t: &Tree, stock: i32) -> i64 {
 }
 
 /// A health-check program of Xuanwu; its id.
-async fn health_check(app: &TestApp, t: &Tree) -> i64 {
-    let (starts, ends) = window();
+async fn health_check(app: &TestApp, t: &Districts) -> i64 {
+    let (starts, ends) = open_window();
     let hc = app.published_program(&t.staff_a,
         t.xuanwu,
         json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts, "ends_at": ends }),
@@ -1081,7 +1040,7 @@ async fn nobody_reaches_what_is_not_theirs() {
     .await;
 
     // Staff of another district cannot manage Xuanwu's programs.
-    let (starts, ends) = window();
+    let (starts, ends) = open_window();
     let draft = read(
         app.post(
             &format!("/v1/admin/orgs/{}/programs", t.xuanwu),
@@ -1283,6 +1242,6 @@ async fn nobody_reaches_what_is_not_theirs() {
 }
 
 fn draft_body() -> Value {
-    let (starts, ends) = window();
+    let (starts, ends) = open_window();
     json!({ "kind": "gift_pack", "title": "越权礼包", "starts_at": starts, "ends_at": ends, "stock": 3 })
 }

@@ -5,61 +5,18 @@
 use chrono::{Duration, Utc};
 use gigunion_tests::reqwest::{Method, StatusCode};
 use gigunion_tests::serde_json::{json, Value};
-use gigunion_tests::{assert_problem, phone, spawn_app, TestApp};
+use gigunion_tests::{assert_problem, open_window, phone, spawn_app, Districts, TestApp};
 use sha2::{Digest, Sha256};
 
-struct Tree {
-    admin: String,
-    city: i64,
-    xuanwu: i64,
-    qinhuai: i64,
-    /// Staff of Xuanwu and of Qinhuai.
-    staff_a: String,
-    staff_b: String,
-}
-
-async fn tree(app: &TestApp) -> Tree {
-    let admin = app.admin().await;
-    let province = app
-        .org(&admin, None, "federation", "江苏省总工会", "320000")
-        .await;
-    let city = app
-        .org(&admin, Some(province), "city", "南京市总工会", "320100")
-        .await;
-    let xuanwu = app
-        .org(&admin, Some(city), "district", "玄武区总工会", "320102")
-        .await;
-    let qinhuai = app
-        .org(&admin, Some(city), "district", "秦淮区总工会", "320104")
-        .await;
-    let (a, b) = (phone(601), phone(602));
-    app.register(&a).await;
-    app.register(&b).await;
-    app.grant_staff(&admin, xuanwu, &a).await;
-    app.grant_staff(&admin, qinhuai, &b).await;
-    Tree {
-        staff_a: app.token_of(&a).await,
-        staff_b: app.token_of(&b).await,
-        admin,
-        city,
-        xuanwu,
-        qinhuai,
-    }
-}
-
-fn window() -> (String, String) {
-    let now = Utc::now();
-    (
-        (now - Duration::hours(1)).to_rfc3339(),
-        (now + Duration::days(7)).to_rfc3339(),
-    )
+async fn tree(app: &TestApp) -> Districts {
+    app.nanjing_districts((601, 602)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gift_pack_is_claimed_once_and_handed_out_once() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (starts, ends) = window();
+    let (starts, ends) = open_window();
     let pack = app.published_program(&t.staff_a,
         t.xuanwu,
         json!({ "kind": "gift_pack", "title": "暖新礼包", "description": "新会员专享", "starts_at": starts, "ends_at": ends,
@@ -243,7 +200,7 @@ async fn a_gift_pack_is_claimed_once_and_handed_out_once() {
 async fn a_health_check_is_booked_waitlisted_promoted_checked_in_and_reported() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (starts, ends) = window();
+    let (starts, ends) = open_window();
     let program = app.published_program(&t.staff_b,
         t.qinhuai,
         json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts, "ends_at": ends }),
@@ -607,7 +564,7 @@ async fn a_fair_draw_anyone_can_re_run() {
 async fn programs_refuse_bad_input_with_the_field_named() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (starts, ends) = window();
+    let (starts, ends) = open_window();
     let create = |body: Value| {
         let app = &app;
         let token = t.staff_a.clone();
