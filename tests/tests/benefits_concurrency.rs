@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use futures_util::future::join_all;
 use gigunion_tests::reqwest::{Method, RequestBuilder, Response, StatusCode};
 use gigunion_tests::serde_json::{self, json, Value};
-use gigunion_tests::{assert_problem, open_window, phone, spawn_app, Districts, TestApp, Worker};
+use gigunion_tests::{assert_problem, open_window, spawn_app, Districts, TestApp, Worker};
 use platform::schema::{bookings as b, health_sessions as hs, programs as p, vouchers as v};
 
 async fn tree(app: &TestApp) -> Districts {
