@@ -34,6 +34,18 @@ fn return_big_blocks_to_the_system() {
     }
 }
 
+/// Hands the heap's free pages back to the system once startup is done. Loading the stations
+/// index decodes every row on two reader threads and fills two SQLite page caches (freed right
+/// after); without a trim those pages stay resident in the threads' heaps: 57-61 MiB idle at
+/// 200,000 stations against 53 MiB with it.
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases memory that is free; nothing the program holds moves.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     return_big_blocks_to_the_system();
@@ -84,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Serve { demo } => {
             let state = AppState::build(&settings, None)?;
+            trim_heap();
             if demo {
                 report_seed(seed::seed(&state, &settings.data_dir).await?);
             }
