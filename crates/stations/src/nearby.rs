@@ -20,7 +20,7 @@ pub const DEFAULT_LIMIT: usize = 20;
 pub const MAX_LIMIT: usize = 100;
 
 /// Query of a nearby search. Every value is checked here, so a bad one is a 422 naming it.
-#[derive(Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
 pub struct NearbyParams {
     /// Latitude of the rider, -90 to 90.

@@ -10,9 +10,11 @@ use platform::db::write_tx;
 use platform::Db;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use stations::index::StationIndex;
+use stations::nearby::{answer, NearbyParams};
 
 use super::{Backend, Scratch};
-use crate::report::Outcome;
+use crate::report::{Figure, Outcome};
 use crate::server::Server;
 use crate::Options;
 
@@ -55,6 +57,10 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
 
     let (baseline, measured) = crate::scenarios::measure(&server, queries(), options).await?;
     let rss_after_load_mib = server.rss_mib()?;
+    let ready_seconds = server.ready_after.as_secs_f64();
+    // The server's cores are the handler's below.
+    drop(server);
+    let handler_us = answer_in_process(&database_url, &queries())?;
 
     let mut outcome = Outcome {
         scenario: "stations",
@@ -62,7 +68,7 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
         endpoint: "GET /v1/stations/nearby".into(),
         dataset: format!("{} stations", options.dataset),
         setup_seconds,
-        ready_seconds: server.ready_after.as_secs_f64(),
+        ready_seconds,
         rss_idle_mib,
         rss_after_load_mib,
         connections: options.connections,
@@ -71,6 +77,14 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
         targets: Vec::new(),
         figures: Vec::new(),
     };
+    outcome.figures = vec![Figure::new(
+        "handler_us_per_answer_in_process",
+        (handler_us * 10.0).round() / 10.0,
+        format!(
+            "the handler alone (parse, search, write the answer; no HTTP), in this process on one \
+             thread: {handler_us:.1} us per answer"
+        ),
+    )];
     outcome.targets = vec![
         (
             format!(
@@ -122,6 +136,49 @@ fn prefill(database_url: &str, n: usize) -> anyhow::Result<()> {
         diesel::connection::SimpleConnection::batch_execute(&mut *conn, "VACUUM ANALYZE stations")?;
     }
     Ok(())
+}
+
+/// What answering `paths` costs away from HTTP: the queries answered in this process on one
+/// thread, over an index loaded from the same database; microseconds per answer. It says how
+/// much of the route's cost is the handler and how much the HTTP around it.
+fn answer_in_process(database_url: &str, paths: &[String]) -> anyhow::Result<f64> {
+    let db = Db::connect(database_url)?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let index = StationIndex::load(&mut [&mut *conn]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let params: Vec<NearbyParams> = paths.iter().map(|p| params_of(p)).collect();
+    let mut bytes = 0;
+    let mut answer_all = || -> anyhow::Result<()> {
+        for p in &params {
+            bytes += answer(&index, p).map_err(|e| anyhow::anyhow!("{e}"))?.len();
+        }
+        Ok(())
+    };
+    answer_all()?; // warm the caches as the HTTP rounds did
+    const PASSES: usize = 3;
+    let started = Instant::now();
+    for _ in 0..PASSES {
+        answer_all()?;
+    }
+    let elapsed = started.elapsed();
+    std::hint::black_box(bytes);
+    Ok(elapsed.as_secs_f64() * 1e6 / (PASSES * params.len()) as f64)
+}
+
+/// The parameters of one of [`queries`]' paths (plain values: nothing is percent-encoded).
+fn params_of(path: &str) -> NearbyParams {
+    let mut params = NearbyParams::default();
+    let query = path.split_once('?').map_or("", |(_, q)| q);
+    for (name, value) in query.split('&').filter_map(|pair| pair.split_once('=')) {
+        let value = Some(value.to_owned());
+        match name {
+            "lat" => params.lat = value,
+            "lng" => params.lng = value,
+            "amenities" => params.amenities = value,
+            "open_now" => params.open_now = value,
+            other => unreachable!("queries() writes no {other}"),
+        }
+    }
+    params
 }
 
 /// Random nearby queries around Nanjing and Hefei.
