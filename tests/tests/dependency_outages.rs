@@ -362,6 +362,18 @@ async fn postgres_outage_answers_503_and_recovers_without_restart() {
         // What does not need it keeps working: search is served from memory.
         assert_ok(send(&app, Method::GET, "/healthz", None).await).await;
         assert_eq!(nearby(&app).await, found_before);
+        // Once a wait for a connection has run out, the next requests hear so at once rather
+        // than after the pool's whole connection timeout (5 s).
+        for _ in 0..3 {
+            let asked = std::time::Instant::now();
+            let res = send(&app, Method::GET, "/v1/me", Some(&f.worker)).await;
+            let took = asked.elapsed();
+            assert_problem(res, 503, "dependency_unavailable").await;
+            assert!(
+                took < Duration::from_secs(2),
+                "{mode:?}: 503 after {took:?}"
+            );
+        }
 
         stop.store(true, Ordering::Relaxed);
         let mut statuses = Vec::new();

@@ -6,6 +6,8 @@
 //! async executor never waits on the database.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -164,11 +166,37 @@ fn stable_sqlite_plans() {
     });
 }
 
+/// How long a request waits for a connection while the database answers.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long it waits once a wait has run out: the pool keeps reconnecting in the background,
+/// so a short look is enough to notice the database is back, and meanwhile a rider hears 503 at
+/// once instead of after five seconds.
+const WAIT_WHILE_DOWN: Duration = Duration::from_millis(250);
+
 /// The shared handle: a connection pool plus which backend it talks to.
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     sqlite: bool,
+    /// The last wait for a connection ran out (set) or one was had since (clear).
+    down: Arc<AtomicBool>,
+}
+
+/// A connection from `pool`, waiting the full timeout only while the database is not known to
+/// be away (see [`WAIT_WHILE_DOWN`]).
+fn checkout(
+    pool: &r2d2::Pool<Manager>,
+    down: &AtomicBool,
+) -> std::result::Result<r2d2::PooledConnection<Manager>, r2d2::Error> {
+    let wait = if down.load(Ordering::Relaxed) {
+        WAIT_WHILE_DOWN
+    } else {
+        CONNECTION_TIMEOUT
+    };
+    let got = pool.get_timeout(wait);
+    down.store(got.is_err(), Ordering::Relaxed);
+    got
 }
 
 impl Db {
@@ -184,10 +212,14 @@ impl Db {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
+            .connection_timeout(CONNECTION_TIMEOUT)
             .build(Manager { url })
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        Ok(Db { pool, sqlite })
+        Ok(Db {
+            pool,
+            sqlite,
+            down: Arc::default(),
+        })
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -210,7 +242,7 @@ impl Db {
 
     /// A pooled connection for synchronous callers (CLI, tests). Request handlers use [`Db::run`].
     pub fn get(&self) -> Result<r2d2::PooledConnection<Manager>> {
-        Ok(self.pool.get()?)
+        Ok(checkout(&self.pool, &self.down)?)
     }
 
     /// Runs diesel code on the blocking pool with a pooled connection.
@@ -219,9 +251,9 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, down) = (self.pool.clone(), self.down.clone());
         actix_web::web::block(move || {
-            let mut conn = pool.get()?;
+            let mut conn = checkout(&pool, &down)?;
             f(&mut conn)
         })
         .await?
