@@ -58,7 +58,7 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
     let (baseline, measured) = crate::scenarios::measure(&server, queries(), options).await?;
     let rss_after_load_mib = server.rss_mib()?;
     let ready_seconds = server.ready_after.as_secs_f64();
-    // The server's cores are the handler's below.
+    // Stopped first, so that nothing runs beside the handler measured below.
     drop(server);
     let handler_us = answer_in_process(&database_url, &queries())?;
 
