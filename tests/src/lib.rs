@@ -390,8 +390,8 @@ impl TestApp {
     }
 }
 
-/// The org tree the benefits tests work in: a province, Nanjing under it, and two of its
-/// districts, each with a member of staff.
+/// The org tree the benefits and stations tests work in: a province, Nanjing under it, and two
+/// of its districts, each with a member of staff.
 pub struct Districts {
     pub admin: String,
     pub city: i64,

@@ -4,44 +4,11 @@
 
 use gigunion_tests::reqwest::StatusCode;
 use gigunion_tests::serde_json::{json, Value};
-use gigunion_tests::{phone, TestApp};
+use gigunion_tests::{Districts, TestApp};
 
-/// 南京市总工会 with two districts, a staff account on each, and the admin.
-pub struct Tree {
-    pub admin: String,
-    pub city: i64,
-    pub xuanwu: i64,
-    pub qinhuai: i64,
-    /// Staff of 玄武区总工会.
-    pub staff_a: String,
-    /// Staff of 秦淮区总工会.
-    pub staff_b: String,
-}
-
-pub async fn tree(app: &TestApp) -> Tree {
-    let admin = app.admin().await;
-    let city = app
-        .org(&admin, None, "city", "南京市总工会", "320100")
-        .await;
-    let xuanwu = app
-        .org(&admin, Some(city), "district", "玄武区总工会", "320102")
-        .await;
-    let qinhuai = app
-        .org(&admin, Some(city), "district", "秦淮区总工会", "320104")
-        .await;
-    let (a, b) = (phone(301), phone(302));
-    app.register(&a).await;
-    app.register(&b).await;
-    app.grant_staff(&admin, xuanwu, &a).await;
-    app.grant_staff(&admin, qinhuai, &b).await;
-    Tree {
-        staff_a: app.token_of(&a).await,
-        staff_b: app.token_of(&b).await,
-        admin,
-        city,
-        xuanwu,
-        qinhuai,
-    }
+/// Nanjing with two districts, a staff account on each, and the admin.
+pub async fn tree(app: &TestApp) -> Districts {
+    app.nanjing_districts((301, 302)).await
 }
 
 /// A station body at a GCJ-02 point with the given weekly hours document.
