@@ -475,6 +475,25 @@ impl TestApp {
         published.json().await.unwrap()
     }
 
+    /// Closes a draw's entry window now: `entry_closes_at` a second into the past in the
+    /// database, then a wait past the program cache (one second). Tests open draws with a long
+    /// window and close it here, so no test depends on finishing its entries within seconds.
+    pub async fn close_entries(&self, program: i64) {
+        use diesel::prelude::*;
+        use platform::schema::programs as p;
+        let closed = platform::clock::now() - chrono::Duration::seconds(1);
+        self.db
+            .run(move |conn| {
+                diesel::update(p::table.find(program))
+                    .set(p::entry_closes_at.eq(closed))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .expect("close the entry window");
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
+
     /// `count` active members of `org`, created directly rather than through sign-up so that
     /// crowd tests need no Argon2 hash or SMS code per person: accounts `phone(first..)`, real
     /// names, and a join through an auto-approving code, each with an access token.

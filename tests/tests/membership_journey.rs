@@ -355,7 +355,14 @@ async fn join_approve_card_transfer_history_leave() {
     assert!(lines[1].contains(&member_no) && lines[1].contains("秦淮区总工会"));
     assert!(!text.contains(&rider.id_number) && !text.contains(&rider.phone));
 
-    // Leaving ends the membership; the card stops verifying.
+    // Leaving ends the membership; the card stops verifying. A card fetched just before, so
+    // its minute of life cannot run out during a slow run and hide the rule.
+    let card: Value = app
+        .get("/v1/me/card", Some(&rider.token))
+        .await
+        .json()
+        .await
+        .unwrap();
     let left = app
         .request(gigunion_tests::reqwest::Method::DELETE, "/v1/me/membership")
         .bearer_auth(&rider.token)

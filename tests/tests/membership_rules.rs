@@ -5,7 +5,6 @@
 //! Phones used here: `phone(300..399)`.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use chrono::Utc;
 use diesel::prelude::*;
@@ -588,14 +587,19 @@ async fn join_codes_refuse_unknown_used_up_revoked_and_expired() {
     assert!(html.contains("该入会码已停用"), "{html}");
     assert!(!html.contains("玄武区总工会"), "{html}");
 
-    // Expired: usable until its time, refused after.
-    let at = (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    // Expired: usable until its time, refused after. Its time is then moved into the past in
+    // the database, so no test run is too slow for the window.
+    let at = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
     let brief = code_of(
         &app.join_code(admin, t.a, json!({ "label": "限时", "expires_at": at }))
             .await,
     );
     expect(app.get(&format!("/v1/join/{brief}"), None).await, 200).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let past = platform::clock::now() - chrono::Duration::seconds(1);
+    diesel::update(j::table.filter(j::code.eq(&brief)))
+        .set(j::expires_at.eq(past))
+        .execute(&mut *app.db.get().unwrap())
+        .unwrap();
     assert_problem(
         app.get(&format!("/v1/join/{brief}"), None).await,
         409,
@@ -1026,18 +1030,32 @@ async fn member_list_filters_searches_pages_and_exports_masked_csv() {
         assert_eq!(ids(&page), Vec::<i64>::new(), "q={q}");
     }
 
-    // Joined dates are calendar days in Shanghai.
-    let today = (Utc::now() + chrono::Duration::hours(8)).date_naive();
+    // Joined dates are calendar days in Shanghai. The days come from the stored join times,
+    // so a run that crosses midnight there still filters on the days the members joined.
+    let joined_days: BTreeSet<chrono::NaiveDate> = expect(list(vec![]).await, 200).await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let at: chrono::DateTime<Utc> = row["joined_at"].as_str().unwrap().parse().unwrap();
+            (at + chrono::Duration::hours(8)).date_naive()
+        })
+        .collect();
+    let (first, last) = (joined_days.first().unwrap(), joined_days.last().unwrap());
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
     let page = expect(
-        list(vec![("joined_from", day(today)), ("joined_to", day(today))]).await,
+        list(vec![
+            ("joined_from", day(*first)),
+            ("joined_to", day(*last)),
+        ])
+        .await,
         200,
     )
     .await;
     assert_eq!(ids(&page).into_iter().collect::<BTreeSet<_>>(), all_active);
     for params in [
-        vec![("joined_from", day(today + chrono::Days::new(1)))],
-        vec![("joined_to", day(today - chrono::Days::new(1)))],
+        vec![("joined_from", day(*last + chrono::Days::new(1)))],
+        vec![("joined_to", day(*first - chrono::Days::new(1)))],
     ] {
         let page = expect(list(params).await, 200).await;
         assert_eq!(ids(&page), Vec::<i64>::new());

@@ -473,7 +473,7 @@ mod tests {
     #[tokio::test]
     async fn keys_expire_and_delete_is_single_winner() {
         let c = Coordinator::local();
-        c.put("otp", "v", Duration::from_millis(30)).await.unwrap();
+        c.put("otp", "v", Duration::from_secs(5)).await.unwrap();
         assert_eq!(c.get("otp").await.unwrap().as_deref(), Some("v"));
         assert!(c.delete("otp").await.unwrap());
         assert!(!c.delete("otp").await.unwrap());

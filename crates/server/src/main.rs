@@ -72,7 +72,7 @@ async fn main() -> anyhow::Result<()> {
             let phone = Phone::parse(&phone).context("--phone must be a mainland mobile number")?;
             let (password, generated) = match password {
                 Some(p) => (p, false),
-                None => (format!("gu{}7", platform::crypto::random_token(9)), true),
+                None => (Password::generate().as_str().to_owned(), true),
             };
             let parsed = Password::parse(&password, "password").map_err(|_| {
                 anyhow::anyhow!("the password needs 8-128 characters with letters and digits")

@@ -10,7 +10,6 @@ use membership::join_codes::{self, NewJoinCode};
 use membership::orgs::{self, Location, NewOrg, RegionCode};
 use membership::staff;
 use membership::vocab::OrgKind;
-use platform::crypto::random_token;
 use platform::db::write_tx;
 
 use crate::AppState;
@@ -37,11 +36,6 @@ fn anyhow(e: platform::Error) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
-/// Letters and digits, so it always satisfies the password policy.
-fn new_password() -> String {
-    format!("gu{}7", random_token(9))
-}
-
 /// Creates the account if the phone is new; returns its id and, if created, its password.
 async fn account(
     state: &AppState,
@@ -59,8 +53,8 @@ async fn account(
     if let Some(c) = existing {
         return Ok((c.account_id, None));
     }
-    let password = new_password();
-    let parsed = Password::parse(&password, "password").map_err(anyhow)?;
+    let parsed = Password::generate();
+    let password = parsed.as_str().to_owned();
     let id = if admin {
         state
             .identity

@@ -16,7 +16,6 @@ use anyhow::{bail, Context};
 use diesel::prelude::*;
 use hyper::Method;
 use identity::{IdentityConfig, Limits};
-use platform::crypto::random_token;
 use platform::schema::refresh_tokens as rt;
 use platform::Db;
 use rand::Rng;
@@ -73,7 +72,7 @@ async fn drill(
     let started = Instant::now();
     let setup = flash_crowd::prepare(&db, &data_dir, claimers, stock)?;
     let org = super::crowd_org(&db)?;
-    let admin_password = random_token(12);
+    let admin_password = identity::password::Password::generate().as_str().to_owned();
     admin_create(options, &pg.url, &data_dir, &admin_password)?;
     println!(
         "prepared {claimers} members and {stock} packs in {:.1} s",
@@ -88,8 +87,8 @@ async fn drill(
         ("DATA_DIR", data_dir.display().to_string()),
         ("PUBLIC_BASE_URL", ISSUER.to_owned()),
         ("SMS_SENDER", format!("file:{}", sms.display())),
-        // Behind the proxy every client has its own address; this run's is fresh, so limits
-        // per IP left in Redis by earlier runs do not apply to it.
+        // Behind the proxy every client has its own address. Limits left in Redis by earlier
+        // runs cannot apply: keys are prefixed with the scratch database's deployment id.
         ("TRUST_PROXY", "true".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];

@@ -79,37 +79,9 @@ async fn crowd(
     dir: &std::path::Path,
 ) -> anyhow::Result<CrowdReport> {
     let data_dir = dir.join("data");
-    let (database_url, label, redis, pg_cleanup) = match &backend {
-        Backend::Sqlite => (
-            format!("sqlite://{}", dir.join("crowd.db").display()),
-            "sqlite".to_owned(),
-            None,
-            None,
-        ),
-        Backend::Postgres { admin_url, redis } => {
-            let name = format!("gigunion_bench_{}", std::process::id());
-            let mut admin = diesel::PgConnection::establish(admin_url)?;
-            // Two statements: PostgreSQL runs a multi-statement string as one transaction,
-            // which DROP/CREATE DATABASE refuse.
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\""))?;
-            admin.batch_execute(&format!("CREATE DATABASE \"{name}\""))?;
-            let url = match admin_url.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => bail!("BENCH_PG_URL needs a database path"),
-            };
-            let label = if redis.is_some() {
-                "postgres + redis"
-            } else {
-                "postgres"
-            };
-            (
-                url,
-                label.to_owned(),
-                redis.clone(),
-                Some((admin_url.clone(), name)),
-            )
-        }
-    };
+    // A database of this run's own, dropped when the scenario ends (early failures included).
+    let scratch = super::Scratch::create(&backend, &dir.join("crowd.db"), "crowd")?;
+    let label = backend.label().to_owned();
     // Packs in stock (BENCH_STOCK, default 10,000); ten times as many members claim:
     // enough that the claims phase lasts seconds, not a warm-up.
     let stock: usize = std::env::var("BENCH_STOCK")
@@ -121,7 +93,7 @@ async fn crowd(
         "\n== flash crowd on {label}: {crowd} members, {stock} packs, one session of {stock} seats"
     );
 
-    let db = Db::connect(&database_url)?;
+    let db = Db::connect(&scratch.url)?;
     db.migrate()?;
     let started = Instant::now();
     let setup = prepare(&db, &data_dir, crowd, stock)?;
@@ -130,15 +102,12 @@ async fn crowd(
     let naive_before = naive_rate(&db, Duration::from_secs(3))?;
     println!("naive single-row commits: {naive_before:.0}/s");
 
-    let mut env = vec![
-        ("DATABASE_URL", database_url.clone()),
+    let mut env = scratch.env();
+    env.extend([
         ("DATA_DIR", data_dir.display().to_string()),
         ("RUST_LOG", "warn".to_owned()),
         ("PUBLIC_BASE_URL", ISSUER.to_owned()),
-    ];
-    if let Some(redis) = &redis {
-        env.push(("REDIS_URL", redis.clone()));
-    }
+    ]);
     let server =
         crate::server::Server::start(&options.server, &env, &dir.join("server.log")).await?;
     let addr = server.addr;
@@ -276,12 +245,6 @@ async fn crowd(
     let naive = naive_before.max(naive_after);
     let check = verify(&db, &setup)?;
     drop(db);
-    if let Some((admin_url, name)) = pg_cleanup {
-        if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
-            let _ =
-                admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-        }
-    }
 
     let claims_ratio = claims_rps / naive;
     let sold_out_ratio = sold_out_rps / healthz_rps;

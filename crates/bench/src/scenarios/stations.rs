@@ -195,7 +195,9 @@ fn queries() -> Vec<String> {
                 q.push_str("&amenities=drinking_water,phone_charging");
             }
             if rng.gen_bool(0.1) {
-                q.push_str("&open_now=true");
+                // At a fixed moment (12:30 in Shanghai), so the answers, and with them the
+                // figures, do not depend on the hour the bench runs.
+                q.push_str("&open_now=true&at=2026-12-01T04:30:00Z");
             }
             q
         })
