@@ -209,3 +209,51 @@ async fn operations_endpoints_answer() {
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-abc-123");
 }
+
+/// Sends the head of a keyed POST declaring a 15 MiB body, then 1 KiB of it, and returns the
+/// status the server answers with before the rest arrives (a server that waited to buffer the
+/// whole body would never answer).
+async fn answer_to_a_large_keyed_body(app: &gigunion_tests::TestApp, token: Option<&str>) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut head = format!(
+        "POST /v1/memberships HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Idempotency-Key: large-1\r\nContent-Length: {}\r\n",
+        15 << 20
+    );
+    if let Some(token) = token {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&[b' '; 1024]).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read(&mut answer))
+        .await
+        .expect("answered without waiting for the whole body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_request_buffers_nothing_for_strangers_and_no_more_than_the_route_takes() {
+    let app = spawn_app().await;
+    // Not signed in: refused before any of the body is held.
+    assert_eq!(answer_to_a_large_keyed_body(&app, None).await, 401);
+    assert_eq!(
+        answer_to_a_large_keyed_body(&app, Some("not-a-token")).await,
+        401
+    );
+    // Signed in: the declared length is over the route's limit, refused before reading.
+    let rider = app.worker(60).await;
+    assert_eq!(
+        answer_to_a_large_keyed_body(&app, Some(&rider.token)).await,
+        413
+    );
+}

@@ -785,6 +785,16 @@ async fn idempotency_keys_replay_the_first_response() {
     let vouchers = vouchers_of(&app, pid);
     assert_eq!(vouchers.iter().filter(|r| r.1 == a0).count(), 1);
     assert_eq!(vouchers.len(), 2);
+    // The stored answers are sealed: the voucher codes are nowhere in the table in clear.
+    let stored: Vec<Option<String>> = platform::schema::idempotency_keys::table
+        .select(platform::schema::idempotency_keys::body)
+        .load(&mut *app.db.get().unwrap())
+        .unwrap();
+    assert_eq!(stored.iter().flatten().count(), 2);
+    for code in [&first.body["code"], &other.body["code"]] {
+        let code = code.as_str().expect("voucher code");
+        assert!(stored.iter().flatten().all(|body| !body.contains(code)));
+    }
 
     // A booking likewise; the same key with another body is refused.
     let book = |waitlist: bool| {

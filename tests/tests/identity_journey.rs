@@ -1,5 +1,6 @@
 //! The whole identity journey over HTTP, as the phone app drives it.
 
+use diesel::prelude::*;
 use gigunion_tests::reqwest::StatusCode;
 use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{assert_problem, phone, spawn_app, spawn_app_with, PASSWORD};
@@ -240,29 +241,64 @@ async fn one_time_codes_are_single_use_and_burn_after_five_wrong_tries() {
     assert_problem(again, 409, "phone_taken").await;
 }
 
+/// Token-issuing routes are never answered from storage: a retry with the same key runs
+/// again under the route's own rules, and no token is ever stored to be replayed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_honours_idempotency_key() {
+async fn token_routes_ignore_idempotency_keys() {
     let app = spawn_app().await;
     let rider = phone(5);
     let code = app.otp(&rider).await;
-    let body = json!({ "phone": rider, "code": code, "password": PASSWORD });
-    let send = |body: Value| {
-        app.request(gigunion_tests::reqwest::Method::POST, "/v1/auth/register")
-            .header("Idempotency-Key", "register-once")
-            .json(&body)
+    let keyed = |path: &str, body: &Value| {
+        app.request(gigunion_tests::reqwest::Method::POST, path)
+            .header("Idempotency-Key", "same-key")
+            .json(body)
             .send()
     };
-    let first = send(body.clone()).await.unwrap();
+    let register = json!({ "phone": rider, "code": code, "password": PASSWORD });
+    let first = keyed("/v1/auth/register", &register).await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
-    let first: Value = first.json().await.unwrap();
-    let replay = send(body.clone()).await.unwrap();
-    assert_eq!(replay.status(), StatusCode::CREATED);
-    assert_eq!(replay.headers()["idempotency-replayed"], "true");
-    assert_eq!(replay.json::<Value>().await.unwrap(), first);
+    // The code is spent: a retry is refused, not replayed (the rider signs in instead).
+    let retry = keyed("/v1/auth/register", &register).await.unwrap();
+    assert!(retry.headers().get("idempotency-replayed").is_none());
+    assert_problem(retry, 422, "otp_expired").await;
 
-    let mut other = body.clone();
-    other["password"] = json!("another2026");
-    assert_problem(send(other).await.unwrap(), 422, "idempotency_key_reused").await;
+    let login = json!({ "phone": rider, "password": PASSWORD });
+    let mut pairs = Vec::new();
+    for _ in 0..2 {
+        let res = keyed("/v1/auth/login", &login).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers().get("idempotency-replayed").is_none());
+        pairs.push(res.json::<Value>().await.unwrap());
+    }
+    assert_ne!(pairs[0]["refresh_token"], pairs[1]["refresh_token"]);
+
+    // After logout the old refresh token is dead, whatever key comes with it.
+    let refresh = json!({ "refresh_token": pairs[0]["refresh_token"] });
+    assert_eq!(
+        keyed("/v1/auth/refresh", &refresh).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let token = pairs[1]["access_token"].as_str().unwrap();
+    let out = app
+        .request(gigunion_tests::reqwest::Method::POST, "/v1/auth/logout")
+        .bearer_auth(token)
+        .json(&refresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    assert_problem(
+        keyed("/v1/auth/refresh", &refresh).await.unwrap(),
+        401,
+        "invalid_refresh_token",
+    )
+    .await;
+
+    let stored: i64 = platform::schema::idempotency_keys::table
+        .count()
+        .get_result(&mut *app.db.get().unwrap())
+        .unwrap();
+    assert_eq!(stored, 0, "nothing of a token route is stored");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,8 @@ use membership::staff;
 use platform::clock::now;
 use platform::db::write_tx;
 use platform::error::Problem;
-use platform::http::resource;
+use platform::http::{resource, JSON_LIMIT};
+use platform::idempotency::creating;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -33,38 +34,40 @@ use crate::Benefits;
 /// The routes a service-fair crowd hammers. The server registers them ahead of everything else:
 /// actix tries resources in order, one pattern match each, so these answer after two.
 pub fn crowd_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/programs/{id}/claims").route(web::post().to(claim)))
-        .service(resource("/v1/sessions/{id}/bookings").route(web::post().to(book)));
+    cfg.service(creating("/v1/programs/{id}/claims", JSON_LIMIT).route(web::post().to(claim)))
+        .service(creating("/v1/sessions/{id}/bookings", JSON_LIMIT).route(web::post().to(book)));
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/admin/orgs/{id}/programs").route(web::post().to(create_program)))
-        .service(resource("/v1/admin/programs/{id}/publish").route(web::post().to(publish)))
-        .service(resource("/v1/admin/programs/{id}/close").route(web::post().to(close)))
-        .service(resource("/v1/admin/programs/{id}/sessions").route(web::post().to(create_session)))
-        .service(resource("/v1/admin/programs/{id}/draw").route(web::post().to(run_draw)))
-        .service(resource("/v1/admin/programs/{id}/stats").route(web::get().to(stats)))
-        .service(resource("/v1/admin/redemptions").route(web::post().to(redeem)))
-        .service(
-            resource("/v1/admin/bookings/{id}/report")
-                .app_data(platform::http::json_config(8 * 1024 * 1024))
-                .route(web::post().to(attach_report)),
-        )
-        .service(resource("/v1/programs").route(web::get().to(list_programs)))
-        .service(resource("/v1/programs/{id}").route(web::get().to(get_program)))
-        .service(resource("/v1/programs/{id}/sessions").route(web::get().to(list_sessions)))
-        .service(resource("/v1/programs/{id}/draw").route(web::get().to(get_draw)))
-        .service(resource("/v1/bookings/{id}").route(web::delete().to(cancel_booking)))
-        .service(resource("/v1/me/vouchers").route(web::get().to(my_vouchers)))
-        .service(resource("/v1/me/vouchers/{id}").route(web::get().to(my_voucher)))
-        .service(resource("/v1/me/vouchers/{id}/qr.svg").route(web::get().to(my_voucher_qr)))
-        .service(resource("/v1/me/bookings").route(web::get().to(my_bookings)))
-        .service(resource("/v1/me/bookings/{id}").route(web::get().to(my_booking)))
-        .service(resource("/v1/me/bookings/{id}/qr.svg").route(web::get().to(my_booking_qr)))
-        .service(resource("/v1/me/benefits").route(web::get().to(my_benefits)))
-        .service(resource("/v1/me/reports").route(web::get().to(my_reports)))
-        .service(resource("/v1/me/reports/{id}").route(web::get().to(my_report)))
-        .service(resource("/v1/me/reports/{id}/pdf").route(web::get().to(my_report_pdf)));
+    cfg.service(
+        creating("/v1/admin/orgs/{id}/programs", JSON_LIMIT).route(web::post().to(create_program)),
+    )
+    .service(resource("/v1/admin/programs/{id}/publish").route(web::post().to(publish)))
+    .service(resource("/v1/admin/programs/{id}/close").route(web::post().to(close)))
+    .service(resource("/v1/admin/programs/{id}/sessions").route(web::post().to(create_session)))
+    .service(resource("/v1/admin/programs/{id}/draw").route(web::post().to(run_draw)))
+    .service(resource("/v1/admin/programs/{id}/stats").route(web::get().to(stats)))
+    .service(resource("/v1/admin/redemptions").route(web::post().to(redeem)))
+    .service(
+        resource("/v1/admin/bookings/{id}/report")
+            .app_data(platform::http::json_config(8 * 1024 * 1024))
+            .route(web::post().to(attach_report)),
+    )
+    .service(resource("/v1/programs").route(web::get().to(list_programs)))
+    .service(resource("/v1/programs/{id}").route(web::get().to(get_program)))
+    .service(resource("/v1/programs/{id}/sessions").route(web::get().to(list_sessions)))
+    .service(resource("/v1/programs/{id}/draw").route(web::get().to(get_draw)))
+    .service(resource("/v1/bookings/{id}").route(web::delete().to(cancel_booking)))
+    .service(resource("/v1/me/vouchers").route(web::get().to(my_vouchers)))
+    .service(resource("/v1/me/vouchers/{id}").route(web::get().to(my_voucher)))
+    .service(resource("/v1/me/vouchers/{id}/qr.svg").route(web::get().to(my_voucher_qr)))
+    .service(resource("/v1/me/bookings").route(web::get().to(my_bookings)))
+    .service(resource("/v1/me/bookings/{id}").route(web::get().to(my_booking)))
+    .service(resource("/v1/me/bookings/{id}/qr.svg").route(web::get().to(my_booking_qr)))
+    .service(resource("/v1/me/benefits").route(web::get().to(my_benefits)))
+    .service(resource("/v1/me/reports").route(web::get().to(my_reports)))
+    .service(resource("/v1/me/reports/{id}").route(web::get().to(my_report)))
+    .service(resource("/v1/me/reports/{id}/pdf").route(web::get().to(my_report_pdf)));
 }
 
 #[derive(OpenApi)]

@@ -101,9 +101,9 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
-/// Create an account with a verified phone.
+/// Create an account with a verified phone. Token-issuing routes take no `Idempotency-Key`:
+/// after a lost answer, sign in with the new password.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "identity", request_body = RegisterRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first response")),
     responses((status = 201, body = TokenPair), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn register(
     id: web::Data<Identity>,

@@ -7,7 +7,8 @@ use identity::phone::Phone;
 use identity::{AuthUser, Identity};
 use platform::db::write_tx;
 use platform::error::Problem;
-use platform::http::resource;
+use platform::http::{resource, JSON_LIMIT};
+use platform::idempotency::creating;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -37,7 +38,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/join/{code}").route(web::get().to(preview_join)))
         .service(resource("/j/{code}").route(web::get().to(poster_landing)))
-        .service(resource("/v1/memberships").route(web::post().to(join)))
+        .service(creating("/v1/memberships", JSON_LIMIT).route(web::post().to(join)))
         .service(
             resource("/v1/me/membership")
                 .route(web::get().to(my_membership))

@@ -1,28 +1,34 @@
 //! `Idempotency-Key` for creating POSTs: a phone on a flaky network retries, and the retry must
 //! get the first response instead of creating a second thing.
 //!
-//! The first request with a key records it as in progress; when it succeeds (2xx) its response is
-//! stored and replayed to every retry with the same key and body. A retry while the first is
-//! still running gets 409, a reuse of the key with another body 422. Failures are not stored, so
-//! a retry after an error runs again. Keys are scoped by method, path and the verified account
-//! (see [`CallerScope`]), and live 24 hours. An in-progress record older than a minute is
-//! treated as abandoned (the process died mid-request) and the request runs again; domain
-//! uniqueness constraints keep that safe.
+//! Only resources registered with [`creating`] take part: routes that issue tokens never do
+//! (they have their own retry rule, and a stored token pair would be a secret at rest). The
+//! first request with a key records it as in progress; when it succeeds (2xx) its response is
+//! stored, sealed with the data key, and replayed to every retry with the same key and body. A
+//! retry while the first is still running gets 409, a reuse of the key with another body 422.
+//! Failures are not stored, so a retry after an error runs again. Keys are scoped by method,
+//! path and the verified account (see [`CallerScope`]), and live 24 hours. An in-progress
+//! record older than a minute is treated as abandoned (the process died mid-request) and the
+//! request runs again; domain uniqueness constraints keep that safe.
+//!
+//! Nothing is buffered for a caller that is not signed in (the route refuses it with 401
+//! itself), and never more than the route's own body limit, checked against `Content-Length`
+//! before reading.
 
 use crate::clock::now;
 use std::time::Duration;
 
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
+use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpResponse};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use futures_util::StreamExt;
 
-use crate::crypto::sha256_hex;
+use crate::crypto::{sha256_hex, DataProtector};
 use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, ErrorCode, Result};
 use crate::schema::idempotency_keys as ik;
@@ -34,15 +40,32 @@ pub const REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed")
 pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// After this an in-progress record is considered abandoned.
 const ABANDONED_AFTER: Duration = Duration::from_secs(60);
-/// Largest body this layer buffers to hash; the routes' own extractors enforce tighter limits.
-const BODY_LIMIT: usize = 16 * 1024 * 1024;
+/// Associated data of sealed response bodies: a body cannot be moved into another column.
+const SEALED_BODY: &str = "idempotency/response-body";
+
+/// A resource whose POST creates something and takes `Idempotency-Key`, with bodies of at
+/// most `body_limit` bytes (the limit its own extractor enforces).
+pub fn creating(
+    path: &str,
+    body_limit: usize,
+) -> actix_web::Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    crate::http::resource(path).wrap(from_fn(move |req, next| idempotency(req, next, body_limit)))
+}
 
 enum Begin {
     Run,
     Replay {
         status: u16,
         content_type: Option<String>,
-        body: String,
+        body: Vec<u8>,
     },
 }
 
@@ -55,13 +78,15 @@ pub trait CallerScope: Send + Sync {
 /// A POST with a key, ready to be checked: where to record it and under which scope.
 struct Keyed {
     db: Db,
+    protector: DataProtector,
     scope: String,
     key: String,
     request_hash: String,
 }
 
-/// Reads the key and the body (putting the body back for the handler). `None`: not keyed.
-async fn prepare(req: &mut ServiceRequest) -> Result<Option<Keyed>> {
+/// Reads the key and the body (putting the body back for the handler). `None`: not keyed, or
+/// no signed-in caller to key it for.
+async fn prepare(req: &mut ServiceRequest, body_limit: usize) -> Result<Option<Keyed>> {
     let Some(key) = req.headers().get(&IDEMPOTENCY_KEY) else {
         return Ok(None);
     };
@@ -72,30 +97,30 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Option<Keyed>> {
         Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
         _ => return Err(Error::invalid(ErrorCode::InvalidField, "Idempotency-Key")),
     };
-    let db = req
-        .app_data::<web::Data<Db>>()
-        .map(|db| db.get_ref().clone())
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("Db missing from app data")))?;
-    let body = read_body(req.take_payload()).await?;
-    // The verified caller when there is one, so a retry after a token refresh still replays;
-    // otherwise the raw credentials (anonymous routes, or a token that does not verify).
-    let caller = req
+    let Some(caller) = req
         .app_data::<web::Data<dyn CallerScope>>()
         .and_then(|scope| scope.caller(req.request()))
-        .map(String::into_bytes)
-        .or_else(|| {
-            req.headers()
-                .get(header::AUTHORIZATION)
-                .map(|v| v.as_bytes().to_vec())
-        })
-        .unwrap_or_default();
+    else {
+        return Ok(None);
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > body_limit as u64) {
+        return Err(Error::new(ErrorCode::PayloadTooLarge));
+    }
+    let db = app_data::<Db>(req)?;
+    let protector = app_data::<DataProtector>(req)?;
+    let body = read_body(req.take_payload(), body_limit).await?;
     let scope = sha256_hex(
         &[
             req.method().as_str().as_bytes(),
             b" ",
             req.path().as_bytes(),
             b"\n",
-            &caller,
+            caller.as_bytes(),
         ]
         .concat(),
     );
@@ -103,29 +128,44 @@ async fn prepare(req: &mut ServiceRequest) -> Result<Option<Keyed>> {
     req.set_payload(Payload::from(body));
     Ok(Some(Keyed {
         db,
+        protector,
         scope,
         key,
         request_hash,
     }))
 }
 
-/// Middleware applying the rules above to every POST carrying the header. Its own refusals are
-/// responses, not errors, so the outer middleware renders and logs them like any other.
-pub async fn idempotency(
+fn app_data<T: 'static + Clone>(req: &ServiceRequest) -> Result<T> {
+    req.app_data::<web::Data<T>>()
+        .map(|data| data.get_ref().clone())
+        .ok_or_else(|| {
+            Error::internal(anyhow::anyhow!(
+                "{} missing from app data",
+                std::any::type_name::<T>()
+            ))
+        })
+}
+
+/// Middleware applying the rules above to a [`creating`] resource's POSTs carrying the header.
+/// Its own refusals are responses, not errors, so the outer middleware renders and logs them
+/// like any other.
+async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
+    body_limit: usize,
 ) -> std::result::Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let Keyed {
         db,
+        protector,
         scope,
         key,
         request_hash,
-    } = match prepare(&mut req).await {
+    } = match prepare(&mut req, body_limit).await {
         Ok(Some(keyed)) => keyed,
         Ok(None) => return Ok(next.call(req).await?.map_into_boxed_body()),
         Err(e) => return Ok(req.error_response(e)),
     };
-    let begun = match begin(&db, scope.clone(), key.clone(), request_hash).await {
+    let begun = match begin(&db, &protector, scope.clone(), key.clone(), request_hash).await {
         Ok(begun) => begun,
         Err(e) => return Ok(req.error_response(e)),
     };
@@ -167,11 +207,8 @@ pub async fn idempotency(
             let bytes = actix_web::body::to_bytes(body)
                 .await
                 .map_err(|_| Error::internal(anyhow::anyhow!("response body unreadable")))?;
-            match std::str::from_utf8(&bytes) {
-                Ok(text) => finish(&db, scope, key, status, content_type, text.to_owned()).await,
-                // Binary responses are not replayable; let the retry run again.
-                Err(_) => forget(&db, scope, key).await,
-            }
+            let sealed = protector.seal(SEALED_BODY, &bytes);
+            finish(&db, scope, key, status, content_type, sealed).await;
             Ok(ServiceResponse::new(
                 http_req,
                 head.set_body(BoxBody::new(bytes)),
@@ -180,11 +217,11 @@ pub async fn idempotency(
     }
 }
 
-async fn read_body(mut payload: Payload) -> Result<web::Bytes> {
+async fn read_body(mut payload: Payload, limit: usize) -> Result<web::Bytes> {
     let mut buf = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| Error::new(ErrorCode::MalformedRequest).with_cause(e))?;
-        if buf.len() + chunk.len() > BODY_LIMIT {
+        if buf.len() + chunk.len() > limit {
             return Err(Error::new(ErrorCode::PayloadTooLarge));
         }
         buf.extend_from_slice(&chunk);
@@ -201,7 +238,14 @@ type Record = (
     NaiveDateTime,
 );
 
-async fn begin(db: &Db, scope: String, key: String, request_hash: String) -> Result<Begin> {
+async fn begin(
+    db: &Db,
+    protector: &DataProtector,
+    scope: String,
+    key: String,
+    request_hash: String,
+) -> Result<Begin> {
+    let protector = protector.clone();
     db.run(move |conn| {
         // Two attempts: the second follows the removal of an expired or abandoned record.
         for _ in 0..2 {
@@ -233,8 +277,10 @@ async fn begin(db: &Db, scope: String, key: String, request_hash: String) -> Res
                 continue; // removed meanwhile: try to insert again
             };
             let age = (now() - created_at).to_std().unwrap_or_default();
+            // A body that does not open was sealed with another data key: run again.
+            let opened = body.as_deref().map(|b| protector.open(SEALED_BODY, b).ok());
             let stale = match status {
-                Some(_) => age > RETENTION,
+                Some(_) => age > RETENTION || opened.as_ref().is_some_and(Option::is_none),
                 None => age > ABANDONED_AFTER,
             };
             if stale {
@@ -250,7 +296,7 @@ async fn begin(db: &Db, scope: String, key: String, request_hash: String) -> Res
                     "Idempotency-Key",
                 ));
             }
-            return match (status, body) {
+            return match (status, opened.flatten()) {
                 (Some(status), Some(body)) => Ok(Begin::Replay {
                     status: status as u16,
                     content_type,

@@ -112,6 +112,7 @@ impl AppState {
             .app_data(web::Data::<dyn platform::idempotency::CallerScope>::from(
                 self.identity.clone().into_inner() as Arc<dyn platform::idempotency::CallerScope>,
             ))
+            .app_data(web::Data::new(self.identity.protector.clone()))
             .app_data(self.membership.clone())
             .app_data(self.stations.clone())
             .app_data(self.benefits.clone())
@@ -139,7 +140,6 @@ pub fn server(
     let mut server = HttpServer::new(move || {
         let state = app_state.clone();
         App::new()
-            .wrap(from_fn(platform::idempotency::idempotency))
             .wrap(from_fn(platform::http::observe))
             .configure(|cfg| state.configure(cfg))
             .default_service(web::to(platform::http::not_found))

@@ -10,7 +10,8 @@ use identity::AuthUser;
 use membership::staff;
 use platform::db::write_tx;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
-use platform::http::resource;
+use platform::http::{resource, JSON_LIMIT};
+use platform::idempotency::creating;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Coordinator, Db, Error, ErrorCode, Rate, Result};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -31,15 +32,20 @@ use crate::Stations;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/stations/nearby").route(web::get().to(nearby)))
         .service(resource("/v1/stations/{id}").route(web::get().to(get_station)))
-        .service(resource("/v1/stations/{id}/visits").route(web::post().to(check_in)))
-        .service(resource("/v1/stations/{id}/feedback").route(web::post().to(post_feedback)))
+        .service(creating("/v1/stations/{id}/visits", JSON_LIMIT).route(web::post().to(check_in)))
+        .service(
+            creating("/v1/stations/{id}/feedback", JSON_LIMIT).route(web::post().to(post_feedback)),
+        )
         .service(resource("/s/{id}").route(web::get().to(door_landing)))
         .service(
-            resource("/v1/admin/orgs/{id}/stations")
+            creating("/v1/admin/orgs/{id}/stations", JSON_LIMIT)
                 .route(web::post().to(create_station))
                 .route(web::get().to(list_stations)),
         )
-        .service(resource("/v1/admin/orgs/{id}/stations/import").route(web::post().to(import_csv)))
+        .service(
+            creating("/v1/admin/orgs/{id}/stations/import", import::MAX_BYTES)
+                .route(web::post().to(import_csv)),
+        )
         .service(resource("/v1/admin/orgs/{id}/feedback").route(web::get().to(org_feedback)))
         .service(
             resource("/v1/admin/stations/{id}")
