@@ -93,6 +93,7 @@ async fn spawn(tune: impl FnOnce(&mut IdentityConfig), redis: Option<&str>) -> T
     settings.data_dir = dir.path().join("data");
     settings.public_base_url = Some(base.clone());
     settings.sms_sender = format!("file:{}", sms_file.display());
+    settings.metrics_token = Some(METRICS_TOKEN.to_owned());
 
     let db = Db::connect(&database_url).expect("open database");
     db.migrate().expect("migrate");
@@ -163,6 +164,9 @@ pub fn phone(n: u32) -> String {
 }
 
 pub const PASSWORD: &str = "rider2026";
+
+/// The bearer token test apps require on `/metrics`.
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
 
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
@@ -678,6 +682,7 @@ pub async fn spawn_app_on(database_url: &str, redis: Option<(&str, &str)>) -> Te
     settings.data_dir = dir.path().join("data");
     settings.public_base_url = Some(base.clone());
     settings.sms_sender = format!("file:{}", sms_file.display());
+    settings.metrics_token = Some(METRICS_TOKEN.to_owned());
     let db = Db::connect(database_url).expect("open database");
     db.migrate().expect("migrate");
     let coord = match redis {

@@ -53,21 +53,40 @@ async fn otp_flood_from_one_address_is_limited() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_flood_is_rate_limited_per_phone_and_per_address() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|c| {
+        c.proxies = platform::client_addr::ProxyTrust::parse("127.0.0.0/8").unwrap();
+        c.limits.login_per_phone_any_address = Rate::per(15, Duration::from_secs(3600));
+    })
+    .await;
     let rider = phone(40);
     app.register(&rider).await;
-    // Default: 10 attempts per phone per 15 minutes.
+    let login_from = |address: &str, password: &str| {
+        app.request(Method::POST, "/v1/auth/login")
+            .header("X-Forwarded-For", address)
+            .json(&json!({ "phone": rider, "password": password }))
+            .send()
+    };
+    // Default: 10 attempts per phone from one address per 15 minutes.
     for _ in 0..10 {
-        assert_problem(
-            app.login(&rider, "guess12345").await,
-            401,
-            "invalid_credentials",
-        )
-        .await;
+        let guess = login_from("198.51.100.1", "guess12345").await.unwrap();
+        assert_problem(guess, 401, "invalid_credentials").await;
     }
-    let locked = app.login(&rider, PASSWORD).await;
+    let locked = login_from("198.51.100.1", PASSWORD).await.unwrap();
     assert!(retry_after(&locked) >= 60);
     assert_problem(locked, 429, "rate_limited").await;
+    // The owner, somewhere else, still signs in.
+    let owner = login_from("203.0.113.9", PASSWORD).await.unwrap();
+    assert_eq!(owner.status(), StatusCode::OK);
+    // A guesser spread over many addresses meets the limit of all addresses together.
+    // 15 for the test: ten guesses and the owner so far, four more now.
+    for n in 0..4 {
+        let guess = login_from(&format!("192.0.2.{n}"), "guess12345")
+            .await
+            .unwrap();
+        assert_problem(guess, 401, "invalid_credentials").await;
+    }
+    let spread = login_from("192.0.2.200", "guess12345").await.unwrap();
+    assert_problem(spread, 429, "rate_limited").await;
 
     let app = spawn_app_with(|c| c.limits.login_per_ip = Rate::per_minute(5)).await;
     for n in 0..5 {
@@ -194,7 +213,15 @@ async fn operations_endpoints_answer() {
     assert_eq!(body["redis"], expected_redis);
 
     app.get("/healthz", None).await;
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    // Metrics are for the operator's scraper only: without the token they do not exist.
+    assert_problem(app.get("/metrics", None).await, 404, "not_found").await;
+    assert_problem(app.get("/metrics", Some("guess")).await, 404, "not_found").await;
+    let metrics = app
+        .get("/metrics", Some(gigunion_tests::METRICS_TOKEN))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"}"),
         "{metrics}"
@@ -208,6 +235,31 @@ async fn operations_endpoints_answer() {
         .await
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-abc-123");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_carries_the_browser_hardening_headers() {
+    let app = spawn_app().await;
+    let rider = app.register(&phone(80)).await;
+    let token = rider["access_token"].as_str().unwrap();
+    // JSON, a problem, HTML and SVG alike.
+    for (path, bearer) in [
+        ("/healthz", None),
+        ("/v1/nothing-here", None),
+        ("/j/unknowncode1", None),
+        ("/v1/me", Some(token)),
+    ] {
+        let res = app.get(path, bearer).await;
+        let h = res.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(csp.contains("object-src 'none'"), "{path}: {csp}");
+        // The test server's public URL is http: no HSTS.
+        assert!(h.get("strict-transport-security").is_none(), "{path}");
+    }
 }
 
 /// Sends the head of a keyed POST declaring a 15 MiB body, then 1 KiB of it, and returns the
@@ -256,4 +308,33 @@ async fn a_keyed_request_buffers_nothing_for_strangers_and_no_more_than_the_rout
         answer_to_a_large_keyed_body(&app, Some(&rider.token)).await,
         413
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_the_limit_counts_the_address_the_proxy_saw() {
+    let app = spawn_app_with(|c| {
+        c.limits.otp_per_ip = Rate::per_minute(3);
+        c.proxies = platform::client_addr::ProxyTrust::parse("127.0.0.0/8").unwrap();
+    })
+    .await;
+    // The client writes a new address on the left each time; our proxy appends the real one.
+    let otp = |n: u32, forwarded: String| {
+        app.request(Method::POST, "/v1/auth/otp")
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({ "phone": phone(70 + n) }))
+            .send()
+    };
+    for n in 0..3 {
+        let sent = otp(n, format!("198.51.100.{n}, 203.0.113.7"))
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    }
+    let forged = otp(3, "198.51.100.99, 203.0.113.7".to_owned())
+        .await
+        .unwrap();
+    assert_problem(forged, 429, "rate_limited").await;
+    // Another client behind the same proxy has its own limit.
+    let other = otp(4, "203.0.113.8".to_owned()).await.unwrap();
+    assert_eq!(other.status(), StatusCode::ACCEPTED);
 }

@@ -1,9 +1,10 @@
 //! Benefits over HTTP: a gift pack claimed and handed out, a health check booked, waitlisted,
-//! promoted, checked in and reported, a fair-mode draw anyone can re-run, and eligibility that
+//! promoted, checked in and reported, reports stored encrypted, staff of another district told
+//! nothing about bookings and codes, a fair-mode draw anyone can re-run, and eligibility that
 //! says why not.
 
 use chrono::{Duration, Utc};
-use gigunion_tests::reqwest::{Method, StatusCode};
+use gigunion_tests::reqwest::{Method, Response, StatusCode};
 use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{assert_problem, open_window, phone, spawn_app, Districts, TestApp};
 use sha2::{Digest, Sha256};
@@ -161,7 +162,7 @@ async fn a_gift_pack_is_claimed_once_and_handed_out_once() {
             Some(&t.staff_a),
         )
         .await;
-    assert_problem(unknown, 404, "redemption_code_unknown").await;
+    assert_problem(unknown, 404, "not_found").await;
 
     // The member's ledger and the staff's stats.
     let ledger: Value = app
@@ -403,6 +404,328 @@ async fn a_health_check_is_booked_waitlisted_promoted_checked_in_and_reported() 
     assert_eq!(stats["seats_booked"], 1);
     assert_eq!(stats["totals"]["checked_in"], 1);
     assert_eq!(stats["totals"]["cancelled"], 1);
+}
+
+/// A health check of Xuanwu with a session two days ahead and a member of Xuanwu booked on it
+/// (account `phone(member)`); returns the member's token and the booking's id and code.
+async fn xuanwu_booking(app: &TestApp, t: &Districts, member: u32) -> (String, i64, String) {
+    let (starts, ends) = open_window();
+    let program = app.published_program(&t.staff_a,
+        t.xuanwu,
+        json!({ "kind": "health_check", "title": "体检车进玄武", "starts_at": starts, "ends_at": ends }),
+    )
+    .await;
+    let session_starts = Utc::now() + Duration::days(2);
+    let session = app
+        .post(
+            &format!("/v1/admin/programs/{}/sessions", program["id"]),
+            &json!({ "site_name": "玄武区户外劳动者驿站", "address": "南京市玄武区", "starts_at": session_starts.to_rfc3339(),
+                     "ends_at": (session_starts + Duration::hours(8)).to_rfc3339(), "capacity": 5 }),
+            Some(&t.staff_a),
+        )
+        .await;
+    assert_eq!(session.status(), StatusCode::CREATED);
+    let sid = session.json::<Value>().await.unwrap()["id"].clone();
+    let token = app.bulk_members(t.xuanwu, member, 1, "rider").await[0]
+        .token
+        .clone();
+    let booking = app
+        .post(
+            &format!("/v1/sessions/{sid}/bookings"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(booking.status(), StatusCode::CREATED);
+    let booking: Value = booking.json().await.unwrap();
+    let code = booking["code"].as_str().unwrap().to_owned();
+    (token, booking["id"].as_i64().unwrap(), code)
+}
+
+async fn scan(app: &TestApp, token: &str, code: &str) -> Response {
+    app.post(
+        "/v1/admin/redemptions",
+        &json!({ "code": code }),
+        Some(token),
+    )
+    .await
+}
+
+fn report_body(conclusion: &str, pdf: &[u8]) -> Value {
+    json!({
+        "summary": { "blood_pressure": "135/88", "conclusion": conclusion },
+        "pdf_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pdf),
+    })
+}
+
+/// Every `health_reports.summary` as stored.
+async fn stored_summaries(app: &TestApp) -> Vec<String> {
+    use diesel::prelude::*;
+    use platform::schema::health_reports as r;
+    app.db
+        .run(|conn| Ok(r::table.select(r::summary).load(conn)?))
+        .await
+        .unwrap()
+}
+
+/// Every file under `DATA_DIR/reports`: name and contents.
+fn report_files(app: &TestApp) -> Vec<(String, Vec<u8>)> {
+    let dir = app.data_dir.join("reports");
+    std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let name = entry.file_name().into_string().unwrap();
+            (name, std::fs::read(entry.path()).unwrap())
+        })
+        .collect()
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// What the member reads back: the report's conclusion and its PDF.
+async fn read_back(app: &TestApp, token: &str, report: &Value) -> (String, Vec<u8>) {
+    let view: Value = app
+        .get(&format!("/v1/me/reports/{}", report["id"]), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let pdf = app
+        .get(view["pdf_url"].as_str().unwrap(), Some(token))
+        .await;
+    assert_eq!(pdf.status(), StatusCode::OK);
+    let conclusion = view["summary"]["conclusion"].as_str().unwrap().to_owned();
+    (conclusion, pdf.bytes().await.unwrap().to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_are_stored_encrypted_and_a_replaced_pdf_is_deleted() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (member, bid, code) = xuanwu_booking(&app, &t, 670).await;
+    assert_eq!(scan(&app, &t.staff_a, &code).await.status(), StatusCode::OK);
+    let path = format!("/v1/admin/bookings/{bid}/report");
+    let first_pdf = b"%PDF-1.4\n% marker first-report-0d1f\n%%EOF\n";
+    let first = app
+        .post(
+            &path,
+            &report_body("轻度脂肪肝，建议复查", first_pdf),
+            Some(&t.staff_a),
+        )
+        .await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+
+    // At rest: neither the summary nor the PDF can be read without the data key.
+    let summaries = stored_summaries(&app).await;
+    assert_eq!(summaries.len(), 1);
+    assert!(
+        !summaries[0].contains("脂肪肝") && !summaries[0].contains("135/88"),
+        "{}",
+        summaries[0]
+    );
+    let files = report_files(&app);
+    assert_eq!(files.len(), 1);
+    assert!(!holds(&files[0].1, b"first-report-0d1f"));
+    assert!(!holds(&files[0].1, b"%PDF"));
+    let (conclusion, pdf) = read_back(&app, &member, &first).await;
+    assert_eq!(
+        (conclusion.as_str(), pdf.as_slice()),
+        ("轻度脂肪肝，建议复查", &first_pdf[..])
+    );
+
+    // Replaced: the member reads the new report, and the old PDF is gone from the disk.
+    let second_pdf = b"%PDF-1.4\n% marker second-report-7c2e\n%%EOF\n";
+    let second = app
+        .post(
+            &path,
+            &report_body("复查正常", second_pdf),
+            Some(&t.staff_a),
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::CREATED);
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["id"], first["id"]);
+    let after = report_files(&app);
+    assert_eq!(after.len(), 1, "only the current PDF is left");
+    assert_ne!(after[0].0, files[0].0);
+    assert!(!holds(&after[0].1, b"second-report-7c2e"));
+    assert!(!stored_summaries(&app).await[0].contains("复查正常"));
+    let (conclusion, pdf) = read_back(&app, &member, &second).await;
+    assert_eq!(
+        (conclusion.as_str(), pdf.as_slice()),
+        ("复查正常", &second_pdf[..])
+    );
+    let listed: Value = app
+        .get("/v1/me/reports", Some(&member))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["summary"]["conclusion"], "复查正常");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_an_older_version_stored_in_clear_are_sealed_by_the_startup_sweep() {
+    use diesel::prelude::*;
+    use platform::schema::health_reports as r;
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (member, bid, code) = xuanwu_booking(&app, &t, 675).await;
+    assert_eq!(scan(&app, &t.staff_a, &code).await.status(), StatusCode::OK);
+    let report: Value = app
+        .post(
+            &format!("/v1/admin/bookings/{bid}/report"),
+            &report_body("暂存", b"%PDF-1.4\n%%EOF\n"),
+            Some(&t.staff_a),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // As a version before sealing left it: the summary JSON and the PDF in clear.
+    let clear_pdf = b"%PDF-1.4\n% marker legacy-clear-91ab\n%%EOF\n";
+    let clear = r#"{"height_cm":null,"weight_kg":null,"blood_pressure":"142/95","heart_rate_bpm":null,"blood_glucose_mmol_l":null,"conclusion":"旧版明文：血压偏高","advice":null}"#;
+    let key: String = app
+        .db
+        .run(move |conn| {
+            diesel::update(r::table)
+                .set(r::summary.eq(clear))
+                .execute(conn)?;
+            Ok(r::table.select(r::pdf_key.assume_not_null()).first(conn)?)
+        })
+        .await
+        .unwrap();
+    std::fs::write(app.data_dir.join("reports").join(key), clear_pdf).unwrap();
+
+    let sweep = || {
+        let reports = app.state.benefits.reports.clone();
+        app.db
+            .run(move |conn| reports.seal_clear(conn).map_err(platform::Error::internal))
+    };
+    assert_eq!(sweep().await.unwrap(), 1);
+    assert!(!stored_summaries(&app).await[0].contains("血压偏高"));
+    let files = report_files(&app);
+    assert_eq!(files.len(), 1);
+    assert!(!holds(&files[0].1, b"legacy-clear-91ab"));
+    let (conclusion, pdf) = read_back(&app, &member, &report).await;
+    assert_eq!(
+        (conclusion.as_str(), pdf.as_slice()),
+        ("旧版明文：血压偏高", &clear_pdf[..])
+    );
+    // Nothing is left for the next start.
+    assert_eq!(sweep().await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_of_another_district_learn_nothing_from_its_bookings_and_codes() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (member, bid, code) = xuanwu_booking(&app, &t, 680).await;
+    let (starts, ends) = open_window();
+    let pack = app.published_program(&t.staff_a,
+        t.xuanwu,
+        json!({ "kind": "gift_pack", "title": "清凉礼包", "starts_at": starts, "ends_at": ends, "stock": 1 }),
+    )
+    .await;
+    let voucher: Value = app
+        .post(
+            &format!("/v1/programs/{}/claims", pack["id"]),
+            &json!({}),
+            Some(&member),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let vcode = voucher["code"].as_str().unwrap();
+    let report = report_body("未见明显异常", b"%PDF-1.4\n%%EOF\n");
+    let path = format!("/v1/admin/bookings/{bid}/report");
+    let attach = |token: String, path: String| {
+        let (app, report) = (&app, &report);
+        async move { app.post(&path, report, Some(&token)).await }
+    };
+    let made_up = "/v1/admin/bookings/987654321/report".to_owned();
+
+    // Before check-in: Qinhuai's staff hear what they hear for no booking at all, before the state.
+    let not_found = assert_problem(
+        attach(t.staff_b.clone(), path.clone()).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        assert_problem(
+            attach(t.staff_b.clone(), made_up.clone()).await,
+            404,
+            "not_found"
+        )
+        .await,
+        not_found
+    );
+    assert_problem(
+        attach(t.staff_a.clone(), path.clone()).await,
+        409,
+        "booking_not_active",
+    )
+    .await;
+    assert_problem(attach(member.clone(), path.clone()).await, 403, "forbidden").await;
+    assert_problem(
+        attach(member.clone(), made_up.clone()).await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // Codes: another district's real voucher and booking codes answer as a made-up one does,
+    // and members may not scan at all, whatever the code.
+    let made_up_code = assert_problem(
+        scan(&app, &t.staff_b, "Zq3xMadeUpCode9").await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_eq!(
+        assert_problem(scan(&app, &t.staff_b, vcode).await, 404, "not_found").await,
+        made_up_code
+    );
+    assert_eq!(
+        assert_problem(scan(&app, &t.staff_b, &code).await, 404, "not_found").await,
+        made_up_code
+    );
+    assert_problem(scan(&app, &member, vcode).await, 403, "forbidden").await;
+    assert_problem(
+        scan(&app, &member, "Zq3xMadeUpCode9").await,
+        403,
+        "forbidden",
+    )
+    .await;
+
+    // After check-in: still not found for Qinhuai; Xuanwu's staff attach and redeem.
+    let checked: Value = scan(&app, &t.staff_a, &code).await.json().await.unwrap();
+    assert_eq!(checked["outcome"], "checked_in");
+    assert_eq!(
+        assert_problem(
+            attach(t.staff_b.clone(), path.clone()).await,
+            404,
+            "not_found"
+        )
+        .await,
+        not_found
+    );
+    assert_eq!(
+        attach(t.staff_a.clone(), path.clone()).await.status(),
+        StatusCode::CREATED
+    );
+    let redeemed: Value = scan(&app, &t.staff_a, vcode).await.json().await.unwrap();
+    assert_eq!(
+        redeemed["outcome"], "redeemed",
+        "Qinhuai's scans changed nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

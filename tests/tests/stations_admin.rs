@@ -406,6 +406,54 @@ fn door_code(url: &str) -> String {
     url.split("?c=").nth(1).unwrap().to_owned()
 }
 
+/// A validly signed access token whose account has since gone from the database: check-in and
+/// feedback answer 401, not a foreign-key failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_token_of_an_account_that_is_gone_is_refused() {
+    use diesel::prelude::*;
+    use platform::schema::{accounts as a, refresh_tokens as rt};
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let created = create(
+        &app,
+        &t.staff_a,
+        t.xuanwu,
+        &station("夜归驿站", 32.06, 118.79, json!({"open_24h": true})),
+    )
+    .await;
+    let id = created["id"].as_i64().unwrap();
+    let code = door_code(created["door_url"].as_str().unwrap());
+    let pair = app.register(&gigunion_tests::phone(330)).await;
+    let token = pair["access_token"].as_str().unwrap();
+    let me: Value = app.get("/v1/me", Some(token)).await.json().await.unwrap();
+    let account = me["id"].as_i64().unwrap();
+    {
+        let mut conn = app.db.get().unwrap();
+        diesel::delete(rt::table.filter(rt::account_id.eq(account)))
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::delete(a::table.find(account))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let visit = app
+        .post(
+            &format!("/v1/stations/{id}/visits"),
+            &json!({ "code": code }),
+            Some(token),
+        )
+        .await;
+    assert_problem(visit, 401, "unauthenticated").await;
+    let feedback = app
+        .post(
+            &format!("/v1/stations/{id}/feedback"),
+            &json!({ "kind": "suggestion", "body": "饮水机没水了" }),
+            Some(token),
+        )
+        .await;
+    assert_problem(feedback, 401, "unauthenticated").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn door_qr_check_ins_count_once_per_half_hour_and_feed_stats() {
     let app = spawn_app().await;

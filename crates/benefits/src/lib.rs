@@ -30,17 +30,24 @@ pub struct Benefits {
     pub sold_out: claims::SoldOut,
     pub programs: recent::Recent<programs::Program>,
     pub sessions: recent::Recent<sessions::Session>,
-    pub reports: Arc<dyn reports::ReportStore>,
+    pub reports: reports::Reports,
 }
 
 impl Benefits {
-    /// Starts the batch writer and the housekeeping task (expired vouchers back to stock,
-    /// no-shows of ended sessions). Needs a Tokio runtime.
+    /// Seals reports older versions stored in clear, then starts the batch writer and the
+    /// housekeeping task (expired vouchers back to stock, no-shows of ended sessions). Needs a
+    /// Tokio runtime.
     pub fn start(
         db: Db,
         coord: Coordinator,
-        reports: Arc<dyn reports::ReportStore>,
-    ) -> Arc<Benefits> {
+        reports: reports::Reports,
+    ) -> anyhow::Result<Arc<Benefits>> {
+        let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let sealed = reports.seal_clear(&mut conn)?;
+        drop(conn);
+        if sealed > 0 {
+            tracing::info!(sealed, "health reports stored in clear are sealed now");
+        }
         let benefits = Arc::new(Benefits {
             batcher: batcher::Batcher::start(db.clone()),
             sold_out: claims::SoldOut::new(coord),
@@ -49,7 +56,7 @@ impl Benefits {
             reports,
         });
         tokio::spawn(housekeeping(db, Arc::downgrade(&benefits)));
-        benefits
+        Ok(benefits)
     }
 }
 

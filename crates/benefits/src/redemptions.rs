@@ -4,9 +4,8 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
-use platform::schema::{
-    bookings as b, health_sessions as hs, programs as p, real_name_profiles as rn, vouchers as v,
-};
+use membership::staff;
+use platform::schema::{bookings as b, programs as p, real_name_profiles as rn, vouchers as v};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -65,106 +64,78 @@ fn masked_name(conn: &mut DbConn, account_id: i64) -> Result<Option<String>> {
     }))
 }
 
+/// Longest code looked up; real codes are far shorter.
+const CODE_LIMIT: usize = 64;
+
+/// Redeems the voucher or checks in the booking `code` stands for. Only staff may scan: anyone
+/// else gets 403 whatever the code. A code of a program outside the caller's subtree answers
+/// `not_found` exactly as a made-up one does, before anything about its state, so scanning
+/// cannot tell which of another district's codes are real.
 pub fn scan(
     conn: &mut DbConn,
     user: &AuthUser,
     code: &str,
     now: NaiveDateTime,
 ) -> Result<ScanResult> {
-    type VoucherRow = (
-        i64,
-        i64,
-        i64,
-        String,
-        String,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        Option<i64>,
-        i64,
-    );
-    let voucher: Option<VoucherRow> = v::table
+    staff::require_any(conn, user)?;
+    let not_found = || Err(Error::new(ErrorCode::NotFound));
+    if code.is_empty() || code.len() > CODE_LIMIT {
+        return not_found();
+    }
+    if let Some(voucher) = find_voucher(conn, code)? {
+        if !staff::can_act_on(conn, user, voucher.0.org_id)? {
+            return not_found();
+        }
+        return redeem_voucher(conn, user, code, voucher, now);
+    }
+    match find_booking(conn, code)? {
+        Some(booking) if staff::can_act_on(conn, user, booking.org_id)? => {
+            check_in(conn, user, code, booking, now)
+        }
+        _ => not_found(),
+    }
+}
+
+#[derive(Queryable)]
+struct Scanned {
+    id: i64,
+    program_id: i64,
+    account_id: i64,
+    title: String,
+    status: String,
+    /// When and by whom it was redeemed or checked in.
+    done_at: Option<NaiveDateTime>,
+    done_by: Option<i64>,
+    org_id: i64,
+}
+
+/// A voucher and when it runs out.
+type Voucher = (Scanned, Option<NaiveDateTime>);
+
+fn find_voucher(conn: &mut DbConn, code: &str) -> Result<Option<Voucher>> {
+    Ok(v::table
         .inner_join(p::table.on(p::id.eq(v::program_id)))
         .filter(v::code.eq(code))
         .select((
-            v::id,
-            v::program_id,
-            v::account_id,
-            p::title,
-            v::status,
+            (
+                v::id,
+                v::program_id,
+                v::account_id,
+                p::title,
+                v::status,
+                v::redeemed_at,
+                v::redeemed_by,
+                p::org_id,
+            ),
             v::valid_until,
-            v::redeemed_at,
-            v::redeemed_by,
-            p::org_id,
         ))
         .first(conn)
-        .optional()?;
-    if let Some((
-        id,
-        program_id,
-        account_id,
-        title,
-        status,
-        valid_until,
-        redeemed_at,
-        redeemed_by,
-        org_id,
-    )) = voucher
-    {
-        membership::staff::require(conn, user, org_id)?;
-        let mut result = ScanResult {
-            kind: ScanKind::Voucher,
-            outcome: ScanOutcome::Redeemed,
-            id,
-            program_id,
-            program_title: title,
-            holder_name_masked: masked_name(conn, account_id)?,
-            at: redeemed_at.map(|t| t.and_utc()),
-            by: redeemed_by,
-        };
-        let status = VoucherStatus::parse(&status)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("voucher status {status}")))?;
-        result.outcome = match status {
-            VoucherStatus::Redeemed => ScanOutcome::AlreadyRedeemed,
-            VoucherStatus::Expired => ScanOutcome::Expired,
-            VoucherStatus::Issued if valid_until.is_some_and(|until| until <= now) => {
-                ScanOutcome::Expired
-            }
-            VoucherStatus::Issued => {
-                let done = diesel::update(v::table.find(id))
-                    .filter(v::status.eq(VoucherStatus::Issued.as_str()))
-                    .set((
-                        v::status.eq(VoucherStatus::Redeemed.as_str()),
-                        v::redeemed_at.eq(now),
-                        v::redeemed_by.eq(user.account_id),
-                    ))
-                    .execute(conn)?;
-                if done == 0 {
-                    // Another scanner won the race a moment ago.
-                    return scan(conn, user, code, now);
-                }
-                ledger::append(conn, account_id, program_id, LedgerKind::Redeemed, Some(id))?;
-                result.at = Some(now.and_utc());
-                result.by = Some(user.account_id);
-                ScanOutcome::Redeemed
-            }
-        };
-        return Ok(result);
-    }
+        .optional()?)
+}
 
-    type BookingRow = (
-        i64,
-        i64,
-        i64,
-        String,
-        String,
-        Option<NaiveDateTime>,
-        Option<i64>,
-        i64,
-        NaiveDateTime,
-    );
-    let booking: Option<BookingRow> = b::table
+fn find_booking(conn: &mut DbConn, code: &str) -> Result<Option<Scanned>> {
+    Ok(b::table
         .inner_join(p::table.on(p::id.eq(b::program_id)))
-        .inner_join(hs::table.on(hs::id.eq(b::session_id)))
         .filter(b::code.eq(code))
         .select((
             b::id,
@@ -175,41 +146,83 @@ pub fn scan(
             b::checked_in_at,
             b::checked_in_by,
             p::org_id,
-            hs::ends_at,
         ))
         .first(conn)
-        .optional()?;
-    let Some((
-        id,
-        program_id,
-        account_id,
-        title,
-        status,
-        checked_in_at,
-        checked_in_by,
-        org_id,
-        _ends_at,
-    )) = booking
-    else {
-        return Err(Error::new(ErrorCode::RedemptionCodeUnknown));
+        .optional()?)
+}
+
+fn result_of(conn: &mut DbConn, kind: ScanKind, row: &Scanned) -> Result<ScanResult> {
+    Ok(ScanResult {
+        kind,
+        outcome: ScanOutcome::Redeemed,
+        id: row.id,
+        program_id: row.program_id,
+        program_title: row.title.clone(),
+        holder_name_masked: masked_name(conn, row.account_id)?,
+        at: row.done_at.map(|t| t.and_utc()),
+        by: row.done_by,
+    })
+}
+
+fn redeem_voucher(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    code: &str,
+    (voucher, valid_until): Voucher,
+    now: NaiveDateTime,
+) -> Result<ScanResult> {
+    let mut result = result_of(conn, ScanKind::Voucher, &voucher)?;
+    let status = VoucherStatus::parse(&voucher.status)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("voucher status {}", voucher.status)))?;
+    result.outcome = match status {
+        VoucherStatus::Redeemed => ScanOutcome::AlreadyRedeemed,
+        VoucherStatus::Expired => ScanOutcome::Expired,
+        VoucherStatus::Issued if valid_until.is_some_and(|until| until <= now) => {
+            ScanOutcome::Expired
+        }
+        VoucherStatus::Issued => {
+            let done = diesel::update(v::table.find(voucher.id))
+                .filter(v::status.eq(VoucherStatus::Issued.as_str()))
+                .set((
+                    v::status.eq(VoucherStatus::Redeemed.as_str()),
+                    v::redeemed_at.eq(now),
+                    v::redeemed_by.eq(user.account_id),
+                ))
+                .execute(conn)?;
+            if done == 0 {
+                // Another scanner won the race a moment ago.
+                return scan(conn, user, code, now);
+            }
+            let (account, program) = (voucher.account_id, voucher.program_id);
+            ledger::append(
+                conn,
+                account,
+                program,
+                LedgerKind::Redeemed,
+                Some(voucher.id),
+            )?;
+            result.at = Some(now.and_utc());
+            result.by = Some(user.account_id);
+            ScanOutcome::Redeemed
+        }
     };
-    membership::staff::require(conn, user, org_id)?;
-    let mut result = ScanResult {
-        kind: ScanKind::Booking,
-        outcome: ScanOutcome::CheckedIn,
-        id,
-        program_id,
-        program_title: title,
-        holder_name_masked: masked_name(conn, account_id)?,
-        at: checked_in_at.map(|t| t.and_utc()),
-        by: checked_in_by,
-    };
-    let status = BookingStatus::parse(&status)
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("booking status {status}")))?;
+    Ok(result)
+}
+
+fn check_in(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    code: &str,
+    booking: Scanned,
+    now: NaiveDateTime,
+) -> Result<ScanResult> {
+    let mut result = result_of(conn, ScanKind::Booking, &booking)?;
+    let status = BookingStatus::parse(&booking.status)
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("booking status {}", booking.status)))?;
     result.outcome = match status {
         BookingStatus::CheckedIn => ScanOutcome::AlreadyCheckedIn,
         BookingStatus::Booked => {
-            let done = diesel::update(b::table.find(id))
+            let done = diesel::update(b::table.find(booking.id))
                 .filter(b::status.eq(BookingStatus::Booked.as_str()))
                 .set((
                     b::status.eq(BookingStatus::CheckedIn.as_str()),
@@ -220,12 +233,13 @@ pub fn scan(
             if done == 0 {
                 return scan(conn, user, code, now);
             }
+            let (account, program) = (booking.account_id, booking.program_id);
             ledger::append(
                 conn,
-                account_id,
-                program_id,
+                account,
+                program,
                 LedgerKind::CheckedIn,
-                Some(id),
+                Some(booking.id),
             )?;
             result.at = Some(now.and_utc());
             result.by = Some(user.account_id);

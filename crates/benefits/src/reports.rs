@@ -1,15 +1,24 @@
 //! Health-check reports: summary fields staff fill in after the exam, and an optional PDF kept
 //! in a [`ReportStore`] (a directory here; object storage plugs in behind the same trait).
 //! Members read their own reports only.
+//!
+//! Both are health data, sensitive personal information under PIPL, so both are sealed with the
+//! data key before they are stored: the summary bound to its booking, the PDF to its storage
+//! key, so neither can be moved to another member's report without failing to open.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use actix_web::web;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use platform::crypto::random_token;
+use identity::AuthUser;
+use membership::staff;
+use platform::crypto::{random_token, DataProtector};
+use platform::db::{is_unique_violation, write_tx};
 use platform::pagination::{Page, Paged};
 use platform::schema::{bookings as b, health_reports as r, programs as p};
-use platform::{DbConn, Error, ErrorCode, Result};
+use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -20,6 +29,7 @@ use crate::vocab::{BookingStatus, LedgerKind};
 pub trait ReportStore: Send + Sync {
     fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()>;
     fn get(&self, key: &str) -> anyhow::Result<Vec<u8>>;
+    fn delete(&self, key: &str) -> anyhow::Result<()>;
 }
 
 /// Files under a directory, written atomically (temporary file, then rename).
@@ -57,6 +67,170 @@ impl ReportStore for DiskStore {
 
     fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
         Ok(std::fs::read(self.path(key)?)?)
+    }
+
+    fn delete(&self, key: &str) -> anyhow::Result<()> {
+        Ok(std::fs::remove_file(self.path(key)?)?)
+    }
+}
+
+fn summary_context(booking_id: i64) -> String {
+    format!("health_reports.summary:{booking_id}")
+}
+
+fn pdf_context(key: &str) -> String {
+    format!("health_reports.pdf:{key}")
+}
+
+/// Reports at rest: the store of the PDFs and the data key that seals them and the summaries.
+#[derive(Clone)]
+pub struct Reports {
+    store: Arc<dyn ReportStore>,
+    protector: DataProtector,
+}
+
+impl Reports {
+    pub fn new(store: Arc<dyn ReportStore>, protector: DataProtector) -> Reports {
+        Reports { store, protector }
+    }
+
+    /// The key summaries are sealed with, for the queries below.
+    pub fn protector(&self) -> &DataProtector {
+        &self.protector
+    }
+
+    /// Seals and stores a PDF under a new key; returns the key.
+    async fn put_pdf(&self, booking_id: i64, bytes: Vec<u8>) -> Result<String> {
+        let key = new_pdf_key(booking_id);
+        let this = self.clone();
+        let stored = key.clone();
+        web::block(move || {
+            let sealed = this.protector.seal(&pdf_context(&stored), &bytes);
+            this.store.put(&stored, sealed.as_bytes())
+        })
+        .await?
+        .map_err(Error::unavailable)?;
+        Ok(key)
+    }
+
+    async fn get_pdf(&self, key: String) -> Result<Vec<u8>> {
+        let this = self.clone();
+        web::block(move || {
+            let bytes = this.store.get(&key).map_err(Error::unavailable)?;
+            let text = String::from_utf8(bytes).map_err(Error::internal)?;
+            this.protector
+                .open(&pdf_context(&key), &text)
+                .map_err(Error::internal)
+        })
+        .await?
+    }
+
+    /// Removes a PDF no row refers to any more. Failing leaves a sealed orphan behind, which
+    /// is no reason to fail the request that replaced it.
+    async fn delete_pdf(&self, key: String) {
+        let store = self.store.clone();
+        let deleted = web::block(move || store.delete(&key).map_err(|e| (key, e))).await;
+        match deleted {
+            Ok(Ok(())) => {}
+            Ok(Err((key, error))) => {
+                tracing::warn!(key, error = ?error, "could not delete a superseded report PDF")
+            }
+            Err(error) => {
+                tracing::warn!(error = ?error, "could not delete a superseded report PDF")
+            }
+        }
+    }
+
+    /// Attaches (or replaces) the report of a checked-in booking, as staff of its program's
+    /// subtree. The PDF is stored before the row that points to it; a PDF the new row replaced
+    /// is deleted once that row has committed.
+    pub async fn attach(
+        &self,
+        db: &Db,
+        user: AuthUser,
+        booking_id: i64,
+        summary: Summary,
+        pdf: Option<Vec<u8>>,
+    ) -> Result<ReportView> {
+        // Scope and state first, so nothing is stored for a refused request.
+        let checking = user.clone();
+        db.run(move |conn| reportable(conn, &checking, booking_id))
+            .await?;
+        let pdf_key = match pdf {
+            Some(bytes) => Some(self.put_pdf(booking_id, bytes).await?),
+            None => None,
+        };
+        let protector = self.protector.clone();
+        let key = pdf_key.clone();
+        let (view, replaced) = db
+            .run(move |conn| {
+                write_tx(conn, |conn| {
+                    let (report_id, account_id, replaced) =
+                        save(conn, &protector, &user, booking_id, &summary, key)?;
+                    Ok((mine_one(conn, &protector, account_id, report_id)?, replaced))
+                })
+            })
+            .await?;
+        if let Some(old) = replaced {
+            self.delete_pdf(old).await;
+        }
+        Ok(view)
+    }
+
+    /// Seals in place the reports that versions before this one stored in clear: a summary in clear
+    /// is JSON and starts with `{`, which base64 never does, and a PDF in clear starts with
+    /// `%PDF-`. Runs at startup before any request; a sweep stopped halfway, or run by two
+    /// instances at once, leaves nothing the next one cannot finish. Returns the rows sealed.
+    pub fn seal_clear(&self, conn: &mut DbConn) -> anyhow::Result<usize> {
+        let mut sealed = 0;
+        loop {
+            let rows: Vec<(i64, i64, String, Option<String>)> = r::table
+                .filter(r::summary.like("{%"))
+                .select((r::id, r::booking_id, r::summary, r::pdf_key))
+                .order(r::id)
+                .limit(100)
+                .load(conn)?;
+            if rows.is_empty() {
+                return Ok(sealed);
+            }
+            for (id, booking_id, clear, pdf_key) in rows {
+                // The file first: once the row is sealed, nothing looks at its file again.
+                if let Some(key) = pdf_key {
+                    self.seal_clear_pdf(&key)?;
+                }
+                let summary = self
+                    .protector
+                    .seal(&summary_context(booking_id), clear.as_bytes());
+                sealed += diesel::update(r::table.find(id).filter(r::summary.eq(&clear)))
+                    .set(r::summary.eq(summary))
+                    .execute(conn)?;
+            }
+        }
+    }
+
+    fn seal_clear_pdf(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.get(key) {
+            Ok(bytes) if bytes.starts_with(b"%PDF-") => {
+                let sealed = self.protector.seal(&pdf_context(key), &bytes);
+                self.store.put(key, sealed.as_bytes())
+            }
+            // Sealed already, by a sweep that stopped before sealing its row.
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                tracing::warn!(key, "a report PDF to seal is missing");
+                Ok(())
+            }
+            Err(e) => Err(e.context(format!("sealing report PDF {key}"))),
+        }
+    }
+
+    /// The PDF of the caller's own report.
+    pub async fn my_pdf(&self, db: &Db, account_id: i64, id: i64) -> Result<Vec<u8>> {
+        let key = db.run(move |conn| my_pdf_key(conn, account_id, id)).await?;
+        self.get_pdf(key).await
     }
 }
 
@@ -137,59 +311,45 @@ pub struct ReportView {
     pub created_at: DateTime<Utc>,
 }
 
-/// The booking a report may be attached to: checked in. Returns (account, program).
-pub fn reportable(conn: &mut DbConn, booking_id: i64) -> Result<(i64, i64)> {
-    let (account_id, program_id, status): (i64, i64, String) = b::table
-        .find(booking_id)
-        .select((b::account_id, b::program_id, b::status))
+/// The booking a report may be attached to by `user`: one of a program in the caller's subtree
+/// (anyone not staff gets 403 first), then checked in. Scope comes before state, so outside the
+/// subtree every booking, in any state or none, is the same `not_found`. Returns (account,
+/// program).
+pub fn reportable(conn: &mut DbConn, user: &AuthUser, booking_id: i64) -> Result<(i64, i64)> {
+    staff::require_any(conn, user)?;
+    let (account_id, program_id, status, org_id): (i64, i64, String, i64) = b::table
+        .inner_join(p::table.on(p::id.eq(b::program_id)))
+        .filter(b::id.eq(booking_id))
+        .select((b::account_id, b::program_id, b::status, p::org_id))
         .first(conn)?;
+    staff::require(conn, user, org_id)?;
     if status != BookingStatus::CheckedIn.as_str() {
         return Err(Error::new(ErrorCode::BookingNotActive));
     }
     Ok((account_id, program_id))
 }
 
-/// Attaches (or replaces) the report of a checked-in booking.
-pub fn attach(
+/// Writes the report row of a checked-in booking, its summary sealed. Returns the report id,
+/// the member's account and the PDF key the row pointed to before, if it changed.
+fn save(
     conn: &mut DbConn,
+    protector: &DataProtector,
+    user: &AuthUser,
     booking_id: i64,
     summary: &Summary,
     pdf_key: Option<String>,
-    by: i64,
-) -> Result<i64> {
-    let (account_id, program_id) = reportable(conn, booking_id)?;
-    let summary_text = serde_json::to_string(summary).map_err(Error::internal)?;
-    let now = platform::clock::now();
-    let existing: Option<i64> = r::table
-        .filter(r::booking_id.eq(booking_id))
-        .select(r::id)
-        .first(conn)
-        .optional()?;
-    let id = match existing {
-        Some(id) => {
-            diesel::update(r::table.find(id))
-                .set((
-                    r::summary.eq(&summary_text),
-                    r::pdf_key.eq(&pdf_key),
-                    r::created_by.eq(by),
-                    r::created_at.eq(now),
-                ))
-                .execute(conn)?;
-            id
-        }
-        None => diesel::insert_into(r::table)
-            .values((
-                r::booking_id.eq(booking_id),
-                r::account_id.eq(account_id),
-                r::program_id.eq(program_id),
-                r::summary.eq(&summary_text),
-                r::pdf_key.eq(&pdf_key),
-                r::created_by.eq(by),
-                r::created_at.eq(now),
-            ))
-            .returning(r::id)
-            .get_result(conn)?,
+) -> Result<(i64, i64, Option<String>)> {
+    let (account_id, program_id) = reportable(conn, user, booking_id)?;
+    let clear = serde_json::to_string(summary).map_err(Error::internal)?;
+    let row = NewRow {
+        booking_id,
+        account_id,
+        program_id,
+        summary: protector.seal(&summary_context(booking_id), clear.as_bytes()),
+        pdf_key,
+        by: user.account_id,
     };
+    let (id, replaced) = upsert(conn, &row)?;
     ledger::append(
         conn,
         account_id,
@@ -197,24 +357,94 @@ pub fn attach(
         LedgerKind::ReportAttached,
         Some(id),
     )?;
-    Ok(id)
+    Ok((
+        id,
+        account_id,
+        replaced.filter(|old| Some(old) != row.pdf_key.as_ref()),
+    ))
+}
+
+struct NewRow {
+    booking_id: i64,
+    account_id: i64,
+    program_id: i64,
+    summary: String,
+    pdf_key: Option<String>,
+    by: i64,
+}
+
+/// Inserts or replaces the row; returns its id and the PDF key it had. The replacement is
+/// conditional on that key, so of two staff replacing one report at once each learns the key
+/// it really replaced: every superseded PDF is deleted, and only those.
+fn upsert(conn: &mut DbConn, row: &NewRow) -> Result<(i64, Option<String>)> {
+    let now = platform::clock::now();
+    loop {
+        let existing: Option<(i64, Option<String>)> = r::table
+            .filter(r::booking_id.eq(row.booking_id))
+            .select((r::id, r::pdf_key))
+            .first(conn)
+            .optional()?;
+        let Some((id, old_key)) = existing else {
+            // A savepoint, so that losing the race to insert does not abort the transaction.
+            let inserted = conn.transaction(|conn| {
+                diesel::insert_into(r::table)
+                    .values((
+                        r::booking_id.eq(row.booking_id),
+                        r::account_id.eq(row.account_id),
+                        r::program_id.eq(row.program_id),
+                        r::summary.eq(&row.summary),
+                        r::pdf_key.eq(&row.pdf_key),
+                        r::created_by.eq(row.by),
+                        r::created_at.eq(now),
+                    ))
+                    .returning(r::id)
+                    .get_result(conn)
+            });
+            match inserted {
+                Ok(id) => return Ok((id, None)),
+                Err(e) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let values = (
+            r::summary.eq(&row.summary),
+            r::pdf_key.eq(&row.pdf_key),
+            r::created_by.eq(row.by),
+            r::created_at.eq(now),
+        );
+        let target = r::table.filter(r::id.eq(id));
+        let done = match &old_key {
+            Some(old) => diesel::update(target.filter(r::pdf_key.eq(old)))
+                .set(values)
+                .execute(conn)?,
+            None => diesel::update(target.filter(r::pdf_key.is_null()))
+                .set(values)
+                .execute(conn)?,
+        };
+        if done == 1 {
+            return Ok((id, old_key));
+        }
+    }
 }
 
 /// A new storage key for a report PDF.
-pub fn new_pdf_key(booking_id: i64) -> String {
+fn new_pdf_key(booking_id: i64) -> String {
     format!("report-{booking_id}-{}.pdf", random_token(9))
 }
 
 type Row = (i64, i64, i64, String, String, Option<String>, NaiveDateTime);
 
-fn view_of(row: Row) -> Result<ReportView> {
-    let (id, booking_id, program_id, program_title, summary, pdf_key, created_at) = row;
+fn view_of(protector: &DataProtector, row: Row) -> Result<ReportView> {
+    let (id, booking_id, program_id, program_title, sealed, pdf_key, created_at) = row;
+    let clear = protector
+        .open(&summary_context(booking_id), &sealed)
+        .map_err(Error::internal)?;
     Ok(ReportView {
         id,
         booking_id,
         program_id,
         program_title,
-        summary: serde_json::from_str(&summary).map_err(Error::internal)?,
+        summary: serde_json::from_slice(&clear).map_err(Error::internal)?,
         pdf_url: pdf_key.map(|_| format!("/v1/me/reports/{id}/pdf")),
         created_at: created_at.and_utc(),
     })
@@ -235,17 +465,27 @@ macro_rules! columns {
 }
 
 /// The caller's own report; anyone else's is `not_found`.
-pub fn mine_one(conn: &mut DbConn, account_id: i64, id: i64) -> Result<ReportView> {
+pub fn mine_one(
+    conn: &mut DbConn,
+    protector: &DataProtector,
+    account_id: i64,
+    id: i64,
+) -> Result<ReportView> {
     let row: Row = r::table
         .inner_join(p::table.on(p::id.eq(r::program_id)))
         .filter(r::id.eq(id))
         .filter(r::account_id.eq(account_id))
         .select(columns!())
         .first(conn)?;
-    view_of(row)
+    view_of(protector, row)
 }
 
-pub fn mine(conn: &mut DbConn, account_id: i64, page: Page) -> Result<Paged<ReportView>> {
+pub fn mine(
+    conn: &mut DbConn,
+    protector: &DataProtector,
+    account_id: i64,
+    page: Page,
+) -> Result<Paged<ReportView>> {
     let rows: Vec<Row> = r::table
         .inner_join(p::table.on(p::id.eq(r::program_id)))
         .filter(r::account_id.eq(account_id))
@@ -254,16 +494,91 @@ pub fn mine(conn: &mut DbConn, account_id: i64, page: Page) -> Result<Paged<Repo
         .limit(page.limit + 1)
         .select(columns!())
         .load(conn)?;
-    let views = rows.into_iter().map(view_of).collect::<Result<Vec<_>>>()?;
+    let views = rows
+        .into_iter()
+        .map(|row| view_of(protector, row))
+        .collect::<Result<Vec<_>>>()?;
     Ok(Paged::from_rows(views, page, |v| v.id))
 }
 
 /// The storage key of the caller's own report PDF.
-pub fn my_pdf_key(conn: &mut DbConn, account_id: i64, id: i64) -> Result<String> {
+fn my_pdf_key(conn: &mut DbConn, account_id: i64, id: i64) -> Result<String> {
     let key: Option<String> = r::table
         .filter(r::id.eq(id))
         .filter(r::account_id.eq(account_id))
         .select(r::pdf_key)
         .first(conn)?;
     key.ok_or_else(|| Error::new(ErrorCode::NotFound))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
+
+    impl ReportStore for Memory {
+        fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
+            self.0.lock().unwrap().insert(key.into(), bytes.into());
+            Ok(())
+        }
+        fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
+            self.0.lock().unwrap().get(key).cloned().ok_or_else(|| {
+                anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound))
+            })
+        }
+        fn delete(&self, key: &str) -> anyhow::Result<()> {
+            self.0.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    fn reports() -> (Arc<Memory>, Reports) {
+        let memory = Arc::new(Memory::default());
+        let reports = Reports::new(memory.clone(), DataProtector::new(&[3u8; 32]));
+        (memory, reports)
+    }
+
+    #[tokio::test]
+    async fn a_pdf_is_stored_sealed_to_its_key_so_a_swapped_file_does_not_open() {
+        let (memory, reports) = reports();
+        let pdf = b"%PDF-1.4 marker-one".to_vec();
+        let one = reports.put_pdf(1, pdf.clone()).await.unwrap();
+        let two = reports
+            .put_pdf(2, b"%PDF-1.4 marker-two".to_vec())
+            .await
+            .unwrap();
+        let stored = memory.get(&one).unwrap();
+        assert!(!String::from_utf8_lossy(&stored).contains("marker-one"));
+        assert_eq!(reports.get_pdf(one).await.unwrap(), pdf);
+        memory.put(&two, &stored).unwrap();
+        let swapped = reports.get_pdf(two).await.unwrap_err();
+        assert_eq!(swapped.code(), ErrorCode::Internal);
+    }
+
+    #[test]
+    fn a_pdf_in_clear_is_sealed_once_and_a_missing_one_is_skipped() {
+        let (memory, reports) = reports();
+        let pdf = b"%PDF-1.4 marker-clear".to_vec();
+        memory.put("report-1-a.pdf", &pdf).unwrap();
+        reports.seal_clear_pdf("report-1-a.pdf").unwrap();
+        let sealed = memory.get("report-1-a.pdf").unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains("marker-clear"));
+        // A second sweep leaves it as it is, and a file that is gone is no error.
+        reports.seal_clear_pdf("report-1-a.pdf").unwrap();
+        assert_eq!(memory.get("report-1-a.pdf").unwrap(), sealed);
+        reports.seal_clear_pdf("report-2-b.pdf").unwrap();
+        let opened = reports
+            .protector
+            .open(
+                &pdf_context("report-1-a.pdf"),
+                std::str::from_utf8(&sealed).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(opened, pdf);
+    }
 }

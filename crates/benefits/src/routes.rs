@@ -366,7 +366,8 @@ pub struct RedeemRequest {
 }
 
 /// Redeem a scanned voucher or check in a booking by its code. A second scan says when and by
-/// whom it was done.
+/// whom it was done. Only staff may scan (403 otherwise); a code of another district is a 404
+/// `not_found`, exactly as a code that does not exist.
 #[utoipa::path(post, path = "/v1/admin/redemptions", tag = "benefits", request_body = RedeemRequest,
     security(("bearer" = [])),
     responses((status = 200, body = ScanResult), (status = 404, body = Problem), (status = 403, body = Problem)))]
@@ -376,9 +377,6 @@ async fn redeem(
     body: web::Json<RedeemRequest>,
 ) -> Result<HttpResponse> {
     let code = body.into_inner().code.trim().to_owned();
-    if code.is_empty() || code.len() > 64 {
-        return Err(Error::new(ErrorCode::RedemptionCodeUnknown));
-    }
     let result = write(&db, move |conn| {
         redemptions::scan(conn, &user, &code, now())
     })
@@ -393,10 +391,12 @@ pub struct ReportRequest {
     pub pdf_base64: Option<String>,
 }
 
-/// Attach (or replace) the report of a checked-in booking.
+/// Attach (or replace) the report of a checked-in booking: `409 booking_not_active` before
+/// check-in. A booking of another district is a 404 `not_found` in any state, exactly as one that
+/// does not exist. Summary and PDF are stored encrypted; a replaced PDF is deleted.
 #[utoipa::path(post, path = "/v1/admin/bookings/{id}/report", tag = "benefits", request_body = ReportRequest,
     security(("bearer" = [])),
-    responses((status = 201, body = ReportView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ReportView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn attach_report(
     db: web::Data<Db>,
     benefits: web::Data<Benefits>,
@@ -417,32 +417,10 @@ async fn attach_report(
             Ok::<_, Error>(bytes)
         })
         .transpose()?;
-    // Scope and state first, so nothing is stored for a refused request.
-    let staff_id = user.account_id;
-    let (account_id, _) = db
-        .run(move |conn| {
-            let (account_id, program_id) = reports::reportable(conn, booking_id)?;
-            managed(conn, &user, program_id)?;
-            Ok((account_id, program_id))
-        })
+    let view = benefits
+        .reports
+        .attach(&db, user, booking_id, summary, pdf)
         .await?;
-    let pdf_key = match pdf {
-        Some(bytes) => {
-            let key = reports::new_pdf_key(booking_id);
-            let store = benefits.reports.clone();
-            let stored_key = key.clone();
-            web::block(move || store.put(&stored_key, &bytes))
-                .await?
-                .map_err(Error::unavailable)?;
-            Some(key)
-        }
-        None => None,
-    };
-    let view = write(&db, move |conn| {
-        let report_id = reports::attach(conn, booking_id, &summary, pdf_key, staff_id)?;
-        reports::mine_one(conn, account_id, report_id)
-    })
-    .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -763,12 +741,14 @@ async fn my_benefits(
     responses((status = 200, body = Paged<ReportView>)))]
 async fn my_reports(
     db: web::Data<Db>,
+    benefits: web::Data<Benefits>,
     user: AuthUser,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let page = page.page()?;
+    let protector = benefits.reports.protector().clone();
     let list = db
-        .run(move |conn| reports::mine(conn, user.account_id, page))
+        .run(move |conn| reports::mine(conn, &protector, user.account_id, page))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -776,10 +756,16 @@ async fn my_reports(
 /// One of the caller's reports.
 #[utoipa::path(get, path = "/v1/me/reports/{id}", tag = "benefits", security(("bearer" = [])),
     responses((status = 200, body = ReportView), (status = 404, body = Problem)))]
-async fn my_report(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse> {
+async fn my_report(
+    db: web::Data<Db>,
+    benefits: web::Data<Benefits>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
     let id = id.into_inner();
+    let protector = benefits.reports.protector().clone();
     let report = db
-        .run(move |conn| reports::mine_one(conn, user.account_id, id))
+        .run(move |conn| reports::mine_one(conn, &protector, user.account_id, id))
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }
@@ -794,13 +780,7 @@ async fn my_report_pdf(
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let key = db
-        .run(move |conn| reports::my_pdf_key(conn, user.account_id, id))
-        .await?;
-    let store = benefits.reports.clone();
-    let bytes = web::block(move || store.get(&key))
-        .await?
-        .map_err(Error::unavailable)?;
+    let bytes = benefits.reports.my_pdf(&db, user.account_id, id).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header((header::CACHE_CONTROL, "private, no-store"))

@@ -28,7 +28,12 @@ pub struct Limits {
     pub otp_per_phone_minute: Rate,
     pub otp_per_phone_day: Rate,
     pub otp_per_ip: Rate,
+    /// Password attempts on one phone from one address: a guesser there is stopped, while the
+    /// owner elsewhere still signs in.
     pub login_per_phone: Rate,
+    /// Password attempts on one phone from every address together: slows a guesser spread
+    /// over many addresses.
+    pub login_per_phone_any_address: Rate,
     pub login_per_ip: Rate,
 }
 
@@ -40,6 +45,7 @@ impl Default for Limits {
             // Generous per IP: riders on mobile data share carrier-grade NAT addresses.
             otp_per_ip: Rate::per(60, Duration::from_secs(3600)),
             login_per_phone: Rate::per(10, Duration::from_secs(15 * 60)),
+            login_per_phone_any_address: Rate::per(100, Duration::from_secs(3600)),
             login_per_ip: Rate::per_minute(300),
         }
     }
@@ -57,8 +63,8 @@ pub struct IdentityConfig {
     pub refresh_grace: Duration,
     pub otp_ttl: Duration,
     pub limits: Limits,
-    /// Trust `X-Forwarded-For` for client IPs (only behind a reverse proxy that sets it).
-    pub trust_proxy: bool,
+    /// Which peers are our reverse proxies, whose `X-Forwarded-For` tells the client's address.
+    pub proxies: platform::client_addr::ProxyTrust,
     /// The personal-information policy version a consent refers to.
     pub consent_policy: String,
 }
@@ -73,7 +79,7 @@ impl IdentityConfig {
             refresh_grace: Duration::from_secs(10),
             otp_ttl: Duration::from_secs(5 * 60),
             limits: Limits::default(),
-            trust_proxy: false,
+            proxies: platform::client_addr::ProxyTrust::none(),
             consent_policy: "2026-11".to_owned(),
         }
     }

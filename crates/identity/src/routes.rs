@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::db::write_tx;
 use platform::error::Problem;
-use platform::http::{client_ip, resource};
+use platform::http::resource;
 use platform::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -83,7 +83,7 @@ async fn send_otp(
     body: web::Json<OtpRequest>,
 ) -> Result<HttpResponse> {
     let phone = phone(&body.phone)?;
-    id.send_otp(&phone, &client_ip(&req, id.config.trust_proxy))
+    id.send_otp(&phone, &id.config.proxies.client_ip(&req))
         .await?;
     Ok(HttpResponse::Accepted().json(OtpSent {
         expires_in: id.config.otp_ttl.as_secs(),
@@ -143,16 +143,21 @@ async fn login(
 ) -> Result<HttpResponse> {
     let phone = phone(&body.phone)?;
     let limits = &id.config.limits;
+    let address = id.config.proxies.client_ip(&req);
+    let phone_hash = id.phone_hash(&phone);
+    id.coord
+        .throttle(&format!("login_ip:{address}"), limits.login_per_ip)
+        .await?;
     id.coord
         .throttle(
-            &format!("login_ip:{}", client_ip(&req, id.config.trust_proxy)),
-            limits.login_per_ip,
+            &format!("login_phone_ip:{phone_hash}:{address}"),
+            limits.login_per_phone,
         )
         .await?;
     id.coord
         .throttle(
-            &format!("login_phone:{}", id.phone_hash(&phone)),
-            limits.login_per_phone,
+            &format!("login_phone:{phone_hash}"),
+            limits.login_per_phone_any_address,
         )
         .await?;
     let this = id.clone().into_inner();

@@ -12,15 +12,40 @@ pub trait SmsSender: Send + Sync {
     fn send_code(&self, phone: &Phone, code: &str) -> anyhow::Result<()>;
 }
 
-/// Parses `SMS_SENDER`: `log` or `file:PATH`.
-pub fn from_config(spec: &str) -> anyhow::Result<Box<dyn SmsSender>> {
+/// Parses `SMS_SENDER`: `log` or `file:PATH`. The log sender writes live sign-in codes into
+/// the server log, where everyone who reads logs could sign in as anyone: it is refused when
+/// the public URL is not on this machine, unless `allow_log_codes` says so on purpose.
+pub fn from_config(
+    spec: &str,
+    public_url: &str,
+    allow_log_codes: bool,
+) -> anyhow::Result<Box<dyn SmsSender>> {
     match spec {
+        "log" if !allow_log_codes && !is_local(public_url) => anyhow::bail!(
+            "SMS_SENDER=log writes sign-in codes to the log, and the public URL {public_url} is \
+             not local: configure a real SMS sender, or set ALLOW_LOG_SMS=true if codes in \
+             the log are intended (a closed test server)"
+        ),
         "log" => Ok(Box::new(LogSender)),
         _ => match spec.strip_prefix("file:") {
             Some(path) if !path.is_empty() => Ok(Box::new(FileSender::new(path.into()))),
             _ => anyhow::bail!("SMS_SENDER must be `log` or `file:PATH`, not {spec:?}"),
         },
     }
+}
+
+/// Whether a URL's host is this machine (`localhost`, `127.x.x.x`, `[::1]`).
+fn is_local(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Development sender: the code appears in the server log.
@@ -76,7 +101,7 @@ mod tests {
     fn file_sender_appends_json_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sms/out.jsonl");
-        let sender = from_config(&format!("file:{}", path.display())).unwrap();
+        let sender = from_config(&format!("file:{}", path.display()), LOCAL, false).unwrap();
         let phone = Phone::parse("13800138000").unwrap();
         sender.send_code(&phone, "123456").unwrap();
         sender.send_code(&phone, "654321").unwrap();
@@ -88,6 +113,20 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["phone"], "13800138000");
         assert_eq!(lines[1]["code"], "654321");
-        assert!(from_config("smtp").is_err());
+        assert!(from_config("smtp", LOCAL, false).is_err());
+    }
+
+    const LOCAL: &str = "http://127.0.0.1:8080";
+
+    #[test]
+    fn codes_in_the_log_only_for_a_local_server_or_on_purpose() {
+        for local in [LOCAL, "http://localhost", "http://[::1]:8080/"] {
+            assert!(from_config("log", local, false).is_ok(), "{local}");
+        }
+        let public = "https://union.example.cn";
+        let refused = from_config("log", public, false).err().expect("refused");
+        assert!(refused.to_string().contains("ALLOW_LOG_SMS"), "{refused}");
+        assert!(from_config("log", public, true).is_ok());
+        assert!(from_config("log", "http://127.0.0.1.example.cn", false).is_err());
     }
 }

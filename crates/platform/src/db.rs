@@ -15,7 +15,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// A connection to either database. Query code is written once against this type.
 #[derive(diesel::MultiConnection)]
@@ -360,6 +360,18 @@ macro_rules! insert_rows {
             }),
         }
     }};
+}
+
+/// The error of a write that names the caller's account: a foreign-key failure there means the
+/// account is gone while its access token still verifies, so the caller is nobody (401), not
+/// a fault of ours.
+pub fn caller_gone(e: DieselError) -> Error {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+            Error::new(ErrorCode::Unauthenticated).with_cause(anyhow::anyhow!("{e}"))
+        }
+        e => e.into(),
+    }
 }
 
 /// True when a diesel error is a unique-constraint violation (portable `ON CONFLICT` stand-in).

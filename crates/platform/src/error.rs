@@ -60,7 +60,6 @@ error_codes! {
     JoinCodeUnknown = (404, "join_code_unknown", "Unknown join code", "入会码无效，请确认扫描的是工会张贴的二维码。", "This join code does not exist; scan a code posted by a union."),
     NotAMember = (404, "not_a_member", "Not a member", "您还不是工会会员。", "You are not a union member."),
     AccountNotFound = (404, "account_not_found", "Account not found", "该手机号尚未注册账号。", "No account is registered with this phone number."),
-    RedemptionCodeUnknown = (404, "redemption_code_unknown", "Unknown code", "无法识别该券码或预约码。", "This voucher or booking code is not known."),
     MethodNotAllowed = (405, "method_not_allowed", "Method not allowed", "此地址不支持该请求方法。", "This method is not allowed on this path."),
     PhoneTaken = (409, "phone_taken", "Phone already registered", "该手机号已注册，请直接登录。", "This phone number is already registered; sign in instead."),
     IdNumberTaken = (409, "id_number_taken", "ID number already used", "该身份证号已绑定其他账号。", "This ID number is already linked to another account."),

@@ -1,6 +1,7 @@
 //! What every domain crate shares: the error type, the database, the coordination layer,
 //! protection of personal data, HTTP plumbing and idempotent POSTs.
 
+pub mod client_addr;
 pub mod clock;
 pub mod coord;
 pub mod crypto;
@@ -10,6 +11,7 @@ pub mod http;
 pub mod idempotency;
 pub mod pagination;
 pub mod qr;
+pub mod rights;
 pub mod schema;
 pub mod vocab;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
-use benefits::reports::DiskStore;
+use benefits::reports::{DiskStore, Reports};
 use benefits::Benefits;
 use identity::{Identity, IdentityConfig};
 use membership::MembershipConfig;
@@ -30,6 +30,7 @@ pub struct AppState {
     pub membership: web::Data<MembershipConfig>,
     pub stations: web::Data<stations::Stations>,
     pub benefits: web::Data<Benefits>,
+    pub metrics_access: web::Data<ops::MetricsAccess>,
 }
 
 /// Where this database's keys live in Redis: `gigunion:{deployment id}:`.
@@ -53,7 +54,7 @@ impl AppState {
             None => Coordinator::local(),
         };
         let mut config = IdentityConfig::new(settings.public_base_url());
-        config.trust_proxy = settings.trust_proxy;
+        config.proxies = settings.proxy_trust()?;
         if let Some(tune) = tune {
             tune(&mut config);
         }
@@ -77,6 +78,11 @@ impl AppState {
                 identity::tokens::TokenKeys::load(&settings.data_dir.join("jwt-ed25519.pem"), true)?
             }
         };
+        let sms = Arc::from(identity::sms::from_config(
+            &settings.sms_sender,
+            &config.issuer,
+            settings.allow_log_sms,
+        )?);
         let identity = Identity {
             config,
             db: db.clone(),
@@ -84,7 +90,7 @@ impl AppState {
             keys,
             protector: DataProtector::new(&data_key),
             hasher: identity::password::PasswordHasher::new(),
-            sms: Arc::from(identity::sms::from_config(&settings.sms_sender)?),
+            sms,
             staff_scopes: Some(membership::staff::scopes),
         };
         let membership = MembershipConfig::new(identity.config.issuer.clone());
@@ -93,7 +99,8 @@ impl AppState {
             stations::StationsConfig::new(identity.config.issuer.clone(), coord.is_redis()),
         )?;
         let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
-        let benefits = web::Data::from(Benefits::start(db.clone(), coord.clone(), reports));
+        let reports = Reports::new(reports, identity.protector.clone());
+        let benefits = web::Data::from(Benefits::start(db.clone(), coord.clone(), reports)?);
         Ok(AppState {
             db: web::Data::new(db),
             coord: web::Data::new(coord),
@@ -101,6 +108,7 @@ impl AppState {
             membership: web::Data::new(membership),
             stations: web::Data::new(stations),
             benefits,
+            metrics_access: web::Data::new(ops::MetricsAccess::new(settings.metrics_token.clone())),
         })
     }
 
@@ -116,6 +124,7 @@ impl AppState {
             .app_data(self.membership.clone())
             .app_data(self.stations.clone())
             .app_data(self.benefits.clone())
+            .app_data(self.metrics_access.clone())
             .configure(platform::http::configure_extractors)
             .configure(ops::routes)
             // actix tries resources in order (a pattern match per dynamic path), so the
@@ -137,9 +146,13 @@ pub fn server(
     workers: Option<usize>,
 ) -> anyhow::Result<actix_web::dev::Server> {
     let app_state = state.clone();
+    let hsts = state.identity.config.issuer.starts_with("https://");
     let mut server = HttpServer::new(move || {
         let state = app_state.clone();
         App::new()
+            .wrap(from_fn(move |req, next| {
+                platform::http::secure_headers(req, next, hsts)
+            }))
             .wrap(from_fn(platform::http::observe))
             .configure(|cfg| state.configure(cfg))
             .default_service(web::to(platform::http::not_found))

@@ -1,8 +1,10 @@
 //! Operational routes: liveness, readiness, metrics and the spec.
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use platform::crypto::{constant_time_eq, sha256_hex};
 use platform::http::resource;
-use platform::{Coordinator, Db};
+use platform::{Coordinator, Db, Error, ErrorCode};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -62,10 +64,46 @@ async fn readyz(db: web::Data<Db>, coord: web::Data<Coordinator>) -> HttpRespons
     }
 }
 
-/// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics() -> HttpResponse {
+/// Who may read `/metrics`: the holder of the configured token, nobody without one. The
+/// metrics name every route and its traffic, which is nothing to hand a stranger.
+pub struct MetricsAccess {
+    token_hash: Option<String>,
+}
+
+impl MetricsAccess {
+    pub fn new(token: Option<String>) -> MetricsAccess {
+        MetricsAccess {
+            token_hash: token
+                .filter(|t| !t.is_empty())
+                .map(|t| sha256_hex(t.as_bytes())),
+        }
+    }
+
+    fn allows(&self, req: &HttpRequest) -> bool {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        // Digests of equal length, compared in constant time: the time says nothing.
+        match (&self.token_hash, presented) {
+            (Some(expected), Some(token)) => {
+                constant_time_eq(expected.as_bytes(), sha256_hex(token.as_bytes()).as_bytes())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Prometheus metrics in the text exposition format, with `Authorization: Bearer
+/// METRICS_TOKEN`; anyone else gets the same 404 as for a path that does not exist.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 404, body = platform::error::Problem)))]
+async fn metrics(access: web::Data<MetricsAccess>, req: HttpRequest) -> HttpResponse {
+    if !access.allows(&req) {
+        return Error::new(ErrorCode::NotFound).into();
+    }
     platform::http::metrics().await
 }
 

@@ -83,9 +83,24 @@ pub struct Settings {
     /// `log` (codes go to the log) or `file:PATH` (one JSON line per message).
     #[arg(long, env = "SMS_SENDER", default_value = "log", global = true)]
     pub sms_sender: String,
-    /// Trust X-Forwarded-For for client IPs (only behind a reverse proxy that sets it).
+    /// Allow SMS_SENDER=log with a public URL that is not local (codes end up in the log).
+    #[arg(long, env = "ALLOW_LOG_SMS", global = true)]
+    pub allow_log_sms: bool,
+    /// Take client IPs from X-Forwarded-For (only behind a reverse proxy that appends to it).
     #[arg(long, env = "TRUST_PROXY", global = true)]
     pub trust_proxy: bool,
+    /// With TRUST_PROXY: our proxies' addresses or CIDR ranges, comma-separated; the client is
+    /// the right-most X-Forwarded-For entry that is not one of them.
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        default_value = platform::client_addr::PRIVATE_RANGES,
+        global = true
+    )]
+    pub trusted_proxies: String,
+    /// Bearer token that `GET /metrics` requires; without it `/metrics` answers 404.
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
     /// HTTP worker threads; one per core when unset.
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,
@@ -95,6 +110,15 @@ impl Settings {
     /// Defaults as if no flag or variable was given (for tests and tools).
     pub fn defaults() -> Settings {
         Cli::parse_from(["gigunion", "migrate"]).settings
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed: none without `TRUST_PROXY`.
+    pub fn proxy_trust(&self) -> anyhow::Result<platform::client_addr::ProxyTrust> {
+        if !self.trust_proxy {
+            return Ok(platform::client_addr::ProxyTrust::none());
+        }
+        platform::client_addr::ProxyTrust::parse(&self.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))
     }
 
     pub fn public_base_url(&self) -> String {

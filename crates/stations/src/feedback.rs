@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use membership::orgs::text;
+use platform::db::caller_gone;
 use platform::pagination::Page;
 use platform::schema::{org_closure as c, station_feedback as f, stations as s};
 use platform::{DbConn, Error, ErrorCode, Result};
@@ -145,7 +146,8 @@ pub fn post(
             f::created_at.eq(platform::clock::now()),
         ))
         .returning(f::id)
-        .get_result(conn)?;
+        .get_result(conn)
+        .map_err(caller_gone)?;
     if kind == FeedbackKind::Fault {
         add_open_faults(conn, station_id, 1)?;
     }

@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration as Span, NaiveDate, Timelike, Utc};
 use diesel::prelude::*;
 use diesel::AggregateExpressionMethods;
 use platform::crypto::constant_time_eq;
-use platform::db::is_unique_violation;
+use platform::db::{caller_gone, is_unique_violation};
 use platform::schema::{station_visit_windows as w, station_visits as v, stations as s};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
@@ -83,7 +83,7 @@ pub fn check_in(
         match first {
             Ok(_) => true,
             Err(e) if is_unique_violation(&e) => false,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(caller_gone(e)),
         }
     };
     let counted_at = if counted {
