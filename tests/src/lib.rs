@@ -310,7 +310,7 @@ impl TestApp {
         let res = self
             .put(
                 "/v1/me/identity",
-                &json!({ "legal_name": format!("骑手{}", hanzi_digits(n)), "id_number": id_number, "consent": true }),
+                &json!({ "legal_name": legal_name(n), "id_number": id_number, "consent": true }),
                 Some(&token),
             )
             .await;
@@ -571,6 +571,11 @@ impl TestApp {
 }
 
 /// Chinese numerals for test names (names may not contain digits).
+/// The legal name [`TestApp::worker`] gives `phone(n)`: 骑手 and `n` in Chinese digits.
+pub fn legal_name(n: u32) -> String {
+    format!("骑手{}", hanzi_digits(n))
+}
+
 fn hanzi_digits(n: u32) -> String {
     const DIGITS: [char; 10] = ['零', '一', '二', '三', '四', '五', '六', '七', '八', '九'];
     n.to_string()

@@ -49,6 +49,7 @@ async fn served_spec_is_openapi_3_1_and_lists_the_route_map() {
         ("post", "/v1/admin/memberships/{id}/reject"),
         ("get", "/v1/admin/orgs/{id}/members"),
         ("post", "/v1/admin/cards/verify"),
+        ("get", "/v1/admin/orgs/{id}/audit"),
         ("get", "/v1/stations/nearby"),
         ("get", "/v1/stations/{id}"),
         ("post", "/v1/admin/orgs/{id}/stations"),

@@ -5,6 +5,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
+use platform::audit::{self, Action, Actor};
 use platform::crypto::{random_token, sha256_hex};
 use platform::schema::{draw_entries as e, programs as p, vouchers as v};
 use platform::{DbConn, Error, ErrorCode, Result};
@@ -12,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ledger;
-use crate::programs::Program;
+use crate::programs::{self, Program};
 use crate::vocab::{LedgerKind, Mode, VoucherStatus};
 
 pub const ALGORITHM: &str = "rank entries by lowercase hex SHA-256 of \"{seed}:{entry_id}\" ascending (ties by entry_id); the first `stock` entries win";
@@ -76,8 +78,23 @@ pub fn view(conn: &mut DbConn, program: &Program) -> Result<DrawView> {
     })
 }
 
-/// Runs the draw once the window has closed: winners get vouchers, everyone learns the outcome.
-pub fn run(conn: &mut DbConn, program: &Program, now: NaiveDateTime) -> Result<()> {
+/// The use case: staff run the draw once the window has closed; winners get vouchers,
+/// everyone learns the outcome.
+pub fn run(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<DrawView> {
+    let program = programs::managed(conn, user, id)?;
+    draw(conn, &program, now)?;
+    audit::record(conn, actor, programs::entry(Action::ProgramDraw, &program))?;
+    let drawn = programs::get(conn, id)?;
+    view(conn, &drawn)
+}
+
+fn draw(conn: &mut DbConn, program: &Program, now: NaiveDateTime) -> Result<()> {
     if program.mode != Mode::Draw {
         return Err(Error::new(ErrorCode::WrongProgramKind));
     }

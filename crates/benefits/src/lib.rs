@@ -8,6 +8,7 @@ pub mod claims;
 pub mod draws;
 pub mod eligibility;
 pub mod ledger;
+pub mod personal_data;
 pub mod programs;
 pub mod recent;
 pub mod redemptions;

@@ -3,8 +3,11 @@
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
 use membership::applications::ActiveMember;
 use membership::orgs::{self, OrgRef};
+use membership::staff;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::schema::{health_sessions as hs, org_closure as c, programs as p};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
@@ -166,7 +169,28 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<Program> {
     program(row)
 }
 
-pub fn create(conn: &mut DbConn, new: NewProgram) -> Result<Program> {
+/// A program `user` manages (staff of the issuing org's subtree, or admin).
+pub fn managed(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<Program> {
+    // Non-staff are refused before any look-up, so ids tell them nothing.
+    staff::require_any(conn, user)?;
+    let program = get(conn, id)?;
+    staff::require(conn, user, program.org_id)?;
+    Ok(program)
+}
+
+/// The entry of an action on `program`, which belongs to the issuing org.
+pub fn entry(action: Action, program: &Program) -> Entry {
+    Entry::new(action, Record::new("program", program.id)).in_org(program.org_id)
+}
+
+/// The use case: staff of `new.org_id` create a draft for their subtree.
+pub fn create(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    new: NewProgram,
+) -> Result<ProgramView> {
+    staff::require(conn, user, new.org_id)?;
     let id: i64 = diesel::insert_into(p::table)
         .values((
             (
@@ -192,27 +216,33 @@ pub fn create(conn: &mut DbConn, new: NewProgram) -> Result<Program> {
         ))
         .returning(p::id)
         .get_result(conn)?;
-    get(conn, id)
+    let program = get(conn, id)?;
+    audit::record(conn, actor, entry(Action::ProgramCreate, &program))?;
+    view(conn, &program)
 }
 
-/// Draft -> published. A fair-mode draw gets its seed now, before any entry, so anyone can
-/// later re-run the draw and check it. Publishing twice is harmless.
-pub fn publish(conn: &mut DbConn, program: &Program) -> Result<Program> {
+/// The use case: draft -> published. A fair-mode draw gets its seed now, before any entry, so
+/// anyone can later re-run the draw and check it. Publishing twice is harmless.
+pub fn publish(conn: &mut DbConn, user: &AuthUser, actor: &Actor, id: i64) -> Result<ProgramView> {
+    let program = managed(conn, user, id)?;
     match program.status {
-        ProgramStatus::Published => return Ok(program.clone()),
+        ProgramStatus::Published => {}
         ProgramStatus::Closed => return Err(Error::new(ErrorCode::ProgramNotOpen)),
-        ProgramStatus::Draft => {}
+        ProgramStatus::Draft => {
+            let seed = (program.mode == Mode::Draw).then(hex_seed);
+            diesel::update(p::table.find(program.id))
+                .filter(p::status.eq(ProgramStatus::Draft.as_str()))
+                .set((
+                    p::status.eq(ProgramStatus::Published.as_str()),
+                    p::published_at.eq(platform::clock::now()),
+                    p::draw_seed.eq(seed),
+                ))
+                .execute(conn)?;
+        }
     }
-    let seed = (program.mode == Mode::Draw).then(hex_seed);
-    diesel::update(p::table.find(program.id))
-        .filter(p::status.eq(ProgramStatus::Draft.as_str()))
-        .set((
-            p::status.eq(ProgramStatus::Published.as_str()),
-            p::published_at.eq(platform::clock::now()),
-            p::draw_seed.eq(seed),
-        ))
-        .execute(conn)?;
-    get(conn, program.id)
+    audit::record(conn, actor, entry(Action::ProgramPublish, &program))?;
+    let changed = get(conn, id)?;
+    view(conn, &changed)
 }
 
 /// 256 random bits, hex.
@@ -222,7 +252,9 @@ fn hex_seed() -> String {
     hex::encode(seed)
 }
 
-pub fn close(conn: &mut DbConn, program: &Program) -> Result<Program> {
+/// The use case: no more claims or bookings. Closing twice is harmless.
+pub fn close(conn: &mut DbConn, user: &AuthUser, actor: &Actor, id: i64) -> Result<ProgramView> {
+    let program = managed(conn, user, id)?;
     diesel::update(p::table.find(program.id))
         .filter(p::status.ne(ProgramStatus::Closed.as_str()))
         .set((
@@ -230,7 +262,9 @@ pub fn close(conn: &mut DbConn, program: &Program) -> Result<Program> {
             p::closed_at.eq(platform::clock::now()),
         ))
         .execute(conn)?;
-    get(conn, program.id)
+    audit::record(conn, actor, entry(Action::ProgramClose, &program))?;
+    let changed = get(conn, id)?;
+    view(conn, &changed)
 }
 
 impl Program {

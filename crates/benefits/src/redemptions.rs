@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::staff;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::schema::{bookings as b, programs as p, real_name_profiles as rn, vouchers as v};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
@@ -67,13 +68,15 @@ fn masked_name(conn: &mut DbConn, account_id: i64) -> Result<Option<String>> {
 /// Longest code looked up; real codes are far shorter.
 const CODE_LIMIT: usize = 64;
 
-/// Redeems the voucher or checks in the booking `code` stands for. Only staff may scan: anyone
-/// else gets 403 whatever the code. A code of a program outside the caller's subtree answers
-/// `not_found` exactly as a made-up one does, before anything about its state, so scanning
-/// cannot tell which of another district's codes are real.
+/// The use case: redeems the voucher or checks in the booking `code` stands for. Only staff
+/// may scan: anyone else gets 403 whatever the code. A code of a program outside the caller's
+/// subtree answers `not_found` exactly as a made-up one does, before anything about its state,
+/// so scanning cannot tell which of another district's codes are real. Every answered scan is
+/// recorded (it shows the holder), as the redemption or check-in when it was one.
 pub fn scan(
     conn: &mut DbConn,
     user: &AuthUser,
+    actor: &Actor,
     code: &str,
     now: NaiveDateTime,
 ) -> Result<ScanResult> {
@@ -86,11 +89,11 @@ pub fn scan(
         if !staff::can_act_on(conn, user, voucher.0.org_id)? {
             return not_found();
         }
-        return redeem_voucher(conn, user, code, voucher, now);
+        return redeem_voucher(conn, user, actor, code, voucher, now);
     }
     match find_booking(conn, code)? {
         Some(booking) if staff::can_act_on(conn, user, booking.org_id)? => {
-            check_in(conn, user, code, booking, now)
+            check_in(conn, user, actor, code, booking, now)
         }
         _ => not_found(),
     }
@@ -151,6 +154,20 @@ fn find_booking(conn: &mut DbConn, code: &str) -> Result<Option<Scanned>> {
         .optional()?)
 }
 
+/// Records a finished scan of `row` (a `kind` record) as `action`.
+fn scanned(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: Action,
+    kind: &'static str,
+    row: &Scanned,
+) -> Result<()> {
+    let entry = Entry::new(action, Record::new(kind, row.id))
+        .in_org(row.org_id)
+        .about(row.account_id);
+    audit::record(conn, actor, entry)
+}
+
 fn result_of(conn: &mut DbConn, kind: ScanKind, row: &Scanned) -> Result<ScanResult> {
     Ok(ScanResult {
         kind,
@@ -167,6 +184,7 @@ fn result_of(conn: &mut DbConn, kind: ScanKind, row: &Scanned) -> Result<ScanRes
 fn redeem_voucher(
     conn: &mut DbConn,
     user: &AuthUser,
+    actor: &Actor,
     code: &str,
     (voucher, valid_until): Voucher,
     now: NaiveDateTime,
@@ -191,7 +209,7 @@ fn redeem_voucher(
                 .execute(conn)?;
             if done == 0 {
                 // Another scanner won the race a moment ago.
-                return scan(conn, user, code, now);
+                return scan(conn, user, actor, code, now);
             }
             let (account, program) = (voucher.account_id, voucher.program_id);
             ledger::append(
@@ -206,12 +224,18 @@ fn redeem_voucher(
             ScanOutcome::Redeemed
         }
     };
+    let action = match result.outcome {
+        ScanOutcome::Redeemed => Action::VoucherRedeem,
+        _ => Action::VoucherScan,
+    };
+    scanned(conn, actor, action, "voucher", &voucher)?;
     Ok(result)
 }
 
 fn check_in(
     conn: &mut DbConn,
     user: &AuthUser,
+    actor: &Actor,
     code: &str,
     booking: Scanned,
     now: NaiveDateTime,
@@ -231,7 +255,7 @@ fn check_in(
                 ))
                 .execute(conn)?;
             if done == 0 {
-                return scan(conn, user, code, now);
+                return scan(conn, user, actor, code, now);
             }
             let (account, program) = (booking.account_id, booking.program_id);
             ledger::append(
@@ -249,5 +273,10 @@ fn check_in(
             ScanOutcome::NotBooked
         }
     };
+    let action = match result.outcome {
+        ScanOutcome::CheckedIn => Action::BookingCheckIn,
+        _ => Action::BookingScan,
+    };
+    scanned(conn, actor, action, "booking", &booking)?;
     Ok(result)
 }

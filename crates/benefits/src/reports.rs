@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::staff;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::{random_token, DataProtector};
 use platform::db::{is_unique_violation, write_tx};
 use platform::pagination::{Page, Paged};
@@ -141,13 +142,14 @@ impl Reports {
         }
     }
 
-    /// Attaches (or replaces) the report of a checked-in booking, as staff of its program's
-    /// subtree. The PDF is stored before the row that points to it; a PDF the new row replaced
-    /// is deleted once that row has committed.
+    /// The use case: attaches (or replaces) the report of a checked-in booking, as staff of its
+    /// program's subtree. The PDF is stored before the row that points to it; a PDF the new row
+    /// replaced is deleted once that row has committed.
     pub async fn attach(
         &self,
         db: &Db,
         user: AuthUser,
+        actor: Actor,
         booking_id: i64,
         summary: Summary,
         pdf: Option<Vec<u8>>,
@@ -166,7 +168,7 @@ impl Reports {
             .run(move |conn| {
                 write_tx(conn, |conn| {
                     let (report_id, account_id, replaced) =
-                        save(conn, &protector, &user, booking_id, &summary, key)?;
+                        save(conn, &protector, &user, &actor, booking_id, &summary, key)?;
                     Ok((mine_one(conn, &protector, account_id, report_id)?, replaced))
                 })
             })
@@ -335,6 +337,7 @@ fn save(
     conn: &mut DbConn,
     protector: &DataProtector,
     user: &AuthUser,
+    actor: &Actor,
     booking_id: i64,
     summary: &Summary,
     pdf_key: Option<String>,
@@ -357,6 +360,11 @@ fn save(
         LedgerKind::ReportAttached,
         Some(id),
     )?;
+    let org_id: i64 = p::table.find(program_id).select(p::org_id).first(conn)?;
+    let entry = Entry::new(Action::ReportAttach, Record::new("report", id))
+        .in_org(org_id)
+        .about(account_id);
+    audit::record(conn, actor, entry)?;
     Ok((
         id,
         account_id,
@@ -509,6 +517,14 @@ fn my_pdf_key(conn: &mut DbConn, account_id: i64, id: i64) -> Result<String> {
         .select(r::pdf_key)
         .first(conn)?;
     key.ok_or_else(|| Error::new(ErrorCode::NotFound))
+}
+
+impl Reports {
+    /// Deletes a stored PDF at once, for a caller that has removed the row pointing to it and
+    /// committed (erasure: see `personal_data`).
+    pub fn delete_pdf_now(&self, key: &str) -> anyhow::Result<()> {
+        self.store.delete(key)
+    }
 }
 
 #[cfg(test)]

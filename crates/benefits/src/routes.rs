@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use identity::AuthUser;
 use membership::applications::{self, ActiveMember};
 use membership::orgs::{text, Location};
-use membership::staff;
+use membership::staff::Caller;
 use platform::clock::now;
 use platform::db::write_tx;
 use platform::error::Problem;
@@ -24,7 +24,7 @@ use crate::claims::{self, EntryView, VoucherView};
 use crate::draws::{self, DrawView};
 use crate::eligibility::Rules;
 use crate::ledger::{self, Counts, DayCounts, LedgerEntry};
-use crate::programs::{self, NewProgram, Program, ProgramView};
+use crate::programs::{self, NewProgram, ProgramView};
 use crate::redemptions::{self, ScanResult};
 use crate::reports::{self, ReportView, Summary};
 use crate::sessions::{self, NewSession, SessionView};
@@ -89,15 +89,6 @@ where
     T: Send + 'static,
 {
     db.run(move |conn| write_tx(conn, f)).await
-}
-
-/// A program the caller manages (staff of the issuing org's subtree, or admin).
-fn managed(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<Program> {
-    // Non-staff are refused before any look-up, so ids tell them nothing.
-    staff::require_any(conn, user)?;
-    let program = programs::get(conn, id)?;
-    staff::require(conn, user, program.org_id)?;
-    Ok(program)
 }
 
 fn member(conn: &mut DbConn, account_id: i64) -> Result<ActiveMember> {
@@ -203,16 +194,14 @@ fn new_program(org_id: i64, by: i64, body: CreateProgram) -> Result<NewProgram> 
     responses((status = 201, body = ProgramView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn create_program(
     db: web::Data<Db>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<CreateProgram>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let new = new_program(org_id, user.account_id, body.into_inner())?;
+    let new = new_program(org_id, caller.user.account_id, body.into_inner())?;
     let view = write(&db, move |conn| {
-        staff::require(conn, &user, org_id)?;
-        let program = programs::create(conn, new)?;
-        programs::view(conn, &program)
+        programs::create(conn, &caller.user, &caller.actor, new)
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
@@ -221,12 +210,10 @@ async fn create_program(
 /// Publish a draft: members can see and use it (a fair-mode draw gets its seed now).
 #[utoipa::path(post, path = "/v1/admin/programs/{id}/publish", tag = "benefits", security(("bearer" = [])),
     responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn publish(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse> {
+async fn publish(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
     let view = write(&db, move |conn| {
-        let program = managed(conn, &user, id)?;
-        let program = programs::publish(conn, &program)?;
-        programs::view(conn, &program)
+        programs::publish(conn, &caller.user, &caller.actor, id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -235,12 +222,10 @@ async fn publish(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Resul
 /// Close a program: no more claims or bookings.
 #[utoipa::path(post, path = "/v1/admin/programs/{id}/close", tag = "benefits", security(("bearer" = [])),
     responses((status = 200, body = ProgramView), (status = 404, body = Problem)))]
-async fn close(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse> {
+async fn close(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
     let view = write(&db, move |conn| {
-        let program = managed(conn, &user, id)?;
-        let program = programs::close(conn, &program)?;
-        programs::view(conn, &program)
+        programs::close(conn, &caller.user, &caller.actor, id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -263,7 +248,7 @@ pub struct CreateSession {
     responses((status = 201, body = SessionView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn create_session(
     db: web::Data<Db>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<CreateSession>,
 ) -> Result<HttpResponse> {
@@ -286,9 +271,7 @@ async fn create_session(
         capacity: body.capacity,
     };
     let view = write(&db, move |conn| {
-        let program = managed(conn, &user, program_id)?;
-        program.require_kind(ProgramKind::HealthCheck)?;
-        sessions::create(conn, new)
+        sessions::create(conn, &caller.user, &caller.actor, new)
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
@@ -297,13 +280,10 @@ async fn create_session(
 /// Fair mode: run the draw once the entry window has closed.
 #[utoipa::path(post, path = "/v1/admin/programs/{id}/draw", tag = "benefits", security(("bearer" = [])),
     responses((status = 200, body = DrawView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn run_draw(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse> {
+async fn run_draw(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
     let view = write(&db, move |conn| {
-        let program = managed(conn, &user, id)?;
-        draws::run(conn, &program, now())?;
-        let drawn = programs::get(conn, id)?;
-        draws::view(conn, &drawn)
+        draws::run(conn, &caller.user, &caller.actor, id, now())
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -331,7 +311,7 @@ async fn stats(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<
         .run(move |conn| {
             use diesel::prelude::*;
             use platform::schema::health_sessions as hs;
-            let program = managed(conn, &user, id)?;
+            let program = programs::managed(conn, &user, id)?;
             let (totals, by_day) = ledger::program_counts(conn, id)?;
             let (seats_total, seats_booked) = match program.kind {
                 ProgramKind::HealthCheck => {
@@ -373,12 +353,12 @@ pub struct RedeemRequest {
     responses((status = 200, body = ScanResult), (status = 404, body = Problem), (status = 403, body = Problem)))]
 async fn redeem(
     db: web::Data<Db>,
-    user: AuthUser,
+    caller: Caller,
     body: web::Json<RedeemRequest>,
 ) -> Result<HttpResponse> {
     let code = body.into_inner().code.trim().to_owned();
     let result = write(&db, move |conn| {
-        redemptions::scan(conn, &user, &code, now())
+        redemptions::scan(conn, &caller.user, &caller.actor, &code, now())
     })
     .await?;
     Ok(HttpResponse::Ok().json(result))
@@ -400,7 +380,7 @@ pub struct ReportRequest {
 async fn attach_report(
     db: web::Data<Db>,
     benefits: web::Data<Benefits>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<ReportRequest>,
 ) -> Result<HttpResponse> {
@@ -419,7 +399,7 @@ async fn attach_report(
         .transpose()?;
     let view = benefits
         .reports
-        .attach(&db, user, booking_id, summary, pdf)
+        .attach(&db, caller.user, caller.actor, booking_id, summary, pdf)
         .await?;
     Ok(HttpResponse::Created().json(view))
 }

@@ -2,9 +2,14 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
 use membership::orgs::Location;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::schema::health_sessions as hs;
 use platform::{DbConn, Result};
+
+use crate::programs;
+use crate::vocab::ProgramKind;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -87,7 +92,15 @@ fn view_of(row: Row) -> SessionView {
     }
 }
 
-pub fn create(conn: &mut DbConn, new: NewSession) -> Result<SessionView> {
+/// The use case: staff add a session to a health-check program of their subtree.
+pub fn create(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    new: NewSession,
+) -> Result<SessionView> {
+    let program = programs::managed(conn, user, new.program_id)?;
+    program.require_kind(ProgramKind::HealthCheck)?;
     let id: i64 = diesel::insert_into(hs::table)
         .values((
             hs::program_id.eq(new.program_id),
@@ -103,6 +116,9 @@ pub fn create(conn: &mut DbConn, new: NewSession) -> Result<SessionView> {
         ))
         .returning(hs::id)
         .get_result(conn)?;
+    let entry =
+        Entry::new(Action::SessionCreate, Record::new("session", id)).in_org(program.org_id);
+    audit::record(conn, actor, entry)?;
     let row: Row = hs::table.find(id).select(columns!()).first(conn)?;
     Ok(view_of(row))
 }

@@ -105,10 +105,21 @@ impl Identity {
     }
 
     pub fn load_account(&self, conn: &mut DbConn, id: i64) -> Result<Account> {
-        let (id, phone_enc, is_admin, created_at): (i64, String, bool, NaiveDateTime) = a::table
+        type Row = (i64, String, bool, NaiveDateTime, Option<NaiveDateTime>);
+        let (id, phone_enc, is_admin, created_at, deleted_at): Row = a::table
             .find(id)
-            .select((a::id, a::phone_enc, a::is_admin, a::created_at))
+            .select((
+                a::id,
+                a::phone_enc,
+                a::is_admin,
+                a::created_at,
+                a::deleted_at,
+            ))
             .first(conn)?;
+        // Deleted while a token of it was still on its way here.
+        if deleted_at.is_some() {
+            return Err(Error::new(ErrorCode::Unauthenticated));
+        }
         let phone = self
             .protector
             .open("phone", &phone_enc)

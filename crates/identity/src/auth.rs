@@ -49,6 +49,9 @@ pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, Error> {
         )
         .ok_or(ErrorCode::Unauthenticated)?;
     let account_id = claims.sub.parse().map_err(|_| ErrorCode::Unauthenticated)?;
+    if identity.revocations.is_revoked(account_id, claims.iat) {
+        return Err(Error::new(ErrorCode::Unauthenticated));
+    }
     Ok(AuthUser {
         account_id,
         roles: claims.roles,
@@ -67,9 +70,7 @@ impl FromRequest for AuthUser {
 /// Idempotency keys are scoped by the verified account, so a retry with a refreshed token
 /// still gets the first response.
 impl platform::idempotency::CallerScope for Identity {
-    fn caller(&self, req: &HttpRequest) -> Option<String> {
-        authenticate(req)
-            .ok()
-            .map(|user| format!("account:{}", user.account_id))
+    fn caller(&self, req: &HttpRequest) -> Option<i64> {
+        authenticate(req).ok().map(|user| user.account_id)
     }
 }

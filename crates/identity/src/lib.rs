@@ -6,8 +6,10 @@ pub mod auth;
 pub mod id_number;
 pub mod otp;
 pub mod password;
+pub mod personal_data;
 pub mod phone;
 pub mod profile;
+pub mod revocations;
 pub mod routes;
 pub mod sessions;
 pub mod sms;
@@ -96,4 +98,6 @@ pub struct Identity {
     pub sms: Arc<dyn sms::SmsSender>,
     /// Set by the server when membership is wired in.
     pub staff_scopes: Option<accounts::StaffScopes>,
+    /// Accounts whose access tokens stopped counting before they expire.
+    pub revocations: revocations::Revocations,
 }

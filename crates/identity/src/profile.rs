@@ -95,7 +95,12 @@ impl Identity {
             other => other,
         };
         match written {
-            Ok(_) => {}
+            Ok(_) => crate::personal_data::give_consent(
+                conn,
+                account_id,
+                crate::personal_data::REAL_NAME,
+                &self.config.consent_policy,
+            )?,
             // Another account saved the same number between our check and our write.
             Err(e) if is_unique_violation(&e) => return Err(Error::new(ErrorCode::IdNumberTaken)),
             Err(e) => return Err(e.into()),

@@ -3,9 +3,11 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
+use platform::audit::Actor;
 use platform::db::write_tx;
 use platform::error::Problem;
 use platform::http::resource;
+use platform::rights::DataRights;
 use platform::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -14,6 +16,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::accounts::StaffScope;
 use crate::id_number::IdNumber;
 use crate::password::Password;
+use crate::personal_data;
 use crate::phone::Phone;
 use crate::profile::{LegalName, ProfileView};
 use crate::sessions::TokenPair;
@@ -26,14 +29,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/auth/refresh").route(web::post().to(refresh)))
         .service(resource("/v1/auth/logout").route(web::post().to(logout)))
         .service(resource("/v1/auth/password").route(web::post().to(change_password)))
-        .service(resource("/v1/me").route(web::get().to(me)))
-        .service(resource("/v1/me/identity").route(web::put().to(put_identity)))
+        .service(
+            resource("/v1/me")
+                .route(web::get().to(me))
+                .route(web::delete().to(delete_account)),
+        )
+        .service(resource("/v1/me/export").route(web::get().to(export)))
+        .service(
+            resource("/v1/me/identity")
+                .route(web::put().to(put_identity))
+                .route(web::delete().to(withdraw_identity)),
+        )
         .service(resource("/.well-known/jwks.json").route(web::get().to(jwks)));
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(send_otp, register, login, refresh, logout, change_password, me, put_identity, jwks),
+    paths(send_otp, register, login, refresh, logout, change_password, me, delete_account, export,
+        put_identity, withdraw_identity, jwks),
     modifiers(&BearerAuth),
     tags((name = "identity", description = "Accounts, sign-in and the real-name profile"))
 )]
@@ -270,6 +283,9 @@ pub struct Me {
     pub staff_scopes: Vec<StaffScope>,
     /// The real-name profile, once given.
     pub real_name: Option<ProfileView>,
+    /// The profile's consent is to an older version of the personal-information policy: ask
+    /// the member again (`PUT /v1/me/identity` with `consent: true`).
+    pub consent_required: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -282,12 +298,21 @@ async fn me(id: web::Data<Identity>, user: AuthUser) -> Result<HttpResponse> {
         .db
         .run(move |conn| {
             let account = this.load_account(conn, user.account_id)?;
+            let real_name = this.load_profile(conn, account.id)?;
+            let consent_required = real_name.is_some()
+                && !personal_data::consent_is_current(
+                    conn,
+                    account.id,
+                    personal_data::REAL_NAME,
+                    &this.config.consent_policy,
+                )?;
             Ok(Me {
                 id: account.id,
                 phone_masked: account.phone.masked(),
                 roles: this.roles(conn, account.id, account.is_admin)?,
                 staff_scopes: this.staff_scopes(conn, account.id)?,
-                real_name: this.load_profile(conn, account.id)?,
+                real_name,
+                consent_required,
                 created_at: account.created_at.and_utc(),
             })
         })
@@ -331,6 +356,75 @@ async fn put_identity(
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Withdraw consent to the real-name profile: the profile is deleted, and the membership that
+/// needs it ends. Giving the profile again later asks for consent again.
+#[utoipa::path(delete, path = "/v1/me/identity", tag = "identity", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+async fn withdraw_identity(
+    id: web::Data<Identity>,
+    rights: web::Data<DataRights>,
+    user: AuthUser,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let actor = Actor::account(user.account_id, id.config.proxies.client_ip(&req));
+    id.withdraw_real_name(&rights, actor, user.account_id)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A copy of everything held about the caller (PIPL Art. 45), one part per domain.
+#[utoipa::path(get, path = "/v1/me/export", tag = "identity", security(("bearer" = [])),
+    responses((status = 200, description = "JSON: `exported_at`, `account_id` and one object per domain", body = Object),
+        (status = 401, body = Problem)))]
+async fn export(
+    id: web::Data<Identity>,
+    rights: web::Data<DataRights>,
+    user: AuthUser,
+    req: HttpRequest,
+) -> Result<HttpResponse> {
+    let actor = Actor::account(user.account_id, id.config.proxies.client_ip(&req));
+    let parts = id.export_data(&rights, actor, user.account_id).await?;
+    let body = serde_json::json!({
+        "exported_at": Utc::now(),
+        "account_id": user.account_id,
+        "parts": parts,
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"gigunion-my-data.json\"",
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The account's password, asked again: an access token alone does not delete an account.
+    pub password: String,
+}
+
+/// Delete the account (PIPL Art. 47): personal data is erased or irreversibly anonymised in
+/// every domain, the union membership ends, and every token of the account stops working at
+/// once. Anonymous counts (stock, attendance, visits) stay.
+#[utoipa::path(delete, path = "/v1/me", tag = "identity", request_body = DeleteAccountRequest,
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+async fn delete_account(
+    id: web::Data<Identity>,
+    rights: web::Data<DataRights>,
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Json<DeleteAccountRequest>,
+) -> Result<HttpResponse> {
+    let actor = Actor::account(user.account_id, id.config.proxies.client_ip(&req));
+    id.clone()
+        .into_inner()
+        .delete_account(&rights, actor, user.account_id, &body.password)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// China Standard Time has no daylight saving: a fixed +08:00 offset is exact.

@@ -237,3 +237,10 @@ impl Identity {
         Ok(())
     }
 }
+
+/// Retention: removes refresh tokens that expired more than `keep` ago. Expired tokens are
+/// refused anyway; only their hashes and times remain, and those go too.
+pub fn purge_expired(conn: &mut DbConn, keep: std::time::Duration) -> Result<usize> {
+    let cutoff = now() - chrono(keep);
+    Ok(diesel::delete(rt::table.filter(rt::expires_at.lt(cutoff))).execute(conn)?)
+}

@@ -9,6 +9,7 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::clock::now;
 use platform::schema::{membership_events as ev, memberships as ms, real_name_profiles as rn};
 use platform::{DbConn, Error, ErrorCode, Result};
@@ -377,13 +378,35 @@ fn decidable(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<Row> {
     Ok(application)
 }
 
-pub fn approve(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<MembershipView> {
+fn decision(action: Action, application: &Row) -> Entry {
+    Entry::new(action, Record::new("membership", application.id))
+        .in_org(application.org_id)
+        .about(application.account_id)
+}
+
+pub fn approve(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+) -> Result<MembershipView> {
     let application = decidable(conn, user, id)?;
     activate(conn, &application, Some(user.account_id))?;
+    audit::record(
+        conn,
+        actor,
+        decision(Action::MembershipApprove, &application),
+    )?;
     view(conn, id)
 }
 
-pub fn reject(conn: &mut DbConn, user: &AuthUser, id: i64, reason: &str) -> Result<MembershipView> {
+pub fn reject(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+    reason: &str,
+) -> Result<MembershipView> {
     let application = decidable(conn, user, id)?;
     diesel::update(ms::table.find(id))
         .set((
@@ -394,6 +417,12 @@ pub fn reject(conn: &mut DbConn, user: &AuthUser, id: i64, reason: &str) -> Resu
         ))
         .execute(conn)?;
     record(conn, &application, EventKind::Rejected, Some(reason))?;
+    // The reason is free text the applicant reads: it stays in their history, not in the log.
+    audit::record(
+        conn,
+        actor,
+        decision(Action::MembershipReject, &application),
+    )?;
     view(conn, id)
 }
 

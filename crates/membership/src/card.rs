@@ -9,7 +9,8 @@
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use identity::tokens::Rejection;
-use identity::Identity;
+use identity::{AuthUser, Identity};
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::random_token;
 use platform::schema::real_name_profiles as rn;
 use platform::{DbConn, Error, ErrorCode, Result};
@@ -18,7 +19,7 @@ use utoipa::ToSchema;
 
 use crate::orgs::{self, OrgRef};
 use crate::vocab::Status;
-use crate::{applications, member_no, MembershipConfig};
+use crate::{applications, member_no, staff, MembershipConfig};
 
 pub const CARD_TOKEN_TYPE: &str = "card+jwt";
 pub const CARD_AUDIENCE: &str = "gigunion-card";
@@ -127,7 +128,17 @@ fn mask_name(name: &str) -> String {
     format!("{first}{}", "*".repeat(chars.count().max(1)))
 }
 
-pub fn verify(conn: &mut DbConn, identity: &Identity, token: &str) -> Result<Verification> {
+/// The use case: staff check a scanned card. A genuine card tells them about its holder, so
+/// that is recorded, under the holder's current org; a forged or expired one shows nothing and
+/// is not.
+pub fn verify(
+    conn: &mut DbConn,
+    identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
+    token: &str,
+) -> Result<Verification> {
+    staff::require_any(conn, user)?;
     let claims: CardClaims = match identity.keys.verify_detailed(
         token.trim(),
         CARD_TOKEN_TYPE,
@@ -154,7 +165,14 @@ pub fn verify(conn: &mut DbConn, identity: &Identity, token: &str) -> Result<Ver
             member: None,
         });
     };
-    let Some((_, org_id, started_at)) = applications::active(conn, account_id)? else {
+    let active = applications::active(conn, account_id)?;
+    let mut entry =
+        Entry::new(Action::CardVerify, Record::new("account", account_id)).about(account_id);
+    if let Some((_, org_id, _)) = active {
+        entry = entry.in_org(org_id);
+    }
+    audit::record(conn, actor, entry)?;
+    let Some((_, org_id, started_at)) = active else {
         return Ok(Verification {
             result: VerifyResult::NotAMember,
             member: None,

@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::random_token;
 use platform::pagination::Page;
 use platform::schema::join_codes as j;
@@ -11,6 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::orgs::{self, OrgRef, OrgView};
+use crate::staff;
 
 /// 9 random bytes, base64url: 12 characters.
 const CODE_BYTES: usize = 9;
@@ -178,6 +181,24 @@ impl Stored {
     }
 }
 
+fn entry(action: Action, code: &Stored) -> Entry {
+    Entry::new(action, Record::new("join_code", code.id)).in_org(code.org_id)
+}
+
+/// The use case: staff of `new.org_id` create a code for a poster.
+pub fn issue(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    new: NewJoinCode,
+    base: &str,
+) -> Result<JoinCodeView> {
+    staff::require(conn, user, new.org_id)?;
+    let stored = create(conn, new)?;
+    audit::record(conn, actor, entry(Action::JoinCodeCreate, &stored))?;
+    stored.view(conn, base)
+}
+
 pub fn create(conn: &mut DbConn, new: NewJoinCode) -> Result<Stored> {
     let code = JoinCode::generate();
     let id: i64 = diesel::insert_into(j::table)
@@ -248,12 +269,32 @@ pub fn take_use(conn: &mut DbConn, code: &Stored) -> Result<()> {
     ))
 }
 
-pub fn revoke(conn: &mut DbConn, code: &Stored) -> Result<Stored> {
+/// A code `user` may manage. Unknown codes are `not_found` here, like codes outside the
+/// caller's subtree, and non-staff are refused before any look-up.
+pub fn managed(conn: &mut DbConn, user: &AuthUser, code: &str) -> Result<Stored> {
+    staff::require_any(conn, user)?;
+    let stored = JoinCode::parse(code)
+        .and_then(|code| find(conn, &code))
+        .map_err(|_| Error::new(ErrorCode::NotFound))?;
+    staff::require(conn, user, stored.org_id)?;
+    Ok(stored)
+}
+
+/// The use case: staff withdraw a code; scanning it then says so. Revoking twice is harmless.
+pub fn revoke(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    code: &str,
+    base: &str,
+) -> Result<JoinCodeView> {
+    let code = managed(conn, user, code)?;
     diesel::update(j::table.find(code.id))
         .filter(j::revoked_at.is_null())
         .set(j::revoked_at.eq(platform::clock::now()))
         .execute(conn)?;
-    get_by_id(conn, code.id)
+    audit::record(conn, actor, entry(Action::JoinCodeRevoke, &code))?;
+    get_by_id(conn, code.id)?.view(conn, base)
 }
 
 /// What scanning a code shows before joining.

@@ -2,11 +2,13 @@
 //! members and the e-member card.
 
 pub mod applications;
+pub mod audit;
 pub mod card;
 pub mod join_codes;
 pub mod member_no;
 pub mod members;
 pub mod orgs;
+pub mod personal_data;
 pub mod routes;
 pub mod staff;
 pub mod vocab;

@@ -4,7 +4,8 @@
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
 use identity::phone::Phone;
-use identity::Identity;
+use identity::{AuthUser, Identity};
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::pagination::{Page, Paged};
 use platform::schema::{
     accounts as a, members as m, memberships as ms, org_closure as c, orgs as o,
@@ -15,6 +16,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::orgs::OrgRef;
+use crate::staff;
 use crate::vocab::{Occupation, Status};
 
 /// Largest CSV export; beyond it, narrow the filter.
@@ -217,24 +219,62 @@ fn member_row(identity: &Identity, t: Tuple) -> Result<MemberRow> {
     })
 }
 
+/// Records that staff read the people of `org_id`'s subtree: one entry per page or file, not
+/// per person shown (an export may hold a hundred thousand).
+fn viewed(conn: &mut DbConn, actor: &Actor, action: Action, org_id: i64) -> Result<()> {
+    let entry = Entry::new(action, Record::new("org", org_id)).in_org(org_id);
+    audit::record(conn, actor, entry)
+}
+
+/// The use case: staff read a page of the members (or, by `filter`, applications) of their
+/// subtree.
 pub fn list(
     conn: &mut DbConn,
     identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
     org_id: i64,
     filter: &Filter,
     page: Page,
 ) -> Result<Paged<MemberRow>> {
+    staff::require(conn, user, org_id)?;
     let rows = query(conn, identity, org_id, filter, page.before, page.limit + 1)?;
+    viewed(conn, actor, Action::MembersList, org_id)?;
     Ok(Paged::from_rows(rows, page, |r| r.membership_id))
 }
 
+/// The use case: staff read a page of the pending applications of their subtree.
+pub fn applications(
+    conn: &mut DbConn,
+    identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
+    org_id: i64,
+    page: Page,
+) -> Result<Paged<MemberRow>> {
+    staff::require(conn, user, org_id)?;
+    let filter = Filter {
+        status: Some(Status::Pending),
+        ..Filter::default()
+    };
+    let rows = query(conn, identity, org_id, &filter, page.before, page.limit + 1)?;
+    viewed(conn, actor, Action::ApplicationsList, org_id)?;
+    Ok(Paged::from_rows(rows, page, |r| r.membership_id))
+}
+
+/// The use case: staff export every match in their subtree (see [`to_csv`]).
 pub fn export(
     conn: &mut DbConn,
     identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
     org_id: i64,
     filter: &Filter,
 ) -> Result<Vec<MemberRow>> {
-    query(conn, identity, org_id, filter, None, EXPORT_LIMIT)
+    staff::require(conn, user, org_id)?;
+    let rows = query(conn, identity, org_id, filter, None, EXPORT_LIMIT)?;
+    viewed(conn, actor, Action::MembersExport, org_id)?;
+    Ok(rows)
 }
 
 /// CSV that Excel opens with Chinese intact: UTF-8 with a byte-order mark, CRLF line ends.

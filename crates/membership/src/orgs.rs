@@ -3,6 +3,8 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::schema::{org_closure as c, orgs as o};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -88,6 +90,20 @@ pub fn text(input: &str, field: &'static str, max_chars: usize) -> Result<String
         return Err(Error::invalid(ErrorCode::InvalidField, field));
     }
     Ok(value.to_owned())
+}
+
+/// The use case: staff of the parent (admins, for a top-level federation) found an org. The
+/// entry belongs to the new org, which lies in the parent's subtree.
+pub fn found(conn: &mut DbConn, user: &AuthUser, actor: &Actor, new: NewOrg) -> Result<OrgView> {
+    match new.parent_id {
+        Some(parent) => crate::staff::require(conn, user, parent)?,
+        None if user.is_admin() => {}
+        None => return Err(Error::new(ErrorCode::Forbidden)),
+    }
+    let view = create(conn, new)?;
+    let entry = Entry::new(Action::OrgCreate, Record::new("org", view.id)).in_org(view.id);
+    audit::record(conn, actor, entry)?;
+    Ok(view)
 }
 
 /// Creates an org and its closure rows: itself at depth 0, then each ancestor of the parent.

@@ -5,22 +5,24 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, NaiveDate, Utc};
 use identity::phone::Phone;
 use identity::{AuthUser, Identity};
+use platform::audit::{ActionPrefix, AuditEntry};
 use platform::db::write_tx;
 use platform::error::Problem;
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, Error, ErrorCode, Result};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::applications::{self, Details, MembershipView, MyMembership, Outcome};
 use crate::card::{self, Card, Verification};
 use crate::join_codes::{self, JoinCode, JoinCodeView, JoinPreview, NewJoinCode};
 use crate::members::{self, Filter, MemberRow};
-use crate::orgs::{self, text, Location, NewOrg, OrgRef, OrgView, RegionCode};
+use crate::orgs::{self, text, Location, NewOrg, OrgView, RegionCode};
+use crate::staff::{self, Caller, StaffGrant};
 use crate::vocab::{Occupation, OrgKind, Status};
-use crate::{staff, MembershipConfig};
+use crate::{audit, MembershipConfig};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/admin/orgs").route(web::post().to(create_org)))
@@ -52,7 +54,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/admin/memberships/{id}/approve").route(web::post().to(approve)))
         .service(resource("/v1/admin/memberships/{id}/reject").route(web::post().to(reject)))
         .service(resource("/v1/admin/orgs/{id}/members").route(web::get().to(list_members)))
-        .service(resource("/v1/admin/cards/verify").route(web::post().to(verify_card)));
+        .service(resource("/v1/admin/cards/verify").route(web::post().to(verify_card)))
+        .service(resource("/v1/admin/orgs/{id}/audit").route(web::get().to(audit_log)));
 }
 
 #[derive(OpenApi)]
@@ -60,9 +63,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     paths(
         create_org, get_org, grant_staff, create_join_code, list_join_codes, join_code_svg,
         join_code_png, revoke_join_code, preview_join, poster_landing, join, my_membership, leave, transfer,
-        my_card, list_applications, approve, reject, list_members, verify_card
+        my_card, list_applications, approve, reject, list_members, verify_card, audit_log
     ),
-    components(schemas(Paged<MemberRow>, Paged<JoinCodeView>)),
+    components(schemas(Paged<MemberRow>, Paged<JoinCodeView>, Paged<AuditEntry>)),
     tags((name = "membership", description = "Union orgs, join codes, members and the e-card"))
 )]
 pub struct ApiDoc;
@@ -101,7 +104,7 @@ pub struct CreateOrg {
     responses((status = 201, body = OrgView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn create_org(
     db: web::Data<Db>,
-    user: AuthUser,
+    caller: Caller,
     body: web::Json<CreateOrg>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
@@ -115,12 +118,7 @@ async fn create_org(
         location: body.location.map(Location::validate).transpose()?,
     };
     let view = write(&db, move |conn| {
-        match new.parent_id {
-            Some(parent) => staff::require(conn, &user, parent)?,
-            None if user.is_admin() => {}
-            None => return Err(Error::new(ErrorCode::Forbidden)),
-        }
-        orgs::create(conn, new)
+        orgs::found(conn, &caller.user, &caller.actor, new)
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
@@ -141,13 +139,6 @@ pub struct GrantStaff {
     pub phone: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct StaffGrant {
-    pub org: OrgRef,
-    pub account_id: i64,
-    pub phone_masked: String,
-}
-
 /// Make an account staff of this org (and so of its whole subtree).
 #[utoipa::path(post, path = "/v1/admin/orgs/{id}/staff", tag = "membership", request_body = GrantStaff,
     security(("bearer" = [])),
@@ -156,7 +147,7 @@ pub struct StaffGrant {
 async fn grant_staff(
     db: web::Data<Db>,
     identity: web::Data<Identity>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<GrantStaff>,
 ) -> Result<HttpResponse> {
@@ -165,17 +156,8 @@ async fn grant_staff(
         .ok_or_else(|| Error::invalid(ErrorCode::InvalidPhone, "phone"))?;
     let identity = identity.into_inner();
     let (grant, created) = write(&db, move |conn| {
-        staff::require(conn, &user, org_id)?;
-        let account = identity
-            .credentials(conn, &phone)?
-            .ok_or_else(|| Error::new(ErrorCode::AccountNotFound))?;
-        let created = staff::grant(conn, org_id, account.account_id, user.account_id)?;
-        let grant = StaffGrant {
-            org: orgs::reference(conn, org_id)?,
-            account_id: account.account_id,
-            phone_masked: phone.masked(),
-        };
-        Ok((grant, created))
+        let Caller { user, actor } = &caller;
+        staff::appoint(conn, &identity, user, actor, org_id, &phone)
     })
     .await?;
     Ok(if created {
@@ -208,7 +190,7 @@ pub struct CreateJoinCode {
 async fn create_join_code(
     db: web::Data<Db>,
     config: web::Data<MembershipConfig>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<CreateJoinCode>,
 ) -> Result<HttpResponse> {
@@ -221,20 +203,16 @@ async fn create_join_code(
     if body.max_uses.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
         return Err(Error::invalid(ErrorCode::InvalidField, "max_uses"));
     }
+    let new = NewJoinCode {
+        org_id,
+        label,
+        expires_at: body.expires_at,
+        max_uses: body.max_uses,
+        auto_approve: body.auto_approve,
+        created_by: caller.user.account_id,
+    };
     let view = write(&db, move |conn| {
-        staff::require(conn, &user, org_id)?;
-        let stored = join_codes::create(
-            conn,
-            NewJoinCode {
-                org_id,
-                label,
-                expires_at: body.expires_at,
-                max_uses: body.max_uses,
-                auto_approve: body.auto_approve,
-                created_by: user.account_id,
-            },
-        )?;
-        stored.view(conn, &config.base_url)
+        join_codes::issue(conn, &caller.user, &caller.actor, new, &config.base_url)
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
@@ -267,21 +245,6 @@ async fn list_join_codes(
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// A code the caller may manage. Unknown codes are `not_found` here, like codes outside the
-/// caller's subtree, and non-staff are refused before any look-up.
-fn managed_code(
-    conn: &mut platform::DbConn,
-    user: &AuthUser,
-    code: &str,
-) -> Result<join_codes::Stored> {
-    staff::require_any(conn, user)?;
-    let stored = JoinCode::parse(code)
-        .and_then(|code| join_codes::find(conn, &code))
-        .map_err(|_| Error::new(ErrorCode::NotFound))?;
-    staff::require(conn, user, stored.org_id)?;
-    Ok(stored)
-}
-
 /// Print size of poster images.
 const POSTER_PX: u32 = 1024;
 
@@ -292,8 +255,12 @@ async fn poster(
     code: String,
 ) -> Result<String> {
     let base = config.base_url.clone();
-    db.run(move |conn| Ok(managed_code(conn, &user, &code)?.code.poster_url(&base)))
-        .await
+    db.run(move |conn| {
+        Ok(join_codes::managed(conn, &user, &code)?
+            .code
+            .poster_url(&base))
+    })
+    .await
 }
 
 /// The poster QR as SVG (encodes `{PUBLIC_BASE_URL}/j/{code}`).
@@ -339,13 +306,13 @@ fn image(content_type: &str, bytes: Vec<u8>) -> HttpResponse {
 async fn revoke_join_code(
     db: web::Data<Db>,
     config: web::Data<MembershipConfig>,
-    user: AuthUser,
+    caller: Caller,
     code: web::Path<String>,
 ) -> Result<HttpResponse> {
     let code = code.into_inner();
     let view = write(&db, move |conn| {
-        let stored = managed_code(conn, &user, &code)?;
-        join_codes::revoke(conn, &stored)?.view(conn, &config.base_url)
+        let Caller { user, actor } = &caller;
+        join_codes::revoke(conn, user, actor, &code, &config.base_url)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -543,21 +510,17 @@ async fn my_card(
 async fn list_applications(
     db: web::Data<Db>,
     identity: web::Data<Identity>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     page: web::Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let page = page.page()?;
     let identity = identity.into_inner();
-    let filter = Filter {
-        status: Some(Status::Pending),
-        ..Filter::default()
-    };
     let list = db
         .run(move |conn| {
-            staff::require(conn, &user, org_id)?;
-            members::list(conn, &identity, org_id, &filter, page)
+            let Caller { user, actor } = &caller;
+            members::applications(conn, &identity, user, actor, org_id, page)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list))
@@ -566,9 +529,12 @@ async fn list_applications(
 /// Approve a pending application: the member is active at once (a transfer ends the old period).
 #[utoipa::path(post, path = "/v1/admin/memberships/{id}/approve", tag = "membership", security(("bearer" = [])),
     responses((status = 200, body = MembershipView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn approve(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse> {
+async fn approve(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let view = write(&db, move |conn| applications::approve(conn, &user, id)).await?;
+    let view = write(&db, move |conn| {
+        applications::approve(conn, &caller.user, &caller.actor, id)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -584,14 +550,14 @@ pub struct RejectRequest {
     responses((status = 200, body = MembershipView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 async fn reject(
     db: web::Data<Db>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<RejectRequest>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let reason = text(&body.reason, "reason", 200)?;
     let view = write(&db, move |conn| {
-        applications::reject(conn, &user, id, &reason)
+        applications::reject(conn, &caller.user, &caller.actor, id, &reason)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -623,7 +589,7 @@ pub struct MembersQuery {
 async fn list_members(
     db: web::Data<Db>,
     identity: web::Data<Identity>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     query: web::Query<MembersQuery>,
 ) -> Result<HttpResponse> {
@@ -657,8 +623,8 @@ async fn list_members(
     if csv {
         let rows = db
             .run(move |conn| {
-                staff::require(conn, &user, org_id)?;
-                members::export(conn, &identity, org_id, &filter)
+                let Caller { user, actor } = &caller;
+                members::export(conn, &identity, user, actor, org_id, &filter)
             })
             .await?;
         return Ok(HttpResponse::Ok()
@@ -671,8 +637,8 @@ async fn list_members(
     }
     let list = db
         .run(move |conn| {
-            staff::require(conn, &user, org_id)?;
-            members::list(conn, &identity, org_id, &filter, page)
+            let Caller { user, actor } = &caller;
+            members::list(conn, &identity, user, actor, org_id, &filter, page)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list))
@@ -691,16 +657,56 @@ pub struct VerifyRequest {
 async fn verify_card(
     db: web::Data<Db>,
     identity: web::Data<Identity>,
-    user: AuthUser,
+    caller: Caller,
     body: web::Json<VerifyRequest>,
 ) -> Result<HttpResponse> {
     let identity = identity.into_inner();
     let token = body.into_inner().token;
     let result = db
         .run(move |conn| {
-            staff::require_any(conn, &user)?;
-            card::verify(conn, &identity, &token)
+            let Caller { user, actor } = &caller;
+            card::verify(conn, &identity, user, actor, &token)
         })
         .await?;
     Ok(HttpResponse::Ok().json(result))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only actions starting with this, e.g. `membership.` or `members.export`.
+    pub action: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+/// The audit log, newest first: who approved, exported, created or changed what, when and
+/// from which address. Staff see the entries of the org's subtree; admins see every entry,
+/// whichever org the path names (entries that belong to no org included).
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/audit", tag = "membership", params(AuditQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Paged<AuditEntry>), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+async fn audit_log(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let query = query.into_inner();
+    let action = query
+        .action
+        .as_deref()
+        .map(|a| ActionPrefix::parse(a, "action"))
+        .transpose()?;
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
+    let list = db
+        .run(move |conn| audit::list(conn, &user, org_id, action.as_ref(), page))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
 }

@@ -1,14 +1,49 @@
 //! Staff scopes: staff are granted on an org and act on its whole subtree, nothing outside it.
 //! Admins act everywhere.
 
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
 use diesel::prelude::*;
 use identity::accounts::StaffScope;
-use identity::AuthUser;
+use identity::phone::Phone;
+use identity::{AuthUser, Identity};
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::is_unique_violation;
 use platform::schema::{org_closure as c, orgs as o, staff_grants as g};
 use platform::{DbConn, Error, ErrorCode, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::orgs;
+use crate::orgs::{self, OrgRef};
+
+/// The caller of a staff route: the account whose scopes are checked, and the actor the audit
+/// log records (that account, from its client address as our proxies saw it). Built from one
+/// request, so the two cannot disagree.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: AuthUser,
+    pub actor: Actor,
+}
+
+impl FromRequest for Caller {
+    type Error = Error;
+    type Future = Ready<Result<Caller>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(caller(req))
+    }
+}
+
+fn caller(req: &HttpRequest) -> Result<Caller> {
+    let user = identity::auth::authenticate(req)?;
+    let identity = req
+        .app_data::<web::Data<Identity>>()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("Identity missing from app data")))?;
+    let actor = Actor::account(user.account_id, identity.config.proxies.client_ip(req));
+    Ok(Caller { user, actor })
+}
 
 /// The orgs an account is staff of (the hook identity calls for `/v1/me` and token roles).
 pub fn scopes(conn: &mut DbConn, account_id: i64) -> Result<Vec<StaffScope>> {
@@ -22,6 +57,44 @@ pub fn scopes(conn: &mut DbConn, account_id: i64) -> Result<Vec<StaffScope>> {
         .into_iter()
         .map(|(org_id, org_name)| StaffScope { org_id, org_name })
         .collect())
+}
+
+/// A staff grant as the granting staff see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffGrant {
+    pub org: OrgRef,
+    pub account_id: i64,
+    pub phone_masked: String,
+}
+
+/// The use case: staff of `org_id` make the account of `phone` staff there too (and so of the
+/// whole subtree). False when it already was.
+pub fn appoint(
+    conn: &mut DbConn,
+    identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
+    org_id: i64,
+    phone: &Phone,
+) -> Result<(StaffGrant, bool)> {
+    require(conn, user, org_id)?;
+    let account = identity
+        .credentials(conn, phone)?
+        .ok_or_else(|| Error::new(ErrorCode::AccountNotFound))?;
+    let created = grant(conn, org_id, account.account_id, user.account_id)?;
+    let entry = Entry::new(
+        Action::StaffGrant,
+        Record::new("account", account.account_id),
+    )
+    .in_org(org_id)
+    .about(account.account_id);
+    audit::record(conn, actor, entry)?;
+    let view = StaffGrant {
+        org: orgs::reference(conn, org_id)?,
+        account_id: account.account_id,
+        phone_masked: phone.masked(),
+    };
+    Ok((view, created))
 }
 
 /// Grants staff on `org_id`; false when the grant already existed.

@@ -97,10 +97,13 @@ impl r2d2::ManageConnection for Manager {
                 })?;
                 let mut conn = diesel::SqliteConnection::establish(path)?;
                 // WAL lets readers run beside the writer; synchronous=FULL makes every commit
-                // durable across power loss; busy_timeout makes writers queue instead of failing.
+                // durable across power loss; busy_timeout makes writers queue instead of failing;
+                // secure_delete overwrites what is deleted, so an erased member's data does not
+                // linger in free pages of the file (PIPL Art. 47).
                 conn.batch_execute(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                     PRAGMA secure_delete = ON;",
                 )
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))
@@ -437,6 +440,13 @@ mod tests {
                 "SELECT CAST(synchronous AS TEXT) AS v FROM pragma_synchronous"
             ),
             "2"
+        );
+        assert_eq!(
+            read(
+                &mut conn,
+                "SELECT CAST(secure_delete AS TEXT) AS v FROM pragma_secure_delete"
+            ),
+            "1"
         );
     }
 

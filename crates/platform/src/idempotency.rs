@@ -72,13 +72,15 @@ enum Begin {
 /// Names the authenticated caller of a request (identity provides it), so that keys are scoped
 /// by account rather than by token.
 pub trait CallerScope: Send + Sync {
-    fn caller(&self, req: &actix_web::HttpRequest) -> Option<String>;
+    /// The verified account id of the request's caller.
+    fn caller(&self, req: &actix_web::HttpRequest) -> Option<i64>;
 }
 
 /// A POST with a key, ready to be checked: where to record it and under which scope.
 struct Keyed {
     db: Db,
     protector: DataProtector,
+    account_id: i64,
     scope: String,
     key: String,
     request_hash: String,
@@ -119,8 +121,8 @@ async fn prepare(req: &mut ServiceRequest, body_limit: usize) -> Result<Option<K
             req.method().as_str().as_bytes(),
             b" ",
             req.path().as_bytes(),
-            b"\n",
-            caller.as_bytes(),
+            b"\naccount:",
+            caller.to_string().as_bytes(),
         ]
         .concat(),
     );
@@ -129,6 +131,7 @@ async fn prepare(req: &mut ServiceRequest, body_limit: usize) -> Result<Option<K
     Ok(Some(Keyed {
         db,
         protector,
+        account_id: caller,
         scope,
         key,
         request_hash,
@@ -157,6 +160,7 @@ async fn idempotency(
     let Keyed {
         db,
         protector,
+        account_id,
         scope,
         key,
         request_hash,
@@ -165,7 +169,13 @@ async fn idempotency(
         Ok(None) => return Ok(next.call(req).await?.map_into_boxed_body()),
         Err(e) => return Ok(req.error_response(e)),
     };
-    let begun = match begin(&db, &protector, scope.clone(), key.clone(), request_hash).await {
+    let record = NewRecord {
+        account_id,
+        scope: scope.clone(),
+        key: key.clone(),
+        request_hash,
+    };
+    let begun = match begin(&db, &protector, record).await {
         Ok(begun) => begun,
         Err(e) => return Ok(req.error_response(e)),
     };
@@ -238,14 +248,22 @@ type Record = (
     NaiveDateTime,
 );
 
-async fn begin(
-    db: &Db,
-    protector: &DataProtector,
+/// What a first request records.
+struct NewRecord {
+    account_id: i64,
     scope: String,
     key: String,
     request_hash: String,
-) -> Result<Begin> {
+}
+
+async fn begin(db: &Db, protector: &DataProtector, record: NewRecord) -> Result<Begin> {
     let protector = protector.clone();
+    let NewRecord {
+        account_id,
+        scope,
+        key,
+        request_hash,
+    } = record;
     db.run(move |conn| {
         // Two attempts: the second follows the removal of an expired or abandoned record.
         for _ in 0..2 {
@@ -255,6 +273,7 @@ async fn begin(
                     ik::idem_key.eq(&key),
                     ik::request_hash.eq(&request_hash),
                     ik::created_at.eq(now()),
+                    ik::account_id.eq(account_id),
                 ))
                 .execute(conn);
             match inserted {

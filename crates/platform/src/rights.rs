@@ -34,6 +34,12 @@ pub trait PersonalData: Send + Sync {
     /// only anonymous counts (stock, attendance, visits per hour). Runs inside the erasure's
     /// one transaction.
     fn erase(&self, conn: &mut DbConn, account_id: i64) -> Result<Vec<AfterCommit>>;
+
+    /// The member withdrew consent to the real-name profile, which goes next: undo what
+    /// needs it (membership ends). Runs inside the withdrawal's transaction.
+    fn real_name_withdrawn(&self, _conn: &mut DbConn, _account_id: i64) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Every registered domain, in registration order (the account's own domain first).
@@ -94,9 +100,28 @@ impl DataRights {
                 })
             })
             .await?;
-        for work in after {
-            work();
-        }
+        // File deletions block: off the async workers.
+        actix_web::web::block(move || after.into_iter().for_each(|work| work())).await?;
         Ok(())
+    }
+
+    /// Tells every domain, the ones registered last first, that the real-name consent is
+    /// withdrawn; `finish` (removing the profile) runs last in the same transaction.
+    pub async fn real_name_withdrawn(
+        &self,
+        db: &Db,
+        account_id: i64,
+        finish: impl FnOnce(&mut DbConn) -> Result<()> + Send + 'static,
+    ) -> Result<()> {
+        let domains = self.domains.clone();
+        db.run(move |conn| {
+            write_tx(conn, |conn| {
+                for domain in domains.iter().rev() {
+                    domain.real_name_withdrawn(conn, account_id)?;
+                }
+                finish(conn)
+            })
+        })
+        .await
     }
 }

@@ -10,6 +10,19 @@ diesel::table! {
         is_admin -> Bool,
         created_at -> Timestamp,
         password_changed_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+        tokens_revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    consents (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        purpose -> Text,
+        version -> Text,
+        given_at -> Timestamp,
+        withdrawn_at -> Nullable<Timestamp>,
     }
 }
 
@@ -49,6 +62,7 @@ diesel::table! {
         content_type -> Nullable<Text>,
         body -> Nullable<Text>,
         created_at -> Timestamp,
+        account_id -> Nullable<BigInt>,
     }
 }
 
@@ -267,6 +281,7 @@ diesel::table! {
 // Every table may be joined with every other: one list, extended as tables arrive.
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    consents,
     refresh_tokens,
     real_name_profiles,
     idempotency_keys,
@@ -290,6 +305,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     station_visits,
     station_visit_windows,
     station_feedback,
+    audit_log,
 );
 
 diesel::table! {
@@ -367,5 +383,19 @@ diesel::table! {
     /// One row: this database's name for the keys it keeps in Redis.
     deployment (id) {
         id -> Text,
+    }
+}
+
+diesel::table! {
+    /// Append-only: who did what to which record, from where (platform::audit).
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor_account_id -> Nullable<BigInt>,
+        actor_address -> Text,
+        action -> Text,
+        org_id -> Nullable<BigInt>,
+        subject_account_id -> Nullable<BigInt>,
+        record -> Text,
     }
 }

@@ -17,6 +17,7 @@ use benefits::Benefits;
 use identity::{Identity, IdentityConfig};
 use membership::MembershipConfig;
 use platform::crypto::{load_data_key, DataProtector};
+use platform::rights::DataRights;
 use platform::{Coordinator, Db};
 
 pub use settings::Settings;
@@ -31,6 +32,26 @@ pub struct AppState {
     pub stations: web::Data<stations::Stations>,
     pub benefits: web::Data<Benefits>,
     pub metrics_access: web::Data<ops::MetricsAccess>,
+    /// Every domain's part of a member's data, for export and erasure.
+    pub rights: web::Data<DataRights>,
+    pub retention: Retention,
+}
+
+/// How long data that is only kept for a while stays (the housekeeping job purges the rest).
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub visits: Duration,
+    pub expired_sessions: Duration,
+}
+
+impl Retention {
+    fn from_settings(settings: &Settings) -> Retention {
+        let days = |n: u32| Duration::from_secs(u64::from(n) * 86_400);
+        Retention {
+            visits: days(settings.retention_visits_days),
+            expired_sessions: days(settings.retention_sessions_days),
+        }
+    }
 }
 
 /// Where this database's keys live in Redis: `gigunion:{deployment id}:`.
@@ -83,6 +104,7 @@ impl AppState {
             &config.issuer,
             settings.allow_log_sms,
         )?);
+        let revocations = identity::revocations::Revocations::new(config.access_ttl);
         let identity = Identity {
             config,
             db: db.clone(),
@@ -92,6 +114,7 @@ impl AppState {
             hasher: identity::password::PasswordHasher::new(),
             sms,
             staff_scopes: Some(membership::staff::scopes),
+            revocations,
         };
         let membership = MembershipConfig::new(identity.config.issuer.clone());
         let stations = stations::Stations::load(
@@ -101,6 +124,17 @@ impl AppState {
         let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
         let reports = Reports::new(reports, identity.protector.clone());
         let benefits = web::Data::from(Benefits::start(db.clone(), coord.clone(), reports)?);
+        let mut rights = DataRights::default();
+        // Registration order: erasure runs backwards, so rows that refer to others go first.
+        rights
+            .register(Arc::new(identity::personal_data::IdentityData::new(
+                identity.protector.clone(),
+            )))
+            .register(Arc::new(membership::personal_data::MembershipData::new()))
+            .register(Arc::new(benefits::personal_data::BenefitsData::new(
+                benefits.reports.clone(),
+            )))
+            .register(Arc::new(stations::personal_data::StationsData::new()));
         Ok(AppState {
             db: web::Data::new(db),
             coord: web::Data::new(coord),
@@ -109,6 +143,8 @@ impl AppState {
             stations: web::Data::new(stations),
             benefits,
             metrics_access: web::Data::new(ops::MetricsAccess::new(settings.metrics_token.clone())),
+            rights: web::Data::new(rights),
+            retention: Retention::from_settings(settings),
         })
     }
 
@@ -125,6 +161,7 @@ impl AppState {
             .app_data(self.stations.clone())
             .app_data(self.benefits.clone())
             .app_data(self.metrics_access.clone())
+            .app_data(self.rights.clone())
             .configure(platform::http::configure_extractors)
             .configure(ops::routes)
             // actix tries resources in order (a pattern match per dynamic path), so the
@@ -163,6 +200,10 @@ pub fn server(
         server = server.workers(workers);
     }
     let server = server.run();
+    state
+        .identity
+        .revocations
+        .spawn(state.db.get_ref().clone(), state.coord.get_ref().clone());
     stations::sync::spawn(
         state.stations.clone(),
         state.db.get_ref().clone(),
@@ -172,17 +213,34 @@ pub fn server(
     Ok(server)
 }
 
-/// Periodic clean-up that keeps tables bounded.
+/// Periodic clean-up that keeps tables bounded and data no longer than it is needed (README
+/// "Retention"). One-time codes need none: they live in the coordination store with a TTL.
 fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match platform::idempotency::purge_expired(&state.db).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired idempotency keys purged"),
-                Err(e) => tracing::warn!(error = ?e, "idempotency purge failed"),
-            }
+            let idempotency = platform::idempotency::purge_expired(&state.db).await;
+            purged("expired idempotency keys", idempotency);
+            let keep = state.retention;
+            let sessions = state
+                .db
+                .run(move |conn| identity::sessions::purge_expired(conn, keep.expired_sessions))
+                .await;
+            purged("expired refresh tokens", sessions);
+            let visits = state
+                .db
+                .run(move |conn| stations::visits::purge_before(conn, keep.visits))
+                .await;
+            purged("station visits past retention", visits);
         }
     });
+}
+
+fn purged(what: &'static str, outcome: platform::Result<usize>) {
+    match outcome {
+        Ok(0) => {}
+        Ok(removed) => tracing::info!(removed, what, "purged"),
+        Err(e) => tracing::warn!(error = ?e, what, "purge failed"),
+    }
 }

@@ -101,6 +101,22 @@ pub struct Settings {
     /// Bearer token that `GET /metrics` requires; without it `/metrics` answers 404.
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
+    /// Days raw station visits are kept (statistics reach back at most 366 days).
+    #[arg(
+        long,
+        env = "RETENTION_VISITS_DAYS",
+        default_value_t = 400,
+        global = true
+    )]
+    pub retention_visits_days: u32,
+    /// Days expired refresh tokens are kept before they are purged.
+    #[arg(
+        long,
+        env = "RETENTION_SESSIONS_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub retention_sessions_days: u32,
     /// HTTP worker threads; one per core when unset.
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,

@@ -4,7 +4,10 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
 use membership::orgs::text;
+use membership::staff;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::caller_gone;
 use platform::pagination::Page;
 use platform::schema::{org_closure as c, station_feedback as f, stations as s};
@@ -154,21 +157,27 @@ pub fn post(
     get(conn, id)
 }
 
-/// Staff's answer and/or a status change. Only a real change of a fault report's status moves
-/// the station's flag, so a repeated "resolve" does not unflag a second report.
+/// The use case: staff of the station's subtree answer and/or change the status. Only a real
+/// change of a fault report's status moves the station's flag, so a repeated "resolve" does not
+/// unflag a second report. The reply is free text: the board keeps it, the log only the id.
 pub fn update(
     conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
     id: i64,
-    staff_id: i64,
     reply: Option<&str>,
     status: Option<FeedbackStatus>,
 ) -> Result<(FeedbackView, bool)> {
+    let (_, org_id) = station_of(conn, id)?;
+    staff::require(conn, user, org_id)?;
+    let entry = Entry::new(Action::FeedbackUpdate, Record::new("feedback", id)).in_org(org_id);
+    audit::record(conn, actor, entry)?;
     let now = platform::clock::now();
     if let Some(reply) = reply {
         diesel::update(f::table.find(id))
             .set((
                 f::reply.eq(reply),
-                f::replied_by.eq(staff_id),
+                f::replied_by.eq(user.account_id),
                 f::replied_at.eq(now),
             ))
             .execute(conn)?;

@@ -22,7 +22,9 @@
 
 use std::collections::HashMap;
 
-use membership::orgs;
+use identity::AuthUser;
+use membership::{orgs, staff};
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::DbConn;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -343,14 +345,18 @@ fn parse_row(
     }
 }
 
-/// The database step: checks each explicit `org_id` against the subtree of `org_id`, then
-/// writes every row. Run it in one write transaction; a refusal comes before any write.
+/// The use case's database step: staff of `org_id` import into its subtree. Checks each
+/// explicit `org_id` against that subtree, then writes every row. Run it in one write
+/// transaction; a refusal comes before any write. One entry records the whole file (the
+/// stations name their creator themselves).
 pub fn store(
     conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
     org_id: i64,
     rows: &[ImportRow],
-    created_by: i64,
 ) -> platform::Result<Result<Vec<i64>, Refusal>> {
+    staff::require(conn, user, org_id)?;
     let mut within: HashMap<i64, bool> = HashMap::new();
     let mut faults = Faults::default();
     for row in rows {
@@ -373,8 +379,10 @@ pub fn store(
     let ids = stations::create_many(
         conn,
         rows.iter().map(|r| (r.org_id.unwrap_or(org_id), &r.input)),
-        Some(created_by),
+        Some(user.account_id),
     )?;
+    let entry = Entry::new(Action::StationImport, Record::new("org", org_id)).in_org(org_id);
+    audit::record(conn, actor, entry)?;
     Ok(Ok(ids))
 }
 

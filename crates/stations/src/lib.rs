@@ -7,6 +7,7 @@ pub mod hours;
 pub mod import;
 pub mod index;
 pub mod nearby;
+pub mod personal_data;
 pub mod routes;
 pub mod seed;
 pub mod stations;

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Days, NaiveDate, Utc};
 use futures_util::StreamExt;
 use identity::AuthUser;
-use membership::staff;
+use membership::staff::{self, Caller};
 use platform::db::write_tx;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
 use platform::http::{resource, JSON_LIMIT};
@@ -220,7 +220,7 @@ async fn create_station(
     db: web::Data<Db>,
     coord: web::Data<Coordinator>,
     stations: web::Data<Stations>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<CreateStation>,
 ) -> Result<HttpResponse> {
@@ -228,9 +228,11 @@ async fn create_station(
     let input = body.into_inner().input()?;
     let base = stations.config.base_url.clone();
     let view = write(&db, move |conn| {
-        staff::require(conn, &user, org_id)?;
-        let id = station::create_many(conn, [(org_id, &input)], Some(user.account_id))?[0];
-        station::get(conn, id)?.admin_view(conn, &base, Utc::now())
+        station::create(conn, &caller.user, &caller.actor, org_id, &input)?.admin_view(
+            conn,
+            &base,
+            Utc::now(),
+        )
     })
     .await?;
     changed(&stations, &db, &coord).await;
@@ -280,13 +282,6 @@ async fn list_stations(
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// A station the caller may manage.
-fn managed(conn: &mut platform::DbConn, user: &AuthUser, id: i64) -> Result<station::Row> {
-    let row = station::get(conn, id)?;
-    staff::require(conn, user, row.org_id)?;
-    Ok(row)
-}
-
 /// A station as its staff see it, with its door QR links.
 #[utoipa::path(get, path = "/v1/admin/stations/{id}", tag = "stations", security(("bearer" = [])),
     responses((status = 200, body = AdminStationView), (status = 403, body = Problem), (status = 404, body = Problem)))]
@@ -299,7 +294,7 @@ async fn admin_station(
     let id = id.into_inner();
     let base = stations.config.base_url.clone();
     let view = db
-        .run(move |conn| managed(conn, &user, id)?.admin_view(conn, &base, Utc::now()))
+        .run(move |conn| station::managed(conn, &user, id)?.admin_view(conn, &base, Utc::now()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -385,7 +380,7 @@ async fn patch_station(
     db: web::Data<Db>,
     coord: web::Data<Coordinator>,
     stations: web::Data<Stations>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<PatchStation>,
 ) -> Result<HttpResponse> {
@@ -393,9 +388,11 @@ async fn patch_station(
     let patch = body.into_inner().patch()?;
     let base = stations.config.base_url.clone();
     let view = write(&db, move |conn| {
-        managed(conn, &user, id)?;
-        station::update(conn, id, &patch)?;
-        station::get(conn, id)?.admin_view(conn, &base, Utc::now())
+        station::edit(conn, &caller.user, &caller.actor, id, &patch)?.admin_view(
+            conn,
+            &base,
+            Utc::now(),
+        )
     })
     .await?;
     changed(&stations, &db, &coord).await;
@@ -409,19 +406,13 @@ async fn close_station(
     db: web::Data<Db>,
     coord: web::Data<Coordinator>,
     stations: web::Data<Stations>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let base = stations.config.base_url.clone();
     let view = write(&db, move |conn| {
-        managed(conn, &user, id)?;
-        let patch = StationPatch {
-            status: Some(StationStatus::Closed),
-            ..StationPatch::default()
-        };
-        station::update(conn, id, &patch)?;
-        station::get(conn, id)?.admin_view(conn, &base, Utc::now())
+        station::close(conn, &caller.user, &caller.actor, id)?.admin_view(conn, &base, Utc::now())
     })
     .await?;
     changed(&stations, &db, &coord).await;
@@ -493,7 +484,7 @@ async fn import_csv(
     db: web::Data<Db>,
     coord: web::Data<Coordinator>,
     stations: web::Data<Stations>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     payload: web::Payload,
 ) -> Result<HttpResponse> {
@@ -511,7 +502,7 @@ async fn import_csv(
         return Err(Error::new(ErrorCode::UnsupportedMediaType));
     }
     // Scope first, so that a stranger learns nothing from how the file is judged.
-    let scope_user = user.clone();
+    let scope_user = caller.user.clone();
     db.run(move |conn| staff::require(conn, &scope_user, org_id))
         .await?;
     let body = read_body(payload, import::MAX_BYTES).await?;
@@ -526,8 +517,7 @@ async fn import_csv(
         Err(refusal) => return refused(refusal, lang),
     };
     let stored = write(&db, move |conn| {
-        staff::require(conn, &user, org_id)?;
-        import::store(conn, org_id, &rows, user.account_id)
+        import::store(conn, &caller.user, &caller.actor, org_id, &rows)
     })
     .await?;
     match stored {
@@ -567,7 +557,7 @@ const DOOR_QR_PX: u32 = 1024;
 
 async fn door_url(db: &Db, stations: &Stations, user: AuthUser, id: i64) -> Result<String> {
     let base = stations.config.base_url.clone();
-    db.run(move |conn| Ok(managed(conn, &user, id)?.door_url(&base)))
+    db.run(move |conn| Ok(station::managed(conn, &user, id)?.door_url(&base)))
         .await
 }
 
@@ -695,7 +685,7 @@ async fn stats(
     }
     let stats = db
         .run(move |conn| {
-            managed(conn, &user, id)?;
+            station::managed(conn, &user, id)?;
             visits::stats(conn, id, from, to)
         })
         .await?;
@@ -804,7 +794,7 @@ async fn station_feedback(
     let (filter, page) = query.into_inner().parts()?;
     let list = db
         .run(move |conn| {
-            managed(conn, &user, id)?;
+            station::managed(conn, &user, id)?;
             let rows = feedback::list(conn, Board::Station(id), filter, page)?;
             Ok(Paged::from_rows(rows, page, |f| f.id))
         })
@@ -853,7 +843,7 @@ async fn patch_feedback(
     db: web::Data<Db>,
     coord: web::Data<Coordinator>,
     stations: web::Data<Stations>,
-    user: AuthUser,
+    caller: Caller,
     id: web::Path<i64>,
     body: web::Json<PatchFeedback>,
 ) -> Result<HttpResponse> {
@@ -877,9 +867,8 @@ async fn patch_feedback(
         return Err(Error::invalid(ErrorCode::InvalidField, "reply"));
     }
     let (view, flag_changed) = write(&db, move |conn| {
-        let (_, org_id) = feedback::station_of(conn, id)?;
-        staff::require(conn, &user, org_id)?;
-        feedback::update(conn, id, user.account_id, reply.as_deref(), status)
+        let Caller { user, actor } = &caller;
+        feedback::update(conn, user, actor, id, reply.as_deref(), status)
     })
     .await?;
     if flag_changed {

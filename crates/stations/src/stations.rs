@@ -7,7 +7,10 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
 use membership::orgs::{self, OrgRef};
+use membership::staff;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::random_token;
 use platform::pagination::Page;
 use platform::schema::{org_closure as c, stations as s, stations_version as sv};
@@ -368,6 +371,58 @@ pub fn create_many<'a>(
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Row> {
     Ok(s::table.find(id).select(COLUMNS).first(conn)?)
+}
+
+/// A station `user` may manage (staff of its org's subtree, or admin).
+pub fn managed(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<Row> {
+    let row = get(conn, id)?;
+    staff::require(conn, user, row.org_id)?;
+    Ok(row)
+}
+
+fn record(conn: &mut DbConn, actor: &Actor, action: Action, id: i64, org_id: i64) -> Result<()> {
+    let entry = Entry::new(action, Record::new("station", id)).in_org(org_id);
+    audit::record(conn, actor, entry)
+}
+
+/// The use case: staff create a station run by `org_id`, an org of their subtree.
+pub fn create(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    org_id: i64,
+    input: &StationInput,
+) -> Result<Row> {
+    staff::require(conn, user, org_id)?;
+    let id = create_many(conn, [(org_id, input)], Some(user.account_id))?[0];
+    record(conn, actor, Action::StationCreate, id, org_id)?;
+    get(conn, id)
+}
+
+/// The use case: staff edit a station; `verified` records an on-site check.
+pub fn edit(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+    patch: &StationPatch,
+) -> Result<Row> {
+    let row = managed(conn, user, id)?;
+    update(conn, id, patch)?;
+    record(conn, actor, Action::StationUpdate, id, row.org_id)?;
+    get(conn, id)
+}
+
+/// The use case: staff close a station for good; it leaves search and stays for its history.
+pub fn close(conn: &mut DbConn, user: &AuthUser, actor: &Actor, id: i64) -> Result<Row> {
+    let row = managed(conn, user, id)?;
+    let patch = StationPatch {
+        status: Some(StationStatus::Closed),
+        ..StationPatch::default()
+    };
+    update(conn, id, &patch)?;
+    record(conn, actor, Action::StationClose, id, row.org_id)?;
+    get(conn, id)
 }
 
 /// The org running a station; `not_found` when there is no such station.

@@ -204,3 +204,14 @@ pub fn stats(conn: &mut DbConn, station_id: i64, from: NaiveDate, to: NaiveDate)
         by_hour,
     })
 }
+
+/// Retention: removes raw visits older than `keep` (and check-in windows long past their half
+/// hour). Statistics older than that are gone with them; `keep` is longer than the longest
+/// stats range.
+pub fn purge_before(conn: &mut DbConn, keep: std::time::Duration) -> Result<usize> {
+    let now = platform::clock::now();
+    let cutoff = now - Span::from_std(keep).map_err(Error::internal)?;
+    let windows_cutoff = now - Span::days(1);
+    diesel::delete(w::table.filter(w::counted_at.lt(windows_cutoff))).execute(conn)?;
+    Ok(diesel::delete(v::table.filter(v::at.lt(cutoff))).execute(conn)?)
+}
