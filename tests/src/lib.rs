@@ -678,14 +678,36 @@ impl Drop for SharedDatabase {
 /// Redis key prefix others may share: apps started on the same ones act as instances of one
 /// deployment (each has its own port, keys and in-memory state).
 pub async fn spawn_app_on(database_url: &str, redis: Option<(&str, &str)>) -> TestApp {
+    spawn_on(database_url, redis, None).await
+}
+
+/// The public URL instances of one [`SharedDatabase`] deployment share.
+const SHARED_ISSUER: &str = "http://gigunion.instances.test";
+
+/// Starts an instance of the deployment on `shared`: its database, one data directory (the
+/// same signing and data keys) and one public URL, so a token of one instance works on every
+/// other, as behind a load balancer.
+pub async fn spawn_instance(shared: &SharedDatabase, redis: Option<(&str, &str)>) -> TestApp {
+    spawn_on(&shared.url, redis, Some(shared._dir.path().join("data"))).await
+}
+
+async fn spawn_on(
+    database_url: &str,
+    redis: Option<(&str, &str)>,
+    deployment_dir: Option<PathBuf>,
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let sms_file = dir.path().join("sms.jsonl");
     let mut settings = Settings::defaults();
     settings.database_url = database_url.to_owned();
-    settings.data_dir = dir.path().join("data");
-    settings.public_base_url = Some(base.clone());
+    let issuer = match &deployment_dir {
+        Some(_) => SHARED_ISSUER.to_owned(),
+        None => base.clone(),
+    };
+    settings.data_dir = deployment_dir.unwrap_or_else(|| dir.path().join("data"));
+    settings.public_base_url = Some(issuer.clone());
     settings.sms_sender = format!("file:{}", sms_file.display());
     settings.metrics_token = Some(METRICS_TOKEN.to_owned());
     let db = Db::connect(database_url).expect("open database");
@@ -694,13 +716,8 @@ pub async fn spawn_app_on(database_url: &str, redis: Option<(&str, &str)>) -> Te
         Some((url, prefix)) => Coordinator::redis(url, prefix).unwrap(),
         None => Coordinator::local(),
     };
-    let state = AppState::assemble(
-        &settings,
-        db.clone(),
-        coord,
-        IdentityConfig::new(base.clone()),
-    )
-    .expect("app state");
+    let state = AppState::assemble(&settings, db.clone(), coord, IdentityConfig::new(issuer))
+        .expect("app state");
     let server = gigunion_server::server(state.clone(), listener, Some(2)).expect("server starts");
     let handle = server.handle();
     tokio::spawn(server);

@@ -474,3 +474,41 @@ async fn retention_purges_old_visits_and_long_expired_sessions() {
         StatusCode::OK
     );
 }
+
+/// Two instances of one deployment: once the account is deleted on one, its tokens are refused
+/// on the other too, by the Redis announcement or, without Redis, the database check every
+/// two seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_is_refused_on_every_instance() {
+    let shared = gigunion_tests::SharedDatabase::new();
+    let prefix = format!("gigunion-test:{}:", platform::crypto::random_token(8));
+    let redis_url = std::env::var("TEST_REDIS_URL").ok();
+    let redis = redis_url.as_deref().map(|url| (url, prefix.as_str()));
+    let a = gigunion_tests::spawn_instance(&shared, redis).await;
+    let b = gigunion_tests::spawn_instance(&shared, redis).await;
+    let pair = a.register(&gigunion_tests::phone(720)).await;
+    let token = pair["access_token"].as_str().unwrap();
+    assert_eq!(b.get("/v1/me", Some(token)).await.status(), StatusCode::OK);
+
+    let deleted = a
+        .request(Method::DELETE, "/v1/me")
+        .bearer_auth(token)
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        a.get("/v1/me", Some(token)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // A route that reads nothing of the account but its id: only the revocation refuses it.
+    let started = std::time::Instant::now();
+    while b.get("/v1/me/vouchers", Some(token)).await.status() != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(6),
+            "the other instance still takes the token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
