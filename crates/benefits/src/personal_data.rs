@@ -264,9 +264,8 @@ impl PersonalData for BenefitsData {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::path::PathBuf;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use diesel::connection::SimpleConnection;
     use platform::crypto::DataProtector;
@@ -274,6 +273,7 @@ mod tests {
     use platform::Db;
 
     use super::*;
+    use crate::reports::memory::Memory;
     use crate::reports::ReportStore;
     use crate::vocab::LedgerKind;
 
@@ -299,28 +299,6 @@ mod tests {
     impl Drop for Scratch {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    #[derive(Default)]
-    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
-
-    impl ReportStore for Memory {
-        fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
-            self.0.lock().unwrap().insert(key.into(), bytes.into());
-            Ok(())
-        }
-        fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
-            self.0
-                .lock()
-                .unwrap()
-                .get(key)
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("no {key}"))
-        }
-        fn delete(&self, key: &str) -> anyhow::Result<()> {
-            self.0.lock().unwrap().remove(key);
-            Ok(())
         }
     }
 

@@ -527,15 +527,16 @@ impl Reports {
     }
 }
 
+/// A report store in memory, for the crate's unit tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod memory {
     use std::collections::HashMap;
     use std::sync::Mutex;
 
-    use super::*;
+    use super::ReportStore;
 
     #[derive(Default)]
-    struct Memory(Mutex<HashMap<String, Vec<u8>>>);
+    pub(crate) struct Memory(pub(crate) Mutex<HashMap<String, Vec<u8>>>);
 
     impl ReportStore for Memory {
         fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
@@ -552,6 +553,12 @@ mod tests {
             Ok(())
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::memory::Memory;
+    use super::*;
 
     fn reports() -> (Arc<Memory>, Reports) {
         let memory = Arc::new(Memory::default());
