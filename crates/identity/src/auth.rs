@@ -5,6 +5,7 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
+use platform::audit::Actor;
 use platform::{Error, ErrorCode};
 
 use crate::accounts::ROLE_ADMIN;
@@ -27,9 +28,7 @@ impl AuthUser {
 /// The caller of `req`, for handlers that must answer some requests before authenticating
 /// (the sold-out fast path); others take [`AuthUser`] as an extractor.
 pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, Error> {
-    let identity = req
-        .app_data::<web::Data<Identity>>()
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("Identity missing from app data")))?;
+    let identity = identity_of(req)?;
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -56,6 +55,35 @@ pub fn authenticate(req: &HttpRequest) -> Result<AuthUser, Error> {
         account_id,
         roles: claims.roles,
     })
+}
+
+fn identity_of(req: &HttpRequest) -> Result<&web::Data<Identity>, Error> {
+    req.app_data::<web::Data<Identity>>()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("Identity missing from app data")))
+}
+
+/// The caller of a route whose use case is audited: the authenticated account, and the actor
+/// the audit log records (that account, from its client address as our proxies saw it). Built
+/// from one request, so the two cannot disagree.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: AuthUser,
+    pub actor: Actor,
+}
+
+impl FromRequest for Caller {
+    type Error = Error;
+    type Future = Ready<Result<Caller, Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req).and_then(|user| {
+            let address = identity_of(req)?.config.proxies.client_ip(req);
+            Ok(Caller {
+                actor: Actor::account(user.account_id, address),
+                user,
+            })
+        }))
+    }
 }
 
 impl FromRequest for AuthUser {

@@ -43,12 +43,7 @@ pub fn give_consent(
     purpose: &str,
     version: &str,
 ) -> Result<()> {
-    let current: i64 = c::table
-        .filter(c::account_id.eq(account_id).and(c::purpose.eq(purpose)))
-        .filter(c::version.eq(version).and(c::withdrawn_at.is_null()))
-        .count()
-        .get_result(conn)?;
-    if current == 0 {
+    if !consent_is_current(conn, account_id, purpose, version)? {
         diesel::insert_into(c::table)
             .values((
                 c::account_id.eq(account_id),

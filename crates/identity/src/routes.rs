@@ -3,7 +3,6 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use platform::audit::Actor;
 use platform::db::write_tx;
 use platform::error::Problem;
 use platform::http::resource;
@@ -14,6 +13,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::accounts::StaffScope;
+use crate::auth::Caller;
 use crate::id_number::IdNumber;
 use crate::password::Password;
 use crate::personal_data;
@@ -365,10 +365,9 @@ async fn put_identity(
 async fn withdraw_identity(
     id: web::Data<Identity>,
     rights: web::Data<DataRights>,
-    user: AuthUser,
-    req: HttpRequest,
+    caller: Caller,
 ) -> Result<HttpResponse> {
-    let actor = Actor::account(user.account_id, id.config.proxies.client_ip(&req));
+    let Caller { user, actor } = caller;
     id.withdraw_real_name(&rights, actor, user.account_id)
         .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -381,10 +380,9 @@ async fn withdraw_identity(
 async fn export(
     id: web::Data<Identity>,
     rights: web::Data<DataRights>,
-    user: AuthUser,
-    req: HttpRequest,
+    caller: Caller,
 ) -> Result<HttpResponse> {
-    let actor = Actor::account(user.account_id, id.config.proxies.client_ip(&req));
+    let Caller { user, actor } = caller;
     let parts = id.export_data(&rights, actor, user.account_id).await?;
     let body = serde_json::json!({
         "exported_at": Utc::now(),
@@ -415,11 +413,10 @@ pub struct DeleteAccountRequest {
 async fn delete_account(
     id: web::Data<Identity>,
     rights: web::Data<DataRights>,
-    user: AuthUser,
-    req: HttpRequest,
+    caller: Caller,
     body: web::Json<DeleteAccountRequest>,
 ) -> Result<HttpResponse> {
-    let actor = Actor::account(user.account_id, id.config.proxies.client_ip(&req));
+    let Caller { user, actor } = caller;
     id.clone()
         .into_inner()
         .delete_account(&rights, actor, user.account_id, &body.password)

@@ -20,9 +20,10 @@ use crate::card::{self, Card, Verification};
 use crate::join_codes::{self, JoinCode, JoinCodeView, JoinPreview, NewJoinCode};
 use crate::members::{self, Filter, MemberRow};
 use crate::orgs::{self, text, Location, NewOrg, OrgView, RegionCode};
-use crate::staff::{self, Caller, StaffGrant};
+use crate::staff::{self, StaffGrant};
 use crate::vocab::{Occupation, OrgKind, Status};
 use crate::{audit, MembershipConfig};
+use identity::auth::Caller;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/admin/orgs").route(web::post().to(create_org)))

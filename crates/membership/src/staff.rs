@@ -1,10 +1,6 @@
 //! Staff scopes: staff are granted on an org and act on its whole subtree, nothing outside it.
 //! Admins act everywhere.
 
-use std::future::{ready, Ready};
-
-use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest};
 use diesel::prelude::*;
 use identity::accounts::StaffScope;
 use identity::phone::Phone;
@@ -17,33 +13,6 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::orgs::{self, OrgRef};
-
-/// The caller of a staff route: the account whose scopes are checked, and the actor the audit
-/// log records (that account, from its client address as our proxies saw it). Built from one
-/// request, so the two cannot disagree.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: AuthUser,
-    pub actor: Actor,
-}
-
-impl FromRequest for Caller {
-    type Error = Error;
-    type Future = Ready<Result<Caller>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(caller(req))
-    }
-}
-
-fn caller(req: &HttpRequest) -> Result<Caller> {
-    let user = identity::auth::authenticate(req)?;
-    let identity = req
-        .app_data::<web::Data<Identity>>()
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("Identity missing from app data")))?;
-    let actor = Actor::account(user.account_id, identity.config.proxies.client_ip(req));
-    Ok(Caller { user, actor })
-}
 
 /// The orgs an account is staff of (the hook identity calls for `/v1/me` and token roles).
 pub fn scopes(conn: &mut DbConn, account_id: i64) -> Result<Vec<StaffScope>> {
