@@ -264,59 +264,17 @@ impl PersonalData for BenefitsData {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::sync::Arc;
 
     use diesel::connection::SimpleConnection;
     use platform::crypto::DataProtector;
-    use platform::schema::{accounts as a, benefit_ledger as l, programs as p, vouchers as v};
-    use platform::Db;
+    use platform::schema::{benefit_ledger as l, programs as p, vouchers as v};
+    use platform::testing::{account, ScratchDb};
 
     use super::*;
     use crate::reports::memory::Memory;
     use crate::reports::ReportStore;
     use crate::vocab::LedgerKind;
-
-    /// A migrated SQLite file of its own, removed when the test ends.
-    struct Scratch {
-        dir: PathBuf,
-        db: Db,
-    }
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let dir = std::env::temp_dir().join(format!(
-                "gigunion-benefits-{name}-{}-{}",
-                std::process::id(),
-                Utc::now().timestamp_nanos_opt().unwrap_or_default()
-            ));
-            let db = Db::connect(&format!("sqlite://{}/t.db", dir.display())).unwrap();
-            db.migrate().unwrap();
-            Scratch { dir, db }
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    fn account(conn: &mut DbConn, n: i64) -> i64 {
-        let at = platform::clock::now();
-        diesel::insert_into(a::table)
-            .values((
-                a::phone_hash.eq(format!("hash-{n}")),
-                a::phone_enc.eq(""),
-                a::password_hash.eq("!"),
-                a::is_admin.eq(false),
-                a::created_at.eq(at),
-                a::password_changed_at.eq(at),
-            ))
-            .returning(a::id)
-            .get_result(conn)
-            .unwrap()
-    }
 
     /// A gift pack (program 1, stock 10 of which 2 claimed) and a health check (program 2,
     /// session 1): the rows of org 1, made by `staff`.
@@ -378,10 +336,10 @@ mod tests {
         id
     }
 
-    fn setup(name: &str) -> (Scratch, Arc<Memory>, BenefitsData) {
+    fn setup() -> (ScratchDb, Arc<Memory>, BenefitsData) {
         let store = Arc::new(Memory::default());
         let reports = Reports::new(store.clone(), DataProtector::new(&[7u8; 32]));
-        (Scratch::new(name), store, BenefitsData::new(reports))
+        (ScratchDb::new(), store, BenefitsData::new(reports))
     }
 
     /// Everything a program's statistics are made of.
@@ -400,7 +358,7 @@ mod tests {
 
     #[test]
     fn export_opens_my_reports_and_holds_nothing_of_others() {
-        let (scratch, store, data) = setup("export");
+        let (scratch, store, data) = setup();
         let conn = &mut *scratch.db.get().unwrap();
         let staff = account(conn, 0);
         programs(conn, staff);
@@ -430,7 +388,7 @@ mod tests {
 
     #[test]
     fn erasure_removes_reports_after_commit_and_keeps_every_count() {
-        let (scratch, store, data) = setup("erase");
+        let (scratch, store, data) = setup();
         let conn = &mut *scratch.db.get().unwrap();
         let staff = account(conn, 0);
         programs(conn, staff);

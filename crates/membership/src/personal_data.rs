@@ -154,58 +154,15 @@ fn anonymise_memberships(conn: &mut DbConn, account_id: i64) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use diesel::connection::SimpleConnection;
-    use platform::schema::accounts as a;
-    use platform::Db;
+    use platform::testing::{account, ScratchDb};
 
     use super::*;
     use crate::applications::Details;
     use crate::join_codes::{self, NewJoinCode};
     use crate::orgs::{self, NewOrg, RegionCode};
     use crate::vocab::{Occupation, OrgKind, Status};
-
-    /// A migrated SQLite file of its own, removed when the test ends.
-    struct Scratch {
-        dir: PathBuf,
-        db: Db,
-    }
-
-    impl Scratch {
-        fn new(name: &str) -> Scratch {
-            let dir = std::env::temp_dir().join(format!(
-                "gigunion-membership-{name}-{}-{}",
-                std::process::id(),
-                Utc::now().timestamp_nanos_opt().unwrap_or_default()
-            ));
-            let db = Db::connect(&format!("sqlite://{}/t.db", dir.display())).unwrap();
-            db.migrate().unwrap();
-            Scratch { dir, db }
-        }
-    }
-
-    impl Drop for Scratch {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
-    }
-
-    fn account(conn: &mut DbConn, n: i64) -> i64 {
-        let at = platform::clock::now();
-        diesel::insert_into(a::table)
-            .values((
-                a::phone_hash.eq(format!("hash-{n}")),
-                a::phone_enc.eq(""),
-                a::password_hash.eq("!"),
-                a::is_admin.eq(false),
-                a::created_at.eq(at),
-                a::password_changed_at.eq(at),
-            ))
-            .returning(a::id)
-            .get_result(conn)
-            .unwrap()
-    }
 
     fn org(conn: &mut DbConn, parent_id: Option<i64>, name: &str) -> i64 {
         let new = NewOrg {
@@ -261,7 +218,7 @@ mod tests {
 
     #[test]
     fn export_reads_as_the_member_sees_it_and_names_no_one_else() {
-        let scratch = Scratch::new("export");
+        let scratch = ScratchDb::new();
         let conn = &mut *scratch.db.get().unwrap();
         let admin = account(conn, 0);
         let xuanwu = org(conn, None, "玄武区总工会");
@@ -286,7 +243,7 @@ mod tests {
 
     #[test]
     fn erasure_ends_the_membership_blanks_text_and_keeps_every_count() {
-        let scratch = Scratch::new("erase");
+        let scratch = ScratchDb::new();
         let conn = &mut *scratch.db.get().unwrap();
         let admin = account(conn, 0);
         let xuanwu = org(conn, None, "玄武区总工会");
@@ -350,7 +307,7 @@ mod tests {
 
     #[test]
     fn withdrawing_the_real_name_ends_the_membership_and_is_no_error_for_others() {
-        let scratch = Scratch::new("withdraw");
+        let scratch = ScratchDb::new();
         let conn = &mut *scratch.db.get().unwrap();
         let admin = account(conn, 0);
         let xuanwu = org(conn, None, "玄武区总工会");

@@ -14,6 +14,8 @@ pub mod pagination;
 pub mod qr;
 pub mod rights;
 pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vocab;
 
 pub use coord::{Coordinator, Rate};

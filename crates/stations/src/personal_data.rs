@@ -105,43 +105,11 @@ impl PersonalData for StationsData {
 #[cfg(test)]
 mod tests {
     use diesel::connection::SimpleConnection;
-    use platform::schema::accounts as a;
-    use platform::Db;
+    use platform::testing::{account, ScratchDb};
 
     use super::*;
     use crate::visits;
     use crate::vocab::{FeedbackKind, FeedbackStatus};
-
-    /// A migrated SQLite file of its own, removed when the test ends.
-    struct Scratch {
-        _dir: tempfile::TempDir,
-        db: Db,
-    }
-
-    impl Scratch {
-        fn new() -> Scratch {
-            let dir = tempfile::tempdir().unwrap();
-            let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();
-            db.migrate().unwrap();
-            Scratch { _dir: dir, db }
-        }
-    }
-
-    fn account(conn: &mut DbConn, n: i64) -> i64 {
-        let at = platform::clock::now();
-        diesel::insert_into(a::table)
-            .values((
-                a::phone_hash.eq(format!("hash-{n}")),
-                a::phone_enc.eq(""),
-                a::password_hash.eq("!"),
-                a::is_admin.eq(false),
-                a::created_at.eq(at),
-                a::password_changed_at.eq(at),
-            ))
-            .returning(a::id)
-            .get_result(conn)
-            .unwrap()
-    }
 
     /// Station 1, "玄武驿站", door code `door-1`.
     fn station(conn: &mut DbConn) {
@@ -203,7 +171,7 @@ mod tests {
 
     #[test]
     fn export_lists_my_visits_and_messages_only() {
-        let scratch = Scratch::new();
+        let scratch = ScratchDb::new();
         let conn = &mut *scratch.db.get().unwrap();
         station(conn);
         let mine = visitor(conn, 1);
@@ -223,7 +191,7 @@ mod tests {
 
     #[test]
     fn erasure_blanks_messages_and_keeps_every_count() {
-        let scratch = Scratch::new();
+        let scratch = ScratchDb::new();
         let conn = &mut *scratch.db.get().unwrap();
         station(conn);
         let mine = visitor(conn, 1);
