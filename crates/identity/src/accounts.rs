@@ -120,21 +120,23 @@ impl Identity {
         if deleted_at.is_some() {
             return Err(Error::new(ErrorCode::Unauthenticated));
         }
-        let phone = self
-            .protector
-            .open("phone", &phone_enc)
-            .ok()
-            .and_then(|raw| String::from_utf8(raw).ok())
-            .and_then(|s| Phone::parse(&s))
-            .ok_or_else(|| {
-                Error::internal(anyhow::anyhow!("account {id}: phone does not decrypt"))
-            })?;
+        let phone = self.open_phone(&phone_enc, format_args!("account {id}"))?;
         Ok(Account {
             id,
             phone,
             is_admin,
             created_at,
         })
+    }
+
+    /// The phone sealed in `accounts.phone_enc`; `whose` names the row in the error.
+    pub fn open_phone(&self, sealed: &str, whose: std::fmt::Arguments) -> Result<Phone> {
+        self.protector
+            .open("phone", sealed)
+            .ok()
+            .and_then(|raw| String::from_utf8(raw).ok())
+            .and_then(|s| Phone::parse(&s))
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("{whose}: phone does not decrypt")))
     }
 
     pub fn staff_scopes(&self, conn: &mut DbConn, account_id: i64) -> Result<Vec<StaffScope>> {

@@ -184,17 +184,7 @@ fn member_row(identity: &Identity, t: Tuple) -> Result<MemberRow> {
         applied_at,
         started_at,
     ) = t;
-    let phone = identity
-        .protector
-        .open("phone", &phone_enc)
-        .ok()
-        .and_then(|raw| String::from_utf8(raw).ok())
-        .and_then(|s| Phone::parse(&s))
-        .ok_or_else(|| {
-            Error::internal(anyhow::anyhow!(
-                "membership {membership_id}: phone does not decrypt"
-            ))
-        })?;
+    let phone = identity.open_phone(&phone_enc, format_args!("membership {membership_id}"))?;
     let corrupt = || {
         Error::internal(anyhow::anyhow!(
             "membership {membership_id}: unknown vocabulary"
