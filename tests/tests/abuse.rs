@@ -338,3 +338,162 @@ async fn behind_a_proxy_the_limit_counts_the_address_the_proxy_saw() {
     let other = otp(4, "203.0.113.8".to_owned()).await.unwrap();
     assert_eq!(other.status(), StatusCode::ACCEPTED);
 }
+
+/// A stranger who keeps guessing a rider's password from one address slows that address
+/// down, not the rider: sign-in by SMS code stays open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_guessing_does_not_lock_out_code_sign_in() {
+    let app = spawn_app_with(|c| {
+        c.limits.login_per_phone = Rate::per(3, Duration::from_secs(900));
+        c.limits.otp_per_phone_minute = Rate::per_minute(10);
+    })
+    .await;
+    let rider = phone(45);
+    app.register(&rider).await;
+    for _ in 0..3 {
+        assert_problem(
+            app.login(&rider, "guess12345").await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    assert_problem(app.login(&rider, PASSWORD).await, 429, "rate_limited").await;
+    let code = app.otp(&rider).await;
+    let by_code = app
+        .post(
+            "/v1/auth/login",
+            &json!({ "phone": rider, "code": code }),
+            None,
+        )
+        .await;
+    assert_eq!(by_code.status(), StatusCode::OK);
+}
+
+/// A service fair: 300 riders sign up over the venue's one Wi-Fi address within the hour,
+/// with the default limits, while a phone asking for a second code within the minute is
+/// still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_sign_ups_from_one_address_go_through() {
+    let app = spawn_app().await;
+    let riders: Vec<String> = (0..300).map(|n| phone(1000 + n)).collect();
+    let app = &app;
+    let sign_up = |rider: &String| {
+        let rider = rider.clone();
+        async move {
+            let res = app
+                .post("/v1/auth/otp", &json!({ "phone": rider }), None)
+                .await;
+            assert_eq!(
+                res.status(),
+                StatusCode::ACCEPTED,
+                "{}",
+                res.text().await.unwrap()
+            );
+            let code = app.last_code(&rider).expect("code sent");
+            app.try_register(&rider, &code, PASSWORD).await.status()
+        }
+    };
+    let mut created = 0;
+    for chunk in riders.chunks(20) {
+        let statuses = futures_util::future::join_all(chunk.iter().map(sign_up)).await;
+        created += statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+    }
+    assert_eq!(created, 300);
+    let again = app
+        .post("/v1/auth/otp", &json!({ "phone": riders[0] }), None)
+        .await;
+    assert_problem(again, 429, "rate_limited").await;
+}
+
+/// The hourly SMS budget is shared by every phone and address: once used up, codes are
+/// refused with 503 and the wait until the next hour, and the counter is on /metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hourly_sms_budget_caps_every_sender_together() {
+    // The budget counts clock hours: start clear of the turn of an hour.
+    let into_hour = chrono::Utc::now().timestamp().rem_euclid(3600) as u64;
+    if into_hour > 3600 - 30 {
+        tokio::time::sleep(Duration::from_secs(3601 - into_hour)).await;
+    }
+    let app = spawn_app_with(|c| c.limits.sms_per_hour = 5).await;
+    for n in 0..5 {
+        app.otp(&phone(1400 + n)).await;
+    }
+    let over = app
+        .post("/v1/auth/otp", &json!({ "phone": phone(1409) }), None)
+        .await;
+    let wait = retry_after(&over);
+    assert!((1..=3600).contains(&wait), "Retry-After {wait}");
+    assert_problem(over, 503, "sms_budget_exhausted").await;
+    assert!(app.last_code(&phone(1409)).is_none());
+    let metrics = app
+        .request(Method::GET, "/metrics")
+        .bearer_auth(gigunion_tests::METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The gauges are the process's; other tests' apps in this binary set them too.
+    assert!(
+        metrics.contains("gigunion_sms_budget_per_hour "),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gigunion_sms_sent_this_hour "),
+        "{metrics}"
+    );
+}
+
+/// A 422 names what to fix: the missing field, or the path of the mistyped one. Staff routes
+/// first ask who is calling: a rider with a bad body hears 403, a stranger 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_name_the_field_and_staff_routes_ask_who_first() {
+    let app = spawn_app().await;
+    let missing = app
+        .post(
+            "/v1/auth/register",
+            &json!({ "phone": phone(70), "password": PASSWORD }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        assert_problem(missing, 422, "missing_field").await["field"],
+        "code"
+    );
+    let mistyped = app
+        .post("/v1/auth/otp", &json!({ "phone": 13900000070u64 }), None)
+        .await;
+    assert_eq!(
+        assert_problem(mistyped, 422, "invalid_field").await["field"],
+        "phone"
+    );
+
+    let rider = app.register(&phone(71)).await;
+    let rider = rider["access_token"].as_str().unwrap();
+    let admin = app.admin().await;
+    let org_route = "/v1/admin/orgs";
+    let no_kind = json!({ "name": "南京市总工会", "region_code": "320100" });
+    let stranger = app.post(org_route, &no_kind, None).await;
+    assert_problem(stranger, 401, "unauthenticated").await;
+    let worker = app.post(org_route, &no_kind, Some(rider)).await;
+    assert_problem(worker, 403, "forbidden").await;
+    let garbage = app
+        .request(Method::POST, org_route)
+        .bearer_auth(rider)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(garbage, 403, "forbidden").await;
+    let staff = app.post(org_route, &no_kind, Some(&admin)).await;
+    assert_eq!(
+        assert_problem(staff, 422, "missing_field").await["field"],
+        "kind"
+    );
+}

@@ -996,6 +996,21 @@ async fn nobody_reaches_what_is_not_theirs() {
         "{}",
         redeemed.body
     );
+    // Check-in opens around the session's time: move the session to now.
+    let now = platform::clock::now();
+    let moved = app
+        .db
+        .run(move |conn| {
+            Ok(diesel::update(hs::table.find(sid))
+                .set((
+                    hs::starts_at.eq(now - Duration::hours(1)),
+                    hs::ends_at.eq(now + Duration::hours(7)),
+                ))
+                .execute(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
     let checked = read(scan(&t.staff_a, &bcode).send().await.unwrap()).await;
     assert_eq!(
         (checked.status, checked.body["outcome"].as_str()),

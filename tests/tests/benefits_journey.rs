@@ -3,7 +3,7 @@
 //! nothing about bookings and codes, a fair-mode draw anyone can re-run, and eligibility that
 //! says why not.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use gigunion_tests::reqwest::{Method, Response, StatusCode};
 use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{assert_problem, open_window, phone, spawn_app, Districts, TestApp};
@@ -287,7 +287,9 @@ async fn a_health_check_is_booked_waitlisted_promoted_checked_in_and_reported() 
         .unwrap();
     assert_eq!(sessions["items"][0]["seats_left"], 0);
 
-    // Check-in by the booking code, once; then the report, with a PDF only its owner reads.
+    // Check-in by the booking code, once, on the day; then the report, with a PDF only its owner
+    // reads.
+    session_under_way(&app, sid).await;
     let code = promoted["code"].as_str().unwrap();
     let qr = app
         .get(promoted["qr_svg_url"].as_str().unwrap(), Some(&m[1].token))
@@ -406,38 +408,11 @@ async fn a_health_check_is_booked_waitlisted_promoted_checked_in_and_reported() 
     assert_eq!(stats["totals"]["cancelled"], 1);
 }
 
-/// A health check of Xuanwu with a session two days ahead and a member of Xuanwu booked on it
-/// (account `phone(member)`); returns the member's token and the booking's id and code.
+/// A booking of [`booked_ahead`] with its session then moved to today, so that it can check in;
+/// returns the member's token and the booking's id and code.
 async fn xuanwu_booking(app: &TestApp, t: &Districts, member: u32) -> (String, i64, String) {
-    let (starts, ends) = open_window();
-    let program = app.published_program(&t.staff_a,
-        t.xuanwu,
-        json!({ "kind": "health_check", "title": "体检车进玄武", "starts_at": starts, "ends_at": ends }),
-    )
-    .await;
-    let session_starts = Utc::now() + Duration::days(2);
-    let session = app
-        .post(
-            &format!("/v1/admin/programs/{}/sessions", program["id"]),
-            &json!({ "site_name": "玄武区户外劳动者驿站", "address": "南京市玄武区", "starts_at": session_starts.to_rfc3339(),
-                     "ends_at": (session_starts + Duration::hours(8)).to_rfc3339(), "capacity": 5 }),
-            Some(&t.staff_a),
-        )
-        .await;
-    assert_eq!(session.status(), StatusCode::CREATED);
-    let sid = session.json::<Value>().await.unwrap()["id"].clone();
-    let token = app.bulk_members(t.xuanwu, member, 1, "rider").await[0]
-        .token
-        .clone();
-    let booking = app
-        .post(
-            &format!("/v1/sessions/{sid}/bookings"),
-            &json!({}),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(booking.status(), StatusCode::CREATED);
-    let booking: Value = booking.json().await.unwrap();
+    let (sid, token, booking) = booked_ahead(app, t, member).await;
+    session_under_way(app, sid).await;
     let code = booking["code"].as_str().unwrap().to_owned();
     (token, booking["id"].as_i64().unwrap(), code)
 }
@@ -977,4 +952,311 @@ async fn programs_refuse_bad_input_with_the_field_named() {
         )
         .await;
     assert_problem(closed, 409, "program_not_open").await;
+}
+
+// ---- check-in follows the session's time ----
+
+/// A health check of Xuanwu with a session two days ahead and a member of Xuanwu (account
+/// `phone(member)`) booked on it; returns the session's id, the member's token and the booking.
+async fn booked_ahead(app: &TestApp, t: &Districts, member: u32) -> (i64, String, Value) {
+    let (starts, ends) = open_window();
+    let program = app.published_program(&t.staff_a,
+        t.xuanwu,
+        json!({ "kind": "health_check", "title": "体检车进玄武", "starts_at": starts, "ends_at": ends }),
+    )
+    .await;
+    let session_starts = Utc::now() + Duration::days(2);
+    let session = app
+        .post(
+            &format!("/v1/admin/programs/{}/sessions", program["id"]),
+            &json!({ "site_name": "玄武区户外劳动者驿站", "address": "南京市玄武区", "starts_at": session_starts.to_rfc3339(),
+                     "ends_at": (session_starts + Duration::hours(8)).to_rfc3339(), "capacity": 5 }),
+            Some(&t.staff_a),
+        )
+        .await;
+    assert_eq!(session.status(), StatusCode::CREATED);
+    let sid = session.json::<Value>().await.unwrap()["id"].clone();
+    let token = app.bulk_members(t.xuanwu, member, 1, "rider").await[0]
+        .token
+        .clone();
+    let booking = app
+        .post(
+            &format!("/v1/sessions/{sid}/bookings"),
+            &json!({}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(booking.status(), StatusCode::CREATED);
+    let booking: Value = booking.json().await.unwrap();
+    (sid.as_i64().unwrap(), token, booking)
+}
+
+/// Moves session `sid` to run from `starts` to `ends`. The server reads the real clock, so a
+/// test reaches "the day of the session" by moving the session rather than the time.
+async fn move_session(app: &TestApp, sid: i64, starts: DateTime<Utc>, ends: DateTime<Utc>) {
+    use diesel::prelude::*;
+    use platform::schema::health_sessions as hs;
+    let (starts, ends) = (starts.naive_utc(), ends.naive_utc());
+    app.db
+        .run(move |conn| {
+            diesel::update(hs::table.find(sid))
+                .set((hs::starts_at.eq(starts), hs::ends_at.eq(ends)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .expect("move the session");
+}
+
+/// Session `sid` under way: it started an hour ago and ends in seven hours.
+async fn session_under_way(app: &TestApp, sid: i64) {
+    let now = Utc::now();
+    move_session(app, sid, now - Duration::hours(1), now + Duration::hours(7)).await;
+}
+
+/// Booking `id` as stored: its status and when it was checked in.
+async fn stored_booking(app: &TestApp, id: i64) -> (String, Option<chrono::NaiveDateTime>) {
+    use diesel::prelude::*;
+    use platform::schema::bookings as b;
+    app.db
+        .run(move |conn| {
+            Ok(b::table
+                .find(id)
+                .select((b::status, b::checked_in_at))
+                .first(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// How many audit records name booking `id`.
+async fn audited(app: &TestApp, id: i64) -> i64 {
+    use diesel::prelude::*;
+    use platform::schema::audit_log as al;
+    let record = format!("booking:{id}");
+    app.db
+        .run(move |conn| {
+            Ok(al::table
+                .filter(al::record.eq(record))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap()
+}
+
+/// The kinds of the member's ledger entries, newest first.
+async fn ledger_kinds(app: &TestApp, token: &str) -> Vec<String> {
+    let ledger: Value = app
+        .get("/v1/me/benefits", Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    ledger["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_scanned_days_before_its_session_is_refused_and_stays_booked() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (_, member, booking) = booked_ahead(&app, &t, 760).await;
+    let (bid, code) = (
+        booking["id"].as_i64().unwrap(),
+        booking["code"].as_str().unwrap(),
+    );
+    let audited_before = audited(&app, bid).await;
+
+    let refused = app
+        .request(Method::POST, "/v1/admin/redemptions")
+        .bearer_auth(&t.staff_a)
+        .header("accept-language", "en")
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(refused, 409, "outside_checkin_window").await;
+    assert!(problem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("check-in window"));
+    let again = assert_problem(
+        scan(&app, &t.staff_a, code).await,
+        409,
+        "outside_checkin_window",
+    )
+    .await;
+    assert!(again["detail"].as_str().unwrap().contains("签到"));
+
+    // Nothing was written: the booking, its ledger, the audit log and the stats are as before.
+    let view: Value = app
+        .get(&format!("/v1/me/bookings/{bid}"), Some(&member))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "booked");
+    assert!(view["checked_in_at"].is_null());
+    assert_eq!(stored_booking(&app, bid).await, ("booked".to_owned(), None));
+    assert_eq!(ledger_kinds(&app, &member).await, vec!["booked"]);
+    assert_eq!(audited(&app, bid).await, audited_before);
+    let stats: Value = app
+        .get(
+            &format!("/v1/admin/programs/{}/stats", booking["program_id"]),
+            Some(&t.staff_a),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["totals"]["checked_in"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_checks_in_from_an_hour_before_its_session_starts() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (sid, member, booking) = booked_ahead(&app, &t, 765).await;
+    let (bid, code) = (
+        booking["id"].as_i64().unwrap(),
+        booking["code"].as_str().unwrap(),
+    );
+    let at = |minutes: i64| Utc::now() + Duration::minutes(minutes);
+
+    // 70 minutes before the start is too early (the window opens 60 minutes before).
+    move_session(&app, sid, at(70), at(70 + 8 * 60)).await;
+    assert_problem(
+        scan(&app, &t.staff_a, code).await,
+        409,
+        "outside_checkin_window",
+    )
+    .await;
+    assert_eq!(stored_booking(&app, bid).await.0, "booked");
+
+    // 50 minutes before: checked in, once.
+    move_session(&app, sid, at(50), at(50 + 8 * 60)).await;
+    let checked = scan(&app, &t.staff_a, code).await;
+    assert_eq!(checked.status(), StatusCode::OK);
+    let checked: Value = checked.json().await.unwrap();
+    assert_eq!(
+        (checked["kind"].as_str(), checked["outcome"].as_str()),
+        (Some("booking"), Some("checked_in"))
+    );
+    let view: Value = app
+        .get(&format!("/v1/me/bookings/{bid}"), Some(&member))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "checked_in");
+    assert_eq!(view["checked_in_at"], checked["at"]);
+    assert_eq!(
+        ledger_kinds(&app, &member).await,
+        vec!["checked_in", "booked"]
+    );
+
+    // A done check-in still says when and by whom, whenever it is scanned again.
+    move_session(&app, sid, at(-3 * 24 * 60), at(-3 * 24 * 60 + 8 * 60)).await;
+    let again: Value = scan(&app, &t.staff_a, code).await.json().await.unwrap();
+    assert_eq!(again["outcome"], "already_checked_in");
+    assert_eq!(
+        (&again["at"], &again["by"]),
+        (&checked["at"], &checked["by"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_checks_in_until_half_an_hour_after_its_session_ends_and_not_later() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let at = |minutes: i64| Utc::now() + Duration::minutes(minutes);
+
+    // Ended 20 minutes ago: the closing queue still checks in.
+    let (sid, _, booking) = booked_ahead(&app, &t, 770).await;
+    move_session(&app, sid, at(-20 - 8 * 60), at(-20)).await;
+    let checked: Value = scan(&app, &t.staff_a, booking["code"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(checked["outcome"], "checked_in");
+
+    // Ended 40 minutes ago: refused, and the booking is left to become a no-show.
+    let (sid, member, booking) = booked_ahead(&app, &t, 775).await;
+    let (bid, code) = (
+        booking["id"].as_i64().unwrap(),
+        booking["code"].as_str().unwrap(),
+    );
+    move_session(&app, sid, at(-40 - 8 * 60), at(-40)).await;
+    assert_problem(
+        scan(&app, &t.staff_a, code).await,
+        409,
+        "outside_checkin_window",
+    )
+    .await;
+    // The no-show sweep (every 30 s) may have got to it meanwhile: either way it never checked
+    // in, and a scan of the no-show is refused alike.
+    let (status, checked_in_at) = stored_booking(&app, bid).await;
+    assert!(["booked", "no_show"].contains(&status.as_str()), "{status}");
+    assert_eq!(checked_in_at, None);
+    assert!(!ledger_kinds(&app, &member)
+        .await
+        .contains(&"checked_in".to_owned()));
+    assert_problem(
+        scan(&app, &t.staff_a, code).await,
+        409,
+        "outside_checkin_window",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gift_vouchers_redeem_whatever_a_health_checks_window() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (_, member, booking) = booked_ahead(&app, &t, 780).await;
+    let (starts, ends) = open_window();
+    let pack = app.published_program(&t.staff_a,
+        t.xuanwu,
+        json!({ "kind": "gift_pack", "title": "清凉礼包", "starts_at": starts, "ends_at": ends, "stock": 1 }),
+    )
+    .await;
+    let voucher: Value = app
+        .post(
+            &format!("/v1/programs/{}/claims", pack["id"]),
+            &json!({}),
+            Some(&member),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // The same member at the same truck: the booking is days early, the voucher is not.
+    let booking_code = booking["code"].as_str().unwrap();
+    assert_problem(
+        scan(&app, &t.staff_a, booking_code).await,
+        409,
+        "outside_checkin_window",
+    )
+    .await;
+    let redeemed = scan(&app, &t.staff_a, voucher["code"].as_str().unwrap()).await;
+    assert_eq!(redeemed.status(), StatusCode::OK);
+    let redeemed: Value = redeemed.json().await.unwrap();
+    assert_eq!(
+        (redeemed["kind"].as_str(), redeemed["outcome"].as_str()),
+        (Some("voucher"), Some("redeemed"))
+    );
+    let view: Value = app
+        .get(&format!("/v1/me/vouchers/{}", voucher["id"]), Some(&member))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["status"], "redeemed");
 }

@@ -322,3 +322,110 @@ async fn problems_speak_english_on_request() {
     assert!(en["detail"].as_str().unwrap().contains("mobile number"));
     assert!(request_id.is_some_and(|id| !id.is_empty()));
 }
+
+/// A rider who forgot the password signs in with an SMS code, or sets a new password with one;
+/// the reset signs out every session, access tokens included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_no_lockout() {
+    let app = spawn_app_with(|c| c.limits.otp_per_phone_minute = Rate::per_minute(10)).await;
+    let rider = phone(7);
+    let first = app.register(&rider).await;
+    let old_access = first["access_token"].as_str().unwrap().to_owned();
+    let old_refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let app = &app;
+    let login_by_code = |phone: String, code: String| async move {
+        app.post(
+            "/v1/auth/login",
+            &json!({ "phone": phone, "code": code }),
+            None,
+        )
+        .await
+    };
+
+    // Sign-in by code: a fresh pair, the code single use.
+    let code = app.otp(&rider).await;
+    let res = login_by_code(rider.clone(), code.clone()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let pair: Value = res.json().await.unwrap();
+    let me = app.get("/v1/me", pair["access_token"].as_str()).await;
+    assert_eq!(me.status(), StatusCode::OK);
+    let reused = assert_problem(
+        login_by_code(rider.clone(), code).await,
+        401,
+        "invalid_code_credentials",
+    )
+    .await;
+    // A number without an account answers exactly like a wrong code, even with a good code.
+    let stranger = phone(8);
+    let code = app.otp(&stranger).await;
+    let unknown = assert_problem(
+        login_by_code(stranger.clone(), code).await,
+        401,
+        "invalid_code_credentials",
+    )
+    .await;
+    assert_eq!(reused, unknown);
+    // Exactly one of password and code.
+    let neither = app
+        .post("/v1/auth/login", &json!({ "phone": rider }), None)
+        .await;
+    assert_eq!(
+        assert_problem(neither, 422, "missing_field").await["field"],
+        "password"
+    );
+
+    // Reset: a weak password does not spend the code; then the old password, the old refresh
+    // token and the old access token all stop working.
+    let code = app.otp(&rider).await;
+    let reset = |code: &str, password: &str| {
+        let body = json!({ "phone": rider, "code": code, "new_password": password });
+        async move { app.post("/v1/auth/password/reset", &body, None).await }
+    };
+    assert_problem(reset(&code, "short").await, 422, "weak_password").await;
+    assert_eq!(
+        reset(&code, "newpass2027").await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_problem(
+        reset(&code, "newpass2028").await,
+        401,
+        "invalid_code_credentials",
+    )
+    .await;
+    let unknown_reset = app
+        .post(
+            "/v1/auth/password/reset",
+            &json!({ "phone": stranger, "code": app.otp(&stranger).await, "new_password": "newpass2027" }),
+            None,
+        )
+        .await;
+    assert_eq!(
+        assert_problem(unknown_reset, 401, "invalid_code_credentials").await,
+        unknown
+    );
+    assert_problem(
+        app.login(&rider, PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_problem(
+        app.get("/v1/me", Some(&old_access)).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    let refresh = app
+        .post(
+            "/v1/auth/refresh",
+            &json!({ "refresh_token": old_refresh }),
+            None,
+        )
+        .await;
+    assert_eq!(refresh.status(), StatusCode::UNAUTHORIZED);
+    let signed_in = app.login(&rider, "newpass2027").await;
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    let fresh: Value = signed_in.json().await.unwrap();
+    let me = app.get("/v1/me", fresh["access_token"].as_str()).await;
+    assert_eq!(me.status(), StatusCode::OK);
+}

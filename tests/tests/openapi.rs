@@ -22,6 +22,18 @@ async fn served_spec_is_openapi_3_1_and_lists_the_route_map() {
     let app = spawn_app().await;
     let spec: Value = app.get("/openapi.json", None).await.json().await.unwrap();
     assert!(spec["openapi"].as_str().unwrap().starts_with("3.1"));
+    // Operation ids name the generated client's functions: each one once.
+    let mut ids = std::collections::BTreeMap::<&str, usize>::new();
+    for item in spec["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            *ids.entry(op["operationId"].as_str().unwrap()).or_default() += 1;
+        }
+    }
+    let twice: Vec<_> = ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "operationIds used more than once: {twice:?}"
+    );
     for (method, path) in [
         ("post", "/v1/auth/otp"),
         ("post", "/v1/auth/register"),
@@ -29,6 +41,7 @@ async fn served_spec_is_openapi_3_1_and_lists_the_route_map() {
         ("post", "/v1/auth/refresh"),
         ("post", "/v1/auth/logout"),
         ("post", "/v1/auth/password"),
+        ("post", "/v1/auth/password/reset"),
         ("get", "/v1/me"),
         ("put", "/v1/me/identity"),
         ("get", "/.well-known/jwks.json"),

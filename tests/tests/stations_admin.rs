@@ -37,16 +37,30 @@ async fn import(
     csv: String,
     token: &str,
 ) -> gigunion_tests::reqwest::Response {
-    app.request(
-        Method::POST,
+    import_file(
+        app,
         &format!("/v1/admin/orgs/{org}/stations/import"),
+        csv,
+        token,
     )
-    .bearer_auth(token)
-    .header("content-type", "text/csv; charset=utf-8")
-    .body(csv)
-    .send()
     .await
-    .unwrap()
+}
+
+/// POSTs a file in whatever encoding to an import path with its query. The `charset` says
+/// UTF-8, as clients send it whatever the file holds.
+async fn import_file(
+    app: &TestApp,
+    path: &str,
+    file: impl Into<gigunion_tests::reqwest::Body>,
+    token: &str,
+) -> gigunion_tests::reqwest::Response {
+    app.request(Method::POST, path)
+        .bearer_auth(token)
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(file)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn subtree_count(app: &TestApp, org: i64, token: &str) -> usize {
@@ -109,7 +123,8 @@ async fn staff_manage_stations_of_their_subtree_only() {
     assert_eq!(created["stars"], 4);
     assert_eq!(created["status"], "open");
     assert_eq!(created["flagged"], false);
-    assert!(created["last_verified_at"].is_string());
+    // Nobody said they checked it on site.
+    assert!(created["last_verified_at"].is_null());
     assert!(created["door_url"]
         .as_str()
         .unwrap()
@@ -167,7 +182,7 @@ async fn staff_manage_stations_of_their_subtree_only() {
     assert_eq!(edited["stars"], 5);
     assert!(edited["phone"].is_null());
     assert_eq!(edited["amenities"], json!(["toilet"]));
-    assert!(edited["last_verified_at"].as_str() >= created["last_verified_at"].as_str());
+    assert!(edited["last_verified_at"].is_string());
     let by_admin = patch(
         &app,
         &path,
@@ -323,7 +338,11 @@ async fn csv_import_writes_all_rows_or_none() {
     .await;
     assert_eq!(
         problem["errors"],
-        json!([{"row": 2, "line": 3, "field": "org_id", "value": t.xuanwu.to_string()}])
+        json!([{
+            "row": 2, "line": 3, "field": "org_id", "value": t.xuanwu.to_string(),
+            "message_zh": "org_id 不是导入所在的工会或其下级工会",
+            "message_en": "org_id is neither the org imported into nor one below it",
+        }])
     );
     assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 0);
 
@@ -349,7 +368,7 @@ async fn csv_import_writes_all_rows_or_none() {
         )
         .bearer_auth(&t.staff_b)
         .header("content-type", "text/csv")
-        .body(vec![0xC4u8, 0xCF, 0xBE, 0xA9]) // 南京 in GBK
+        .body(vec![0xC4u8, 0xCF, 0xFF]) // 南 in GBK, then a byte neither UTF-8 nor GB18030
         .send()
         .await
         .unwrap();
@@ -768,4 +787,164 @@ async fn fault_reports_flag_the_station_until_resolved() {
         .await
         .unwrap();
     assert_eq!(detail["flagged"], true);
+}
+
+/// A "CSV" as Excel on Chinese Windows saves it: GBK, no BOM. The rows read:
+/// 鼓楼驿站,南京市鼓楼区中山北路1号,32.0665,118.7780,24h,饮用水、卫生间
+/// 夫子庙驿站,南京市秦淮区贡院街2号,32.0204,118.7880,daily 09:00-21:00,换电
+const GBK_FILE: &[u8] = b"name,address,lat,lng,hours,amenities\n\
+    \xB9\xC4\xC2\xA5\xE6\xE4\xD5\xBE,\
+    \xC4\xCF\xBE\xA9\xCA\xD0\xB9\xC4\xC2\xA5\xC7\xF8\xD6\xD0\xC9\xBD\xB1\xB1\xC2\xB71\xBA\xC5,\
+    32.0665,118.7780,24h,\xD2\xFB\xD3\xC3\xCB\xAE\xA1\xA2\xCE\xC0\xC9\xFA\xBC\xE4\n\
+    \xB7\xF2\xD7\xD3\xC3\xED\xE6\xE4\xD5\xBE,\
+    \xC4\xCF\xBE\xA9\xCA\xD0\xC7\xD8\xBB\xB4\xC7\xF8\xB9\xB1\xD4\xBA\xBD\xD62\xBA\xC5,\
+    32.0204,118.7880,daily 09:00-21:00,\xBB\xBB\xB5\xE7\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gbk_file_from_chinese_excel_is_imported_with_its_chinese_names() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let path = format!("/v1/admin/orgs/{}/stations/import", t.qinhuai);
+
+    // Declared UTF-8, the file is not: refused with what to do, in the caller's language.
+    let res = app
+        .request(Method::POST, &format!("{path}?encoding=utf-8"))
+        .bearer_auth(&t.staff_b)
+        .header("content-type", "text/csv")
+        .header("accept-language", "en")
+        .body(GBK_FILE)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(res, 422, "invalid_field").await;
+    assert_eq!(problem["field"], "encoding");
+    assert_eq!(
+        problem["detail"],
+        "The file is not valid UTF-8 text (the request declared encoding=utf-8)."
+    );
+    let res = import_file(
+        &app,
+        &format!("{path}?encoding=latin1"),
+        GBK_FILE,
+        &t.staff_b,
+    )
+    .await;
+    assert_eq!(
+        assert_problem(res, 422, "invalid_field").await["field"],
+        "encoding"
+    );
+    assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 0);
+
+    // Detected, or declared as GBK: the same stations, names as written.
+    let res = import_file(&app, &path, GBK_FILE, &t.staff_b).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::CREATED,
+        "{}",
+        res.text().await.unwrap()
+    );
+    let ids = res.json::<Value>().await.unwrap()["ids"].clone();
+    let res = import_file(&app, &format!("{path}?encoding=GBK"), GBK_FILE, &t.staff_b).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 4);
+
+    let mut stored = Vec::new();
+    for id in ids.as_array().unwrap() {
+        let detail: Value = app
+            .get(&format!("/v1/stations/{id}"), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        // A file is not an on-site check.
+        assert!(detail["last_verified_at"].is_null(), "{detail}");
+        stored.push((
+            detail["name"].clone(),
+            detail["address"].clone(),
+            detail["amenities"].clone(),
+        ));
+    }
+    assert_eq!(
+        stored,
+        [
+            (
+                json!("鼓楼驿站"),
+                json!("南京市鼓楼区中山北路1号"),
+                json!(["drinking_water", "toilet"])
+            ),
+            (
+                json!("夫子庙驿站"),
+                json!("南京市秦淮区贡院街2号"),
+                json!(["battery_swap"])
+            ),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_row_says_why_in_chinese_and_in_english() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let csv = "name,address,lat,lng,hours,amenities\n\
+               好驿站,南京市秦淮区,32.02,118.79,24h,饮用水\n\
+               坏驿站,南京市秦淮区,91.5,118.79,24h,桑拿\n"
+        .to_owned();
+    let problem = assert_problem(
+        import(&app, t.qinhuai, csv, &t.staff_b).await,
+        422,
+        "csv_invalid",
+    )
+    .await;
+    assert_eq!(problem["error_count"], 2);
+    assert_eq!(
+        problem["errors"],
+        json!([
+            {
+                "row": 2, "line": 3, "field": "lat", "value": "91.5",
+                "message_zh": "纬度必须在 -90 到 90 之间",
+                "message_en": "latitude must be between -90 and 90",
+            },
+            {
+                "row": 2, "line": 3, "field": "amenities", "value": "桑拿",
+                "message_zh": "有无法识别的设施；请填写设施代码或中文名称，用 ; 、 , 或 | 分隔",
+                "message_en": "unknown amenity; write amenity codes or their Chinese labels, separated by ; , 、 or |",
+            },
+        ])
+    );
+    assert_eq!(subtree_count(&app, t.qinhuai, &t.staff_b).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_verified_at_is_set_only_by_an_on_site_check() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let body = station("长江路驿站", 32.05, 118.79, json!({"open_24h": true}));
+    let unchecked = create(&app, &t.staff_a, t.xuanwu, &body).await;
+    assert!(unchecked["last_verified_at"].is_null(), "{unchecked}");
+    // An edit without `verified` is no check either.
+    let path = format!("/v1/admin/stations/{}", unchecked["id"]);
+    let edited: Value = patch(&app, &path, &json!({"stars": 3}), &t.staff_a)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(edited["last_verified_at"].is_null(), "{edited}");
+
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let mut body = station("汉中路驿站", 32.04, 118.77, json!({"open_24h": true}));
+    body["verified"] = json!(true);
+    let checked = create(&app, &t.staff_a, t.xuanwu, &body).await;
+    let at: chrono::DateTime<chrono::Utc> = checked["last_verified_at"]
+        .as_str()
+        .expect("set by verified: true")
+        .parse()
+        .unwrap();
+    assert!(at >= before && at <= chrono::Utc::now(), "{at}");
+    let public: Value = app
+        .get(&format!("/v1/stations/{}", checked["id"]), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(public["last_verified_at"], checked["last_verified_at"]);
 }

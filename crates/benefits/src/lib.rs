@@ -25,8 +25,16 @@ use std::time::Duration;
 use platform::db::write_tx;
 use platform::{Coordinator, Db};
 
+/// What an operator tunes (the server fills it from its settings).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BenefitsConfig {
+    /// When a booking may be checked in around its session.
+    pub check_in: sessions::CheckInWindow,
+}
+
 /// What the benefit routes share, as `web::Data<Benefits>`.
 pub struct Benefits {
+    pub config: BenefitsConfig,
     pub batcher: batcher::Batcher,
     pub sold_out: claims::SoldOut,
     pub programs: recent::Recent<programs::Program>,
@@ -36,12 +44,13 @@ pub struct Benefits {
 
 impl Benefits {
     /// Seals reports older versions stored in clear, then starts the batch writer and the
-    /// housekeeping task (expired vouchers back to stock, no-shows of ended sessions). Needs a
-    /// Tokio runtime.
+    /// housekeeping task (expired vouchers back to stock, no-shows of sessions whose check-in
+    /// window closed). Needs a Tokio runtime.
     pub fn start(
         db: Db,
         coord: Coordinator,
         reports: reports::Reports,
+        config: BenefitsConfig,
     ) -> anyhow::Result<Arc<Benefits>> {
         let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let sealed = reports.seal_clear(&mut conn)?;
@@ -50,6 +59,7 @@ impl Benefits {
             tracing::info!(sealed, "health reports stored in clear are sealed now");
         }
         let benefits = Arc::new(Benefits {
+            config,
             batcher: batcher::Batcher::start(db.clone()),
             sold_out: claims::SoldOut::new(coord),
             programs: recent::Recent::new(programs::get),
@@ -69,10 +79,13 @@ async fn housekeeping(db: Db, benefits: std::sync::Weak<Benefits>) {
             return;
         };
         let now = platform::clock::now();
+        // A booking is a no-show once its check-in window has closed, not at the session's
+        // end: until then it may still check in.
+        let ended_before = benefits.config.check_in.closed_if_ended_before(now);
         let swept = db
             .run(move |conn| {
                 let restocked = write_tx(conn, |conn| claims::expire_vouchers(conn, now))?;
-                let no_shows = write_tx(conn, |conn| bookings::mark_no_shows(conn, now))?;
+                let no_shows = write_tx(conn, |conn| bookings::mark_no_shows(conn, ended_before))?;
                 Ok((restocked, no_shows))
             })
             .await;

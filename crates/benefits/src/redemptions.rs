@@ -1,17 +1,21 @@
 //! Staff scan a code: a voucher is redeemed (handed out) once, a booking is checked in once. A
-//! second scan says when and by whom. Staff act only on programs of their subtree.
+//! second scan says when and by whom. Staff act only on programs of their subtree. A booking
+//! checks in only within its session's check-in window; a voucher whenever it is valid.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
-use platform::schema::{bookings as b, programs as p, real_name_profiles as rn, vouchers as v};
+use platform::schema::{
+    bookings as b, health_sessions as hs, programs as p, real_name_profiles as rn, vouchers as v,
+};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::ledger;
+use crate::sessions::CheckInWindow;
 use crate::vocab::{BookingStatus, LedgerKind, VoucherStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -32,7 +36,8 @@ pub enum ScanOutcome {
     AlreadyCheckedIn,
     /// The voucher ran out before it was redeemed.
     Expired,
-    /// The booking is waitlisted, cancelled or a no-show.
+    /// The booking is waitlisted or cancelled (a no-show is past its check-in window:
+    /// `409 outside_checkin_window`).
     NotBooked,
 }
 
@@ -72,12 +77,14 @@ const CODE_LIMIT: usize = 64;
 /// may scan: anyone else gets 403 whatever the code. A code of a program outside the caller's
 /// subtree answers `not_found` exactly as a made-up one does, before anything about its state,
 /// so scanning cannot tell which of another district's codes are real. Every answered scan is
-/// recorded (it shows the holder), as the redemption or check-in when it was one.
+/// recorded (it shows the holder), as the redemption or check-in when it was one. A booking
+/// outside `window` is refused with `outside_checkin_window` and nothing is written.
 pub fn scan(
     conn: &mut DbConn,
     user: &AuthUser,
     actor: &Actor,
     code: &str,
+    window: &CheckInWindow,
     now: NaiveDateTime,
 ) -> Result<ScanResult> {
     staff::require_any(conn, user)?;
@@ -89,11 +96,11 @@ pub fn scan(
         if !staff::can_act_on(conn, user, voucher.0.org_id)? {
             return not_found();
         }
-        return redeem_voucher(conn, user, actor, code, voucher, now);
+        return redeem_voucher(conn, user, actor, code, voucher, window, now);
     }
     match find_booking(conn, code)? {
-        Some(booking) if staff::can_act_on(conn, user, booking.org_id)? => {
-            check_in(conn, user, actor, code, booking, now)
+        Some(booking) if staff::can_act_on(conn, user, booking.0.org_id)? => {
+            check_in(conn, user, actor, code, booking, window, now)
         }
         _ => not_found(),
     }
@@ -136,19 +143,26 @@ fn find_voucher(conn: &mut DbConn, code: &str) -> Result<Option<Voucher>> {
         .optional()?)
 }
 
-fn find_booking(conn: &mut DbConn, code: &str) -> Result<Option<Scanned>> {
+/// A booking and when its session starts and ends.
+type Booking = (Scanned, (NaiveDateTime, NaiveDateTime));
+
+fn find_booking(conn: &mut DbConn, code: &str) -> Result<Option<Booking>> {
     Ok(b::table
         .inner_join(p::table.on(p::id.eq(b::program_id)))
+        .inner_join(hs::table.on(hs::id.eq(b::session_id)))
         .filter(b::code.eq(code))
         .select((
-            b::id,
-            b::program_id,
-            b::account_id,
-            p::title,
-            b::status,
-            b::checked_in_at,
-            b::checked_in_by,
-            p::org_id,
+            (
+                b::id,
+                b::program_id,
+                b::account_id,
+                p::title,
+                b::status,
+                b::checked_in_at,
+                b::checked_in_by,
+                p::org_id,
+            ),
+            (hs::starts_at, hs::ends_at),
         ))
         .first(conn)
         .optional()?)
@@ -187,6 +201,7 @@ fn redeem_voucher(
     actor: &Actor,
     code: &str,
     (voucher, valid_until): Voucher,
+    window: &CheckInWindow,
     now: NaiveDateTime,
 ) -> Result<ScanResult> {
     let mut result = result_of(conn, ScanKind::Voucher, &voucher)?;
@@ -209,7 +224,7 @@ fn redeem_voucher(
                 .execute(conn)?;
             if done == 0 {
                 // Another scanner won the race a moment ago.
-                return scan(conn, user, actor, code, now);
+                return scan(conn, user, actor, code, window, now);
             }
             let (account, program) = (voucher.account_id, voucher.program_id);
             ledger::append(
@@ -237,12 +252,20 @@ fn check_in(
     user: &AuthUser,
     actor: &Actor,
     code: &str,
-    booking: Scanned,
+    (booking, (starts_at, ends_at)): Booking,
+    window: &CheckInWindow,
     now: NaiveDateTime,
 ) -> Result<ScanResult> {
-    let mut result = result_of(conn, ScanKind::Booking, &booking)?;
     let status = BookingStatus::parse(&booking.status)
         .ok_or_else(|| Error::internal(anyhow::anyhow!("booking status {}", booking.status)))?;
+    let admitted = window.admits(starts_at, ends_at, now);
+    // Refused before anything is written, so the booking stays booked and can check in on the
+    // day. A no-show is refused alike: it only exists once the window has closed, which is the
+    // reason staff need to hear. A second scan of a done check-in still says when and by whom.
+    if !admitted && matches!(status, BookingStatus::Booked | BookingStatus::NoShow) {
+        return Err(Error::new(ErrorCode::OutsideCheckinWindow));
+    }
+    let mut result = result_of(conn, ScanKind::Booking, &booking)?;
     result.outcome = match status {
         BookingStatus::CheckedIn => ScanOutcome::AlreadyCheckedIn,
         BookingStatus::Booked => {
@@ -255,7 +278,7 @@ fn check_in(
                 ))
                 .execute(conn)?;
             if done == 0 {
-                return scan(conn, user, actor, code, now);
+                return scan(conn, user, actor, code, window, now);
             }
             let (account, program) = (booking.account_id, booking.program_id);
             ledger::append(

@@ -13,6 +13,7 @@ use platform::db::write_tx;
 use platform::error::Problem;
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
+use platform::json::Json;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -46,7 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .service(resource("/v1/admin/programs/{id}/close").route(web::post().to(close)))
     .service(resource("/v1/admin/programs/{id}/sessions").route(web::post().to(create_session)))
     .service(resource("/v1/admin/programs/{id}/draw").route(web::post().to(run_draw)))
-    .service(resource("/v1/admin/programs/{id}/stats").route(web::get().to(stats)))
+    .service(resource("/v1/admin/programs/{id}/stats").route(web::get().to(program_stats)))
     .service(resource("/v1/admin/redemptions").route(web::post().to(redeem)))
     .service(
         resource("/v1/admin/bookings/{id}/report")
@@ -73,7 +74,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(OpenApi)]
 #[openapi(
     paths(
-        create_program, publish, close, create_session, run_draw, stats, redeem, attach_report,
+        create_program, publish, close, create_session, run_draw, program_stats, redeem, attach_report,
         list_programs, get_program, list_sessions, claim, get_draw, book, cancel_booking,
         my_vouchers, my_voucher, my_voucher_qr, my_bookings, my_booking, my_booking_qr, my_benefits, my_reports, my_report,
         my_report_pdf
@@ -196,7 +197,7 @@ async fn create_program(
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<CreateProgram>,
+    body: Json<CreateProgram>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let new = new_program(org_id, caller.user.account_id, body.into_inner())?;
@@ -250,7 +251,7 @@ async fn create_session(
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<CreateSession>,
+    body: Json<CreateSession>,
 ) -> Result<HttpResponse> {
     let program_id = id.into_inner();
     let body = body.into_inner();
@@ -305,7 +306,11 @@ pub struct ProgramStats {
 /// Claimed, redeemed, remaining, seats booked, checked in, no-shows: totals and per day.
 #[utoipa::path(get, path = "/v1/admin/programs/{id}/stats", tag = "benefits", security(("bearer" = [])),
     responses((status = 200, body = ProgramStats), (status = 404, body = Problem)))]
-async fn stats(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Result<HttpResponse> {
+async fn program_stats(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
     let id = id.into_inner();
     let stats = db
         .run(move |conn| {
@@ -348,17 +353,28 @@ pub struct RedeemRequest {
 /// Redeem a scanned voucher or check in a booking by its code. A second scan says when and by
 /// whom it was done. Only staff may scan (403 otherwise); a code of another district is a 404
 /// `not_found`, exactly as a code that does not exist.
+///
+/// A booking checks in only within its session's check-in window: from
+/// `CHECKIN_OPENS_BEFORE_MINUTES` (default 60) before the session's `starts_at` until
+/// `CHECKIN_CLOSES_AFTER_MINUTES` (default 30) after its `ends_at`. Outside it the answer is
+/// `409 outside_checkin_window` and nothing is written: the booking stays booked, so it can check
+/// in on the day, and after the window it counts as a no-show. A booking already checked in
+/// still answers `already_checked_in` at any time. Gift-pack vouchers have no window (only
+/// their validity).
 #[utoipa::path(post, path = "/v1/admin/redemptions", tag = "benefits", request_body = RedeemRequest,
     security(("bearer" = [])),
-    responses((status = 200, body = ScanResult), (status = 404, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = ScanResult), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, description = "`outside_checkin_window`: a booking scanned before its session's check-in window opens or after it closes", body = Problem)))]
 async fn redeem(
     db: web::Data<Db>,
+    benefits: web::Data<Benefits>,
     caller: Caller,
-    body: web::Json<RedeemRequest>,
+    body: Json<RedeemRequest>,
 ) -> Result<HttpResponse> {
     let code = body.into_inner().code.trim().to_owned();
+    let window = benefits.config.check_in;
     let result = write(&db, move |conn| {
-        redemptions::scan(conn, &caller.user, &caller.actor, &code, now())
+        redemptions::scan(conn, &caller.user, &caller.actor, &code, &window, now())
     })
     .await?;
     Ok(HttpResponse::Ok().json(result))
@@ -382,7 +398,7 @@ async fn attach_report(
     benefits: web::Data<Benefits>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<ReportRequest>,
+    body: Json<ReportRequest>,
 ) -> Result<HttpResponse> {
     let booking_id = id.into_inner();
     let body = body.into_inner();
@@ -597,7 +613,7 @@ async fn book(
     benefits: web::Data<Benefits>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: Option<web::Json<BookRequest>>,
+    body: Option<Json<BookRequest>>,
 ) -> Result<HttpResponse> {
     let session_id = id.into_inner();
     let waitlist = body.map(|b| b.waitlist).unwrap_or(false);

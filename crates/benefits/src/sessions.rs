@@ -1,6 +1,6 @@
 //! Health-check sessions: the truck at one site for a time window, with a number of seats.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::orgs::Location;
@@ -45,6 +45,63 @@ pub struct Session {
     pub site_name: String,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
+}
+
+/// When staff may check in a booking of a session: from `opens_before` its start until
+/// `closes_after` its end. A booking is for one session, so a scan days before (or after) it is
+/// a mistake or a shared code, not attendance; refusing it keeps check-ins and no-shows true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckInWindow {
+    /// Riders queue before the truck opens; scanning the queue early lets the first checks
+    /// start on time.
+    pub opens_before: TimeDelta,
+    /// Whoever is still in line when the session's end passes is served and checked in; the
+    /// no-show sweep waits as long.
+    pub closes_after: TimeDelta,
+}
+
+impl Default for CheckInWindow {
+    /// An hour before the start until half an hour after the end: a truck serves about 200
+    /// people over a day's session, some 25 an hour, so half an hour clears a closing queue.
+    fn default() -> Self {
+        CheckInWindow {
+            opens_before: TimeDelta::minutes(60),
+            closes_after: TimeDelta::minutes(30),
+        }
+    }
+}
+
+impl CheckInWindow {
+    pub fn minutes(opens_before: u32, closes_after: u32) -> CheckInWindow {
+        CheckInWindow {
+            opens_before: TimeDelta::minutes(opens_before.into()),
+            closes_after: TimeDelta::minutes(closes_after.into()),
+        }
+    }
+
+    /// Whether a session from `starts_at` to `ends_at` admits a check-in at `now` (both ends
+    /// included). A bound past the calendar's range is no bound.
+    pub fn admits(
+        &self,
+        starts_at: NaiveDateTime,
+        ends_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> bool {
+        let opened = starts_at
+            .checked_sub_signed(self.opens_before)
+            .is_none_or(|opens| opens <= now);
+        let open = ends_at
+            .checked_add_signed(self.closes_after)
+            .is_none_or(|closes| now <= closes);
+        opened && open
+    }
+
+    /// Sessions that ended before this have closed their window: what is still booked on them
+    /// is a no-show.
+    pub fn closed_if_ended_before(&self, now: NaiveDateTime) -> NaiveDateTime {
+        now.checked_sub_signed(self.closes_after)
+            .unwrap_or(NaiveDateTime::MIN)
+    }
 }
 
 type Row = (
@@ -152,4 +209,41 @@ pub fn upcoming(conn: &mut DbConn, program_id: i64) -> Result<Vec<SessionView>> 
         .select(columns!())
         .load(conn)?;
     Ok(rows.into_iter().map(view_of).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(hour: u32, minute: u32) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 10)
+            .unwrap()
+            .and_hms_opt(hour, minute, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_check_in_window_runs_from_before_the_start_to_after_the_end() {
+        let window = CheckInWindow::default();
+        let (starts, ends) = (at(9, 0), at(17, 0));
+        let day_before = at(9, 0) - TimeDelta::days(1);
+        assert!(!window.admits(starts, ends, day_before));
+        assert!(!window.admits(starts, ends, at(7, 59)));
+        assert!(window.admits(starts, ends, at(8, 0)));
+        assert!(window.admits(starts, ends, at(12, 0)));
+        assert!(window.admits(starts, ends, at(17, 30)));
+        assert!(!window.admits(starts, ends, at(17, 31)));
+        assert_eq!(window.closed_if_ended_before(at(17, 30)), at(17, 0));
+    }
+
+    #[test]
+    fn a_bound_beyond_the_calendar_is_no_bound() {
+        let window = CheckInWindow {
+            opens_before: TimeDelta::MAX,
+            closes_after: TimeDelta::MAX,
+        };
+        assert!(window.admits(at(9, 0), at(17, 0), at(0, 0) - TimeDelta::days(3650)));
+        assert!(window.admits(at(9, 0), at(17, 0), at(0, 0) + TimeDelta::days(3650)));
+        assert_eq!(window.closed_if_ended_before(at(17, 0)), NaiveDateTime::MIN);
+    }
 }

@@ -12,6 +12,7 @@ pub mod profile;
 pub mod revocations;
 pub mod routes;
 pub mod sessions;
+pub mod signin;
 pub mod sms;
 pub mod tokens;
 
@@ -37,6 +38,9 @@ pub struct Limits {
     /// over many addresses.
     pub login_per_phone_any_address: Rate,
     pub login_per_ip: Rate,
+    /// Codes sent per hour by the whole service, every instance together: the SMS bill's cap.
+    /// A warning is logged when 80% of it is used.
+    pub sms_per_hour: u64,
 }
 
 impl Default for Limits {
@@ -44,11 +48,14 @@ impl Default for Limits {
         Limits {
             otp_per_phone_minute: Rate::per_minute(1),
             otp_per_phone_day: Rate::per_day(10),
-            // Generous per IP: riders on mobile data share carrier-grade NAT addresses.
-            otp_per_ip: Rate::per(60, Duration::from_secs(3600)),
+            // Generous per address: a service fair puts hundreds of riders on one venue Wi-Fi,
+            // and carrier-grade NAT puts thousands behind one address. The per-phone limits
+            // and the hourly SMS budget are what stop abuse.
+            otp_per_ip: Rate::per(2000, Duration::from_secs(3600)),
             login_per_phone: Rate::per(10, Duration::from_secs(15 * 60)),
             login_per_phone_any_address: Rate::per(100, Duration::from_secs(3600)),
             login_per_ip: Rate::per_minute(300),
+            sms_per_hour: 20_000,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! One-time SMS codes: 6 digits, 5 minutes, 5 tries, single use, stored only as a keyed hash in
 //! the coordination store (Redis when configured), so every instance sees the same code.
 
+use std::sync::LazyLock;
+use std::time::Duration;
+
 use platform::crypto::constant_time_eq;
 use platform::{Error, ErrorCode, Result};
 use rand::Rng;
@@ -18,14 +21,66 @@ fn tries_key(phone_hash: &str) -> String {
     format!("otp_tries:{phone_hash}")
 }
 
+/// Codes the whole service sent in the current clock hour, as this instance last counted.
+static SMS_THIS_HOUR: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    let gauge = prometheus::IntGauge::new(
+        "gigunion_sms_sent_this_hour",
+        "Verification codes sent in the current hour by every instance (the budget counter)",
+    )
+    .expect("valid metric");
+    platform::http::register_metric(Box::new(gauge.clone()));
+    gauge
+});
+
+static SMS_BUDGET: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
+    let gauge = prometheus::IntGauge::new(
+        "gigunion_sms_budget_per_hour",
+        "Verification codes the service may send per hour (SMS_BUDGET_PER_HOUR)",
+    )
+    .expect("valid metric");
+    platform::http::register_metric(Box::new(gauge.clone()));
+    gauge
+});
+
 impl Identity {
+    /// Counts one SMS against the service's hourly budget (shared by every instance through
+    /// the coordination store); refused with 503 and the wait until the next hour when it is
+    /// used up. Fixed clock hours keep the count one number an operator can read and alert on.
+    async fn spend_sms_budget(&self) -> Result<()> {
+        let budget = self.config.limits.sms_per_hour;
+        let now = platform::clock::now().and_utc().timestamp();
+        let hour = now.div_euclid(3600);
+        let sent = self
+            .coord
+            .incr(&format!("sms_hour:{hour}"), Duration::from_secs(2 * 3600))
+            .await?;
+        SMS_BUDGET.set(i64::try_from(budget).unwrap_or(i64::MAX));
+        SMS_THIS_HOUR.set(i64::try_from(sent).unwrap_or(i64::MAX));
+        let warn_at = budget - budget / 5;
+        if sent == warn_at.max(1) {
+            tracing::warn!(sent, budget, "80% of this hour's SMS budget is used");
+        }
+        if sent > budget {
+            if sent == budget + 1 {
+                tracing::error!(
+                    budget,
+                    "this hour's SMS budget is used up; codes are refused"
+                );
+            }
+            let next_hour = u64::try_from((hour + 1) * 3600 - now).unwrap_or(1);
+            return Err(Error::new(ErrorCode::SmsBudgetExhausted)
+                .retry_after(Duration::from_secs(next_hour)));
+        }
+        Ok(())
+    }
+
     fn code_hash(&self, phone: &Phone, code: &str) -> String {
         self.protector
             .lookup_hash("otp", &format!("{}:{code}", phone.as_str()))
     }
 
     /// Sends a fresh code, replacing any earlier one. Limited per phone (1/min, 10/day by
-    /// default) and per client IP.
+    /// default), per client address (generously), and by the service's hourly SMS budget.
     pub async fn send_otp(&self, phone: &Phone, ip: &str) -> Result<()> {
         let limits = &self.config.limits;
         let phone_hash = self.phone_hash(phone);
@@ -41,6 +96,7 @@ impl Identity {
         self.coord
             .throttle(&format!("otp_day:{phone_hash}"), limits.otp_per_phone_day)
             .await?;
+        self.spend_sms_budget().await?;
 
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
         let ttl = self.config.otp_ttl;

@@ -49,6 +49,16 @@ impl Revocations {
             .is_some_and(|at| iat <= at.and_utc().timestamp())
     }
 
+    /// The earliest `iat` a new token of `account_id` may carry: tokens hold whole seconds, so
+    /// a sign-in in the very second of a revocation (right after a password reset) is dated
+    /// the next second, or it would be refused with the tokens it replaces.
+    pub fn earliest_iat(&self, account_id: i64, now: i64) -> i64 {
+        let revoked = self.revoked.read().unwrap_or_else(|p| p.into_inner());
+        revoked
+            .get(&account_id)
+            .map_or(now, |at| now.max(at.and_utc().timestamp() + 1))
+    }
+
     fn mark(&self, account_id: i64, at: NaiveDateTime) {
         let cutoff = platform::clock::now() - self.keep;
         let mut revoked = self.revoked.write().unwrap_or_else(|p| p.into_inner());

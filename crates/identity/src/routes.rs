@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use platform::db::write_tx;
 use platform::error::Problem;
 use platform::http::resource;
+use platform::json::Json;
 use platform::rights::DataRights;
 use platform::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/v1/auth/refresh").route(web::post().to(refresh)))
         .service(resource("/v1/auth/logout").route(web::post().to(logout)))
         .service(resource("/v1/auth/password").route(web::post().to(change_password)))
+        .service(resource("/v1/auth/password/reset").route(web::post().to(reset_password)))
         .service(
             resource("/v1/me")
                 .route(web::get().to(me))
@@ -45,7 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(send_otp, register, login, refresh, logout, change_password, me, delete_account, export,
+    paths(send_otp, register, login, refresh, logout, change_password, reset_password, me, delete_account, export,
         put_identity, withdraw_identity, jwks),
     modifiers(&BearerAuth),
     tags((name = "identity", description = "Accounts, sign-in and the real-name profile"))
@@ -93,7 +95,7 @@ pub struct OtpSent {
 async fn send_otp(
     id: web::Data<Identity>,
     req: HttpRequest,
-    body: web::Json<OtpRequest>,
+    body: Json<OtpRequest>,
 ) -> Result<HttpResponse> {
     let phone = phone(&body.phone)?;
     id.send_otp(&phone, &id.config.proxies.client_ip(&req))
@@ -118,10 +120,7 @@ pub struct RegisterRequest {
 /// after a lost answer, sign in with the new password.
 #[utoipa::path(post, path = "/v1/auth/register", tag = "identity", request_body = RegisterRequest,
     responses((status = 201, body = TokenPair), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn register(
-    id: web::Data<Identity>,
-    body: web::Json<RegisterRequest>,
-) -> Result<HttpResponse> {
+async fn register(id: web::Data<Identity>, body: Json<RegisterRequest>) -> Result<HttpResponse> {
     let phone = phone(&body.phone)?;
     // Check the password before the code, so a weak password does not burn the code.
     let password = Password::parse(&body.password, "password")?;
@@ -143,56 +142,62 @@ async fn register(
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub phone: String,
-    pub password: String,
+    /// The password; or leave it out and send `code`.
+    pub password: Option<String>,
+    /// A 6-digit code from `/v1/auth/otp`, instead of the password (a rider who forgot it).
+    pub code: Option<String>,
 }
 
-/// Sign in. Unknown phone and wrong password get the same 401.
+/// Sign in with the password or with an SMS code (exactly one of them). Unknown phone and wrong
+/// password get the same 401 `invalid_credentials`; unknown phone and wrong or expired code the
+/// same 401 `invalid_code_credentials`. Too many wrong passwords slow that phone down from the
+/// guesser's address; sign-in by code stays open.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "identity", request_body = LoginRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 async fn login(
     id: web::Data<Identity>,
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
 ) -> Result<HttpResponse> {
+    let body = body.into_inner();
     let phone = phone(&body.phone)?;
-    let limits = &id.config.limits;
     let address = id.config.proxies.client_ip(&req);
-    let phone_hash = id.phone_hash(&phone);
-    id.coord
-        .throttle(&format!("login_ip:{address}"), limits.login_per_ip)
-        .await?;
-    id.coord
-        .throttle(
-            &format!("login_phone_ip:{phone_hash}:{address}"),
-            limits.login_per_phone,
-        )
-        .await?;
-    id.coord
-        .throttle(
-            &format!("login_phone:{phone_hash}"),
-            limits.login_per_phone_any_address,
-        )
-        .await?;
-    let this = id.clone().into_inner();
-    let lookup = phone.clone();
-    let credentials = id
-        .db
-        .run(move |conn| this.credentials(conn, &lookup))
-        .await?;
-    let (stored, account) = match credentials {
-        Some(c) => (Some(c.password_hash), Some((c.account_id, c.is_admin))),
-        None => (None, None),
+    let id = id.into_inner();
+    let pair = match (body.password, body.code) {
+        (Some(password), None) => id.sign_in_with_password(phone, &password, &address).await?,
+        (None, Some(code)) => id.sign_in_with_code(phone, &code, &address).await?,
+        (None, None) => return Err(Error::invalid(ErrorCode::MissingField, "password")),
+        (Some(_), Some(_)) => return Err(Error::invalid(ErrorCode::InvalidField, "code")),
     };
-    let valid = id.hasher.verify(&body.password, stored).await?;
-    let Some((account_id, is_admin)) = account.filter(|_| valid) else {
-        return Err(Error::new(ErrorCode::InvalidCredentials));
-    };
-    let this = id.clone().into_inner();
-    let pair = id
-        .db
-        .run(move |conn| this.start_session(conn, account_id, is_admin))
-        .await?;
     Ok(HttpResponse::Ok().json(pair))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordResetRequest {
+    pub phone: String,
+    /// The 6-digit code from `/v1/auth/otp`.
+    pub code: String,
+    /// 8 to 128 characters with letters and digits.
+    pub new_password: String,
+}
+
+/// Set a new password with an SMS code, for a rider who forgot it. Every session of the
+/// account is signed out, access tokens included; sign in with the new password afterwards.
+/// Unknown phone and wrong or expired code get the same 401 `invalid_code_credentials`.
+#[utoipa::path(post, path = "/v1/auth/password/reset", tag = "identity", request_body = PasswordResetRequest,
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
+async fn reset_password(
+    id: web::Data<Identity>,
+    body: Json<PasswordResetRequest>,
+) -> Result<HttpResponse> {
+    let body = body.into_inner();
+    let phone = phone(&body.phone)?;
+    // Checked before the code, so a weak password does not burn the code.
+    let password = Password::parse(&body.new_password, "new_password")?;
+    id.into_inner()
+        .reset_password(phone, &body.code, password)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -203,7 +208,7 @@ pub struct RefreshRequest {
 /// Exchange a refresh token for a new pair. A reused old token revokes its whole family.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "identity", request_body = RefreshRequest,
     responses((status = 200, body = TokenPair), (status = 401, body = Problem)))]
-async fn refresh(id: web::Data<Identity>, body: web::Json<RefreshRequest>) -> Result<HttpResponse> {
+async fn refresh(id: web::Data<Identity>, body: Json<RefreshRequest>) -> Result<HttpResponse> {
     let pair = id.refresh(body.into_inner().refresh_token).await?;
     Ok(HttpResponse::Ok().json(pair))
 }
@@ -214,7 +219,7 @@ async fn refresh(id: web::Data<Identity>, body: web::Json<RefreshRequest>) -> Re
 async fn logout(
     id: web::Data<Identity>,
     user: AuthUser,
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
 ) -> Result<HttpResponse> {
     let this = id.clone().into_inner();
     let token = body.into_inner().refresh_token;
@@ -237,7 +242,7 @@ pub struct PasswordChangeRequest {
 async fn change_password(
     id: web::Data<Identity>,
     user: AuthUser,
-    body: web::Json<PasswordChangeRequest>,
+    body: Json<PasswordChangeRequest>,
 ) -> Result<HttpResponse> {
     let new_password = Password::parse(&body.new_password, "new_password")?;
     // A stolen access token must not become an oracle for guessing the password.
@@ -337,7 +342,7 @@ pub struct IdentityRequest {
 async fn put_identity(
     id: web::Data<Identity>,
     user: AuthUser,
-    body: web::Json<IdentityRequest>,
+    body: Json<IdentityRequest>,
 ) -> Result<HttpResponse> {
     let name = LegalName::parse(&body.legal_name)?;
     let today = Utc::now().with_timezone(&chrono_tz_shanghai()).date_naive();
@@ -414,7 +419,7 @@ async fn delete_account(
     id: web::Data<Identity>,
     rights: web::Data<DataRights>,
     caller: Caller,
-    body: web::Json<DeleteAccountRequest>,
+    body: Json<DeleteAccountRequest>,
 ) -> Result<HttpResponse> {
     let Caller { user, actor } = caller;
     id.clone()

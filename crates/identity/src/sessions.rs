@@ -48,7 +48,9 @@ enum Rotation {
 impl Identity {
     /// A signed access token for an account.
     pub fn access_token(&self, account_id: i64, roles: Vec<String>) -> Result<String> {
-        let iat = Utc::now().timestamp();
+        let iat = self
+            .revocations
+            .earliest_iat(account_id, Utc::now().timestamp());
         let claims = AccessClaims {
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),

@@ -48,8 +48,10 @@ pub struct Card {
     /// The signed token the QR carries (see the module docs for its format).
     pub token: String,
     pub token_expires_at: DateTime<Utc>,
-    /// The token as a QR code, SVG.
-    pub qr_svg: String,
+    /// The token as a QR code (SVG), only with `?qr=svg`. The app draws the QR from `token`
+    /// itself: the card is fetched every minute while shown, and the SVG is most of its size.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qr_svg: Option<String>,
 }
 
 pub fn issue(
@@ -57,6 +59,7 @@ pub fn issue(
     identity: &Identity,
     config: &MembershipConfig,
     account_id: i64,
+    with_svg: bool,
 ) -> Result<Card> {
     let (_, org_id, started_at) =
         applications::active(conn, account_id)?.ok_or_else(|| Error::new(ErrorCode::NotAMember))?;
@@ -86,7 +89,9 @@ pub fn issue(
         org: orgs::reference(conn, org_id)?,
         member_since: started_at.and_utc(),
         status: Status::Active,
-        qr_svg: platform::qr::svg(&token, 320)?,
+        qr_svg: with_svg
+            .then(|| platform::qr::svg(&token, 320))
+            .transpose()?,
         token,
         token_expires_at: Utc.timestamp_opt(exp, 0).single().unwrap_or_else(Utc::now),
     })

@@ -10,6 +10,7 @@ use platform::db::write_tx;
 use platform::error::Problem;
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
+use platform::json::Json;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, Error, ErrorCode, Result};
 use serde::Deserialize;
@@ -106,7 +107,7 @@ pub struct CreateOrg {
 async fn create_org(
     db: web::Data<Db>,
     caller: Caller,
-    body: web::Json<CreateOrg>,
+    body: Json<CreateOrg>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let new = NewOrg {
@@ -150,7 +151,7 @@ async fn grant_staff(
     identity: web::Data<Identity>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<GrantStaff>,
+    body: Json<GrantStaff>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let phone = Phone::parse(&body.phone)
@@ -193,7 +194,7 @@ async fn create_join_code(
     config: web::Data<MembershipConfig>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<CreateJoinCode>,
+    body: Json<CreateJoinCode>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let body = body.into_inner();
@@ -405,11 +406,7 @@ fn outcome_response(outcome: Outcome) -> HttpResponse {
     security(("bearer" = [])),
     responses((status = 201, body = MembershipView), (status = 200, description = "The existing application", body = MembershipView),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn join(
-    db: web::Data<Db>,
-    user: AuthUser,
-    body: web::Json<JoinRequest>,
-) -> Result<HttpResponse> {
+async fn join(db: web::Data<Db>, user: AuthUser, body: Json<JoinRequest>) -> Result<HttpResponse> {
     let code = JoinCode::parse(&body.join_code)?;
     let details = details(&body.occupation, &body.platform, &body.work_city)?;
     let outcome = write(&db, move |conn| {
@@ -446,7 +443,7 @@ pub struct TransferRequest {
 async fn transfer(
     db: web::Data<Db>,
     user: AuthUser,
-    body: web::Json<TransferRequest>,
+    body: Json<TransferRequest>,
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let code = JoinCode::parse(&body.join_code)?;
@@ -474,7 +471,7 @@ pub struct LeaveRequest {
 async fn leave(
     db: web::Data<Db>,
     user: AuthUser,
-    body: web::Json<LeaveRequest>,
+    body: Json<LeaveRequest>,
 ) -> Result<HttpResponse> {
     let reason = text(&body.reason, "reason", 200)?;
     let mine = write(&db, move |conn| {
@@ -484,18 +481,36 @@ async fn leave(
     Ok(HttpResponse::Ok().json(mine))
 }
 
-/// The e-member card with a QR token valid for 60 seconds.
-#[utoipa::path(get, path = "/v1/me/card", tag = "membership", security(("bearer" = [])),
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CardQuery {
+    /// `svg`: include the QR as an SVG (`qr_svg`) for a client that cannot draw QR codes.
+    #[param(inline)]
+    pub qr: Option<CardQr>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CardQr {
+    Svg,
+}
+
+/// The e-member card with a QR token valid for 60 seconds. The app draws the QR from `token`
+/// (under 1 KB a fetch); `?qr=svg` adds the drawn SVG.
+#[utoipa::path(get, path = "/v1/me/card", tag = "membership", params(CardQuery),
+    security(("bearer" = [])),
     responses((status = 200, body = Card), (status = 404, body = Problem)))]
 async fn my_card(
     db: web::Data<Db>,
     identity: web::Data<Identity>,
     config: web::Data<MembershipConfig>,
     user: AuthUser,
+    query: web::Query<CardQuery>,
 ) -> Result<HttpResponse> {
     let identity = identity.into_inner();
+    let with_svg = matches!(query.qr, Some(CardQr::Svg));
     let card = db
-        .run(move |conn| card::issue(conn, &identity, &config, user.account_id))
+        .run(move |conn| card::issue(conn, &identity, &config, user.account_id, with_svg))
         .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -553,7 +568,7 @@ async fn reject(
     db: web::Data<Db>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<RejectRequest>,
+    body: Json<RejectRequest>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let reason = text(&body.reason, "reason", 200)?;
@@ -659,7 +674,7 @@ async fn verify_card(
     db: web::Data<Db>,
     identity: web::Data<Identity>,
     caller: Caller,
-    body: web::Json<VerifyRequest>,
+    body: Json<VerifyRequest>,
 ) -> Result<HttpResponse> {
     let identity = identity.into_inner();
     let token = body.into_inner().token;

@@ -4,6 +4,7 @@
 //! HTTP status and a zh-CN and an en explanation. The internal cause (a database error, an I/O
 //! error) travels beside it for the log and never reaches the response body.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ error_codes! {
     Unauthenticated = (401, "unauthenticated", "Unauthenticated", "请先登录，或登录已过期。", "Sign in first, or your session has expired."),
     InvalidCredentials = (401, "invalid_credentials", "Invalid credentials", "手机号或密码不正确。", "The phone number or password is incorrect."),
     InvalidRefreshToken = (401, "invalid_refresh_token", "Invalid refresh token", "登录凭证无效或已过期，请重新登录。", "The refresh token is invalid or expired; sign in again."),
+    InvalidCodeCredentials = (401, "invalid_code_credentials", "Wrong code or no account", "验证码不正确或已失效，或该手机号尚未注册。", "The code is wrong or expired, or this number has no account."),
     RefreshTokenReused = (401, "refresh_token_reused", "Refresh token reused", "登录凭证已被使用过，为保护账号安全，相关会话已全部退出，请重新登录。", "This refresh token was already used; every session it belongs to has been signed out. Sign in again."),
     NotEligibleOrg = (403, "not_eligible_org", "Not eligible: other union", "该福利仅面向发布工会所辖的会员。", "This benefit is for members of the issuing union's organisations only."),
     NotEligibleOccupation = (403, "not_eligible_occupation", "Not eligible: occupation", "该福利仅面向特定职业的会员。", "This benefit is for members of other occupations."),
@@ -80,12 +82,14 @@ error_codes! {
     Full = (409, "full", "Session full", "该场次已约满。", "This session is fully booked."),
     AlreadyBooked = (409, "already_booked", "Already booked", "您已预约该活动。", "You already have a booking for this program."),
     CancelWindowClosed = (409, "cancel_window_closed", "Too late to cancel", "已过取消截止时间。", "It is too late to cancel this booking."),
+    OutsideCheckinWindow = (409, "outside_checkin_window", "Outside the check-in window", "不在签到时间内：预约仅可在场次开始前不久至结束后不久签到，请核对预约的日期和时间。", "Outside the check-in window: a booking checks in only from shortly before its session starts until shortly after it ends; check the booking's date and time."),
     BookingNotActive = (409, "booking_not_active", "Booking not active", "该预约已取消或已结束。", "This booking is cancelled or over."),
     StationClosed = (409, "station_closed", "Station closed", "该驿站已停用或暂停开放。", "This station is closed or temporarily closed."),
     IdempotencyInProgress = (409, "idempotency_in_progress", "Request in progress", "相同的请求正在处理中，请稍后重试。", "A request with this Idempotency-Key is still being processed; retry shortly."),
     PayloadTooLarge = (413, "payload_too_large", "Payload too large", "请求内容过大。", "The request body is too large."),
     UnsupportedMediaType = (415, "unsupported_media_type", "Unsupported media type", "请求内容类型不受支持，请使用 application/json。", "Unsupported content type; send application/json."),
     InvalidField = (422, "invalid_field", "Invalid value", "字段取值无效。", "A field has an invalid value."),
+    MissingField = (422, "missing_field", "Missing field", "缺少必填字段。", "A required field is missing."),
     InvalidPhone = (422, "invalid_phone", "Invalid phone number", "请输入正确的中国大陆手机号（11 位）。", "Enter a valid mainland China mobile number (11 digits)."),
     WeakPassword = (422, "weak_password", "Password too weak", "密码需为 8 至 128 位，且同时包含字母和数字。", "The password must be 8 to 128 characters and contain letters and digits."),
     WrongPassword = (422, "wrong_password", "Wrong current password", "当前密码不正确。", "The current password is wrong."),
@@ -98,6 +102,7 @@ error_codes! {
     CsvInvalid = (422, "csv_invalid", "Invalid rows in file", "导入文件中有无效的行，未写入任何数据，请按行修改后重新导入。", "Some rows of the file are invalid; nothing was written. Fix the listed rows and import again."),
     IdempotencyKeyReused = (422, "idempotency_key_reused", "Idempotency-Key reused", "该 Idempotency-Key 已用于内容不同的请求。", "This Idempotency-Key was already used with a different request."),
     RateLimited = (429, "rate_limited", "Too many requests", "操作过于频繁，请稍后再试。", "Too many requests; try again later."),
+    SmsBudgetExhausted = (503, "sms_budget_exhausted", "SMS budget used up", "短信发送量已达本小时上限，请稍后再试。", "This hour's SMS budget is used up; try again later."),
     Internal = (500, "internal", "Internal error", "服务暂时出现问题，请稍后再试。", "Something went wrong on our side; try again later."),
     DependencyUnavailable = (503, "dependency_unavailable", "Service unavailable", "服务暂时不可用，请稍后再试。", "The service is temporarily unavailable; try again later."),
 }
@@ -151,8 +156,8 @@ impl Lang {
 /// A client-visible failure plus what only the log may see.
 pub struct Error {
     code: ErrorCode,
-    /// The request field at fault, for 422s.
-    field: Option<&'static str>,
+    /// The request field at fault, for 422s: a name, or a path into the body (`items[2].lat`).
+    field: Option<Cow<'static, str>>,
     retry_after: Option<Duration>,
     cause: Option<anyhow::Error>,
 }
@@ -169,17 +174,25 @@ impl Error {
 
     /// A 422 naming the field at fault.
     pub fn invalid(code: ErrorCode, field: &'static str) -> Self {
+        Error::invalid_at(code, Cow::Borrowed(field))
+    }
+
+    /// A 422 naming a field found at run time (a path into a JSON body).
+    pub fn invalid_at(code: ErrorCode, field: impl Into<Cow<'static, str>>) -> Self {
         Error {
-            field: Some(field),
+            field: Some(field.into()),
             ..Error::new(code)
         }
     }
 
     pub fn rate_limited(retry_after: Duration) -> Self {
-        Error {
-            retry_after: Some(retry_after),
-            ..Error::new(ErrorCode::RateLimited)
-        }
+        Error::new(ErrorCode::RateLimited).retry_after(retry_after)
+    }
+
+    /// Adds a `Retry-After` to a refusal the client can retry later.
+    pub fn retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
     }
 
     /// An unexpected failure: the client sees `internal`, the log sees the cause.
@@ -201,8 +214,8 @@ impl Error {
         self.code
     }
 
-    pub fn field(&self) -> Option<&'static str> {
-        self.field
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
     }
 
     /// The problem document in a language.
@@ -213,7 +226,7 @@ impl Error {
             status: self.code.status().as_u16(),
             code: self.code.as_str(),
             detail: self.code.detail(lang),
-            field: self.field,
+            field: self.field.clone(),
         }
     }
 }
@@ -221,7 +234,7 @@ impl Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.code)?;
-        if let Some(field) = self.field {
+        if let Some(field) = &self.field {
             write!(f, " (field {field})")?;
         }
         if let Some(cause) = &self.cause {
@@ -286,7 +299,7 @@ pub struct Problem {
     pub detail: &'static str,
     /// The request field at fault, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<&'static str>,
+    pub field: Option<Cow<'static, str>>,
 }
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -296,7 +309,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 #[derive(Clone)]
 pub struct ProblemInfo {
     pub code: ErrorCode,
-    pub field: Option<&'static str>,
+    pub field: Option<Cow<'static, str>>,
     pub cause: Option<String>,
 }
 
@@ -304,7 +317,7 @@ impl ProblemInfo {
     pub fn render(&self, lang: Lang) -> Vec<u8> {
         let err = Error {
             code: self.code,
-            field: self.field,
+            field: self.field.clone(),
             retry_after: None,
             cause: None,
         };
@@ -320,7 +333,7 @@ impl ResponseError for Error {
     fn error_response(&self) -> HttpResponse {
         let info = ProblemInfo {
             code: self.code,
-            field: self.field,
+            field: self.field.clone(),
             cause: self.cause.as_ref().map(|c| format!("{c:#}")),
         };
         let mut res = HttpResponse::build(self.status_code());

@@ -4,12 +4,14 @@
 pub mod audit;
 pub mod client_addr;
 pub mod clock;
+pub mod compression;
 pub mod coord;
 pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod idempotency;
+pub mod json;
 pub mod pagination;
 pub mod qr;
 pub mod rights;

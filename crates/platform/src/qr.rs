@@ -1,7 +1,6 @@
 //! QR codes that phones scan: error correction M (survives a smudged or partly torn poster), a
 //! four-module quiet zone, SVG for print shops and PNG for everything else.
 
-use qrcode::render::svg;
 use qrcode::{Color, EcLevel, QrCode};
 
 use crate::error::{Error, Result};
@@ -14,15 +13,45 @@ fn encode(data: &str) -> Result<QrCode> {
         .map_err(|e| Error::internal(anyhow::anyhow!("QR encoding failed: {e}")))
 }
 
-/// An SVG at least `min_px` wide (it scales without loss for print).
+/// An SVG at least `min_px` wide (it scales without loss for print): one path of horizontal
+/// runs in module units, a few KB where a rectangle per module took tens (the e-card is
+/// fetched every minute on metered 4G).
 pub fn svg(data: &str, min_px: u32) -> Result<String> {
-    Ok(encode(data)?
-        .render::<svg::Color>()
-        .min_dimensions(min_px, min_px)
-        .quiet_zone(true)
-        .dark_color(svg::Color("#000000"))
-        .light_color(svg::Color("#ffffff"))
-        .build())
+    use std::fmt::Write;
+    let code = encode(data)?;
+    let modules = code.width();
+    let colors = code.to_colors();
+    let total = modules + 2 * QUIET_ZONE;
+    let side = (min_px as usize).div_ceil(total).max(1) * total;
+    // Each row is one stroke of width 1 through the middle of its modules: an absolute move
+    // to the row's first run, then each run as a relative gap and a length.
+    let mut path = String::with_capacity(modules * modules / 2);
+    for (y, row) in colors.chunks(modules).enumerate() {
+        let mut pen: Option<usize> = None;
+        let mut x = 0;
+        while x < modules {
+            if row[x] != Color::Dark {
+                x += 1;
+                continue;
+            }
+            let start = x;
+            while x < modules && row[x] == Color::Dark {
+                x += 1;
+            }
+            let _ = match pen {
+                None => write!(path, "M{} {}.5", start + QUIET_ZONE, y + QUIET_ZONE),
+                Some(end) => write!(path, "m{} 0", start - end),
+            };
+            let _ = write!(path, "h{}", x - start);
+            pen = Some(x);
+        }
+    }
+    Ok(format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{side}\" height=\"{side}\" \
+         viewBox=\"0 0 {total} {total}\" shape-rendering=\"crispEdges\">\
+         <rect width=\"{total}\" height=\"{total}\" fill=\"#fff\"/>\
+         <path stroke=\"#000\" stroke-width=\"1\" d=\"{path}\"/></svg>"
+    ))
 }
 
 /// A greyscale PNG at least `min_px` wide, each module a whole number of pixels so that
@@ -80,6 +109,44 @@ mod tests {
         let (width, content) = decode(&png(url, 600).unwrap());
         assert_eq!(content, url);
         assert!(width >= 600, "{width}");
+    }
+
+    /// Reads the runs of [`svg`]'s path back into modules: exactly the code's dark modules.
+    #[test]
+    fn svg_path_draws_exactly_the_dark_modules() {
+        let data = "eyJhbGciOiJFZERTQSJ9.a-card-token-of-realistic-length_0123456789abcdef";
+        let svg = svg(data, 320).unwrap();
+        let code = encode(data).unwrap();
+        let n = code.width();
+        let mut drawn = vec![Color::Light; n * n];
+        let d = svg
+            .split(" d=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        for row in d.split('M').filter(|r| !r.is_empty()) {
+            let (x, rest) = row.split_once(' ').unwrap();
+            let (y, mut rest) = rest.split_once(".5").unwrap();
+            let (mut x, y): (usize, usize) = (x.parse().unwrap(), y.parse().unwrap());
+            while let Some(run) = rest.strip_prefix('h') {
+                let digits = run.find(|c: char| !c.is_ascii_digit()).unwrap_or(run.len());
+                let len: usize = run[..digits].parse().unwrap();
+                for cell in &mut drawn[(y - QUIET_ZONE) * n + x - QUIET_ZONE..][..len] {
+                    *cell = Color::Dark;
+                }
+                x += len;
+                rest = &run[digits..];
+                if let Some(gap) = rest.strip_prefix('m') {
+                    let (gap, after) = gap.split_once(" 0").unwrap();
+                    x += gap.parse::<usize>().unwrap();
+                    rest = after;
+                }
+            }
+            assert!(rest.is_empty(), "{rest}");
+        }
+        assert_eq!(drawn, code.to_colors());
     }
 
     #[test]

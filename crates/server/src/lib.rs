@@ -76,6 +76,9 @@ impl AppState {
         };
         let mut config = IdentityConfig::new(settings.public_base_url());
         config.proxies = settings.proxy_trust()?;
+        config.limits.otp_per_ip =
+            platform::Rate::per(settings.otp_per_address_per_hour, Duration::from_secs(3600));
+        config.limits.sms_per_hour = settings.sms_budget_per_hour;
         if let Some(tune) = tune {
             tune(&mut config);
         }
@@ -123,7 +126,14 @@ impl AppState {
         )?;
         let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
         let reports = Reports::new(reports, identity.protector.clone());
-        let benefits = web::Data::from(Benefits::start(db.clone(), coord.clone(), reports)?);
+        let config = benefits::BenefitsConfig {
+            check_in: benefits::sessions::CheckInWindow::minutes(
+                settings.checkin_opens_before_minutes,
+                settings.checkin_closes_after_minutes,
+            ),
+        };
+        let benefits =
+            web::Data::from(Benefits::start(db.clone(), coord.clone(), reports, config)?);
         let mut rights = DataRights::default();
         // Registration order: erasure runs backwards, so rows that refer to others go first.
         rights
@@ -187,6 +197,8 @@ pub fn server(
     let mut server = HttpServer::new(move || {
         let state = app_state.clone();
         App::new()
+            .wrap(from_fn(membership::staff::gate))
+            .wrap(from_fn(platform::compression::compress))
             .wrap(from_fn(move |req, next| {
                 platform::http::secure_headers(req, next, hsts)
             }))

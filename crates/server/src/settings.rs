@@ -117,6 +117,43 @@ pub struct Settings {
         global = true
     )]
     pub retention_sessions_days: u32,
+    /// Verification codes one client address may ask for per hour. Generous: a venue's Wi-Fi
+    /// or a carrier's NAT puts hundreds of riders behind one address.
+    #[arg(
+        long,
+        env = "OTP_PER_ADDRESS_PER_HOUR",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub otp_per_address_per_hour: u32,
+    /// Verification codes the whole service may send per hour (all instances together).
+    #[arg(
+        long,
+        env = "SMS_BUDGET_PER_HOUR",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub sms_budget_per_hour: u64,
+    /// Minutes before a health-check session's start from which its bookings check in (at most
+    /// a week).
+    #[arg(
+        long,
+        env = "CHECKIN_OPENS_BEFORE_MINUTES",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u32).range(0..=10_080),
+        global = true
+    )]
+    pub checkin_opens_before_minutes: u32,
+    /// Minutes after a session's end until which its bookings still check in (at most a week);
+    /// bookings still unchecked then become no-shows.
+    #[arg(
+        long,
+        env = "CHECKIN_CLOSES_AFTER_MINUTES",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(0..=10_080),
+        global = true
+    )]
+    pub checkin_closes_after_minutes: u32,
     /// HTTP worker threads; one per core when unset.
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,

@@ -2,6 +2,7 @@
 //! search, door check-ins with visitor stats, and the message board.
 
 pub mod coords;
+pub mod csv_text;
 pub mod feedback;
 pub mod hours;
 pub mod import;

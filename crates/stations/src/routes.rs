@@ -13,12 +13,14 @@ use platform::db::write_tx;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
+use platform::json::Json;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Coordinator, Db, Error, ErrorCode, Rate, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::coords::{LatLng, Point};
+use crate::csv_text::{self, Charset};
 use crate::feedback::{self, Board, BoardFilter, FeedbackView};
 use crate::hours::{self, Hours, HoursDoc};
 use crate::import::{self, Refusal, RowError};
@@ -56,7 +58,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/admin/stations/{id}/qr.svg").route(web::get().to(door_qr_svg)))
         .service(resource("/v1/admin/stations/{id}/qr.png").route(web::get().to(door_qr_png)))
-        .service(resource("/v1/admin/stations/{id}/stats").route(web::get().to(stats)))
+        .service(resource("/v1/admin/stations/{id}/stats").route(web::get().to(station_stats)))
         .service(
             resource("/v1/admin/stations/{id}/feedback").route(web::get().to(station_feedback)),
         )
@@ -68,7 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     paths(
         nearby, get_station, check_in, post_feedback, door_landing, create_station, list_stations,
         import_csv, org_feedback, admin_station, patch_station, close_station, door_qr_svg,
-        door_qr_png, stats, station_feedback, patch_feedback
+        door_qr_png, station_stats, station_feedback, patch_feedback
     ),
     components(schemas(Paged<AdminStationView>, Paged<FeedbackView>, Amenity, StationStatus)),
     tags((name = "stations", description = "Rest stations, nearby search, check-ins and the message board"))
@@ -173,6 +175,10 @@ pub struct CreateStation {
     pub photos: Vec<String>,
     /// `open` (default) or `temporarily_closed`.
     pub status: Option<String>,
+    /// `true`: staff checked the station on site just now (sets `last_verified_at`, which
+    /// otherwise stays null).
+    #[serde(default)]
+    pub verified: bool,
 }
 
 fn location(point: Point, coord: Option<&str>) -> Result<LatLng> {
@@ -223,17 +229,16 @@ async fn create_station(
     stations: web::Data<Stations>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<CreateStation>,
+    body: Json<CreateStation>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let input = body.into_inner().input()?;
+    let body = body.into_inner();
+    let verified = body.verified;
+    let input = body.input()?;
     let base = stations.config.base_url.clone();
     let view = write(&db, move |conn| {
-        station::create(conn, &caller.user, &caller.actor, org_id, &input)?.admin_view(
-            conn,
-            &base,
-            Utc::now(),
-        )
+        let row = station::create(conn, &caller.user, &caller.actor, org_id, &input, verified)?;
+        row.admin_view(conn, &base, Utc::now())
     })
     .await?;
     changed(&stations, &db, &coord).await;
@@ -383,7 +388,7 @@ async fn patch_station(
     stations: web::Data<Stations>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<PatchStation>,
+    body: Json<PatchStation>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let patch = body.into_inner().patch()?;
@@ -427,6 +432,11 @@ async fn close_station(
 pub struct ImportQuery {
     /// System of the file's `lat`/`lng`: `gcj02` (default), `wgs84` or `bd09`.
     pub coord: Option<String>,
+    /// The file's encoding: `utf-8`, `gb18030` or `gbk` (the same decoder). Without it, a file
+    /// with a UTF-8 BOM or that is valid UTF-8 is read as UTF-8, anything else as GB18030. A
+    /// UTF-8 BOM wins over this parameter; the `charset` of `Content-Type` is not used (clients
+    /// send `utf-8` whatever the file holds).
+    pub encoding: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -465,12 +475,14 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-/// Import stations from a CSV file (`text/csv`, UTF-8 with or without BOM, header row; up to
-/// 20000 rows, 8 MiB). Columns: `name`, `address`, `lat`, `lng`, `hours` (`24h` or
+/// Import stations from a CSV file (`text/csv`, UTF-8 with or without BOM, or GBK/GB18030 as
+/// Excel on Chinese Windows saves it, see `encoding`; header row; up to 20000 rows, 8 MiB).
+/// Columns: `name`, `address`, `lat`, `lng`, `hours` (`24h` or
 /// `mon-fri 08:00-20:00; sat,sun 09:00-17:00`), and optionally `closed_dates`
 /// (`2027-02-06..2027-02-08`), `amenities` (codes or Chinese labels split by `;`), `stars`,
 /// `phone`, `photos`, `status`, `org_id` (an org of this subtree). All rows are written in one
-/// transaction, or, when any row is invalid, none: the 422 lists each faulty row and field.
+/// transaction, or, when any row is invalid, none: the 422 lists each faulty row and field with
+/// why, in `message_zh` and `message_en`. Imported stations have no `last_verified_at`.
 #[utoipa::path(post, path = "/v1/admin/orgs/{id}/stations/import", tag = "stations", params(ImportQuery,
         ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first response")),
     request_body(content = String, content_type = "text/csv"),
@@ -479,7 +491,7 @@ async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>> {
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 413, body = Problem),
         (status = 415, body = Problem),
         (status = 422, body = ImportProblem, content_type = "application/problem+json",
-            description = "Invalid rows (`csv_invalid`, nothing written) or an unreadable file (`invalid_field`)")))]
+            description = "Invalid rows (`csv_invalid`, nothing written), or an unreadable file, a bad `coord` or `encoding` (`invalid_field`)")))]
 async fn import_csv(
     req: HttpRequest,
     db: web::Data<Db>,
@@ -493,6 +505,13 @@ async fn import_csv(
     let query = web::Query::<ImportQuery>::from_query(req.query_string())
         .map_err(|_| Error::invalid(ErrorCode::InvalidField, "coord"))?;
     let system = CoordSystem::from_param(query.coord.as_deref())?;
+    let declared = query
+        .encoding
+        .as_deref()
+        .map(|name| {
+            Charset::parse(name).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "encoding"))
+        })
+        .transpose()?;
     let is_csv = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -512,10 +531,10 @@ async fn import_csv(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let parsed = web::block(move || import::parse(&body, system)).await?;
+    let parsed = web::block(move || import::parse(&body, system, declared)).await?;
     let rows = match parsed {
         Ok(rows) => rows,
-        Err(refusal) => return refused(refusal, lang),
+        Err(refusal) => return refused(refusal, lang, declared),
     };
     let stored = write(&db, move |conn| {
         import::store(conn, &caller.user, &caller.actor, org_id, &rows)
@@ -529,13 +548,20 @@ async fn import_csv(
                 ids,
             }))
         }
-        Err(refusal) => refused(refusal, lang),
+        Err(refusal) => refused(refusal, lang, declared),
     }
 }
 
-fn refused(refusal: Refusal, lang: Lang) -> Result<HttpResponse> {
+fn refused(refusal: Refusal, lang: Lang, declared: Option<Charset>) -> Result<HttpResponse> {
     match refusal {
-        Refusal::Encoding => Err(Error::invalid(ErrorCode::InvalidField, "encoding")),
+        Refusal::Encoding => {
+            // The generic "invalid value" would leave staff guessing what to do with the file.
+            let mut problem = Error::invalid(ErrorCode::InvalidField, "encoding").problem(lang);
+            problem.detail = csv_text::malformed(declared, lang);
+            Ok(HttpResponse::UnprocessableEntity()
+                .content_type(PROBLEM_JSON)
+                .json(problem))
+        }
         Refusal::Empty => Err(Error::invalid(ErrorCode::InvalidField, "body")),
         Refusal::TooManyRows => Err(Error::new(ErrorCode::PayloadTooLarge)),
         Refusal::Rows { errors, count } => {
@@ -620,7 +646,7 @@ async fn check_in(
     db: web::Data<Db>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<CheckInRequest>,
+    body: Json<CheckInRequest>,
 ) -> Result<HttpResponse> {
     let station_id = id.into_inner();
     let code = body.into_inner().code;
@@ -669,7 +695,7 @@ fn date(value: Option<&str>, field: &'static str) -> Result<Option<NaiveDate>> {
 #[utoipa::path(get, path = "/v1/admin/stations/{id}/stats", tag = "stations", params(StatsQuery),
     security(("bearer" = [])),
     responses((status = 200, body = Stats), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn stats(
+async fn station_stats(
     db: web::Data<Db>,
     user: AuthUser,
     id: web::Path<i64>,
@@ -719,7 +745,7 @@ async fn post_feedback(
     stations: web::Data<Stations>,
     user: AuthUser,
     id: web::Path<i64>,
-    body: web::Json<FeedbackRequest>,
+    body: Json<FeedbackRequest>,
 ) -> Result<HttpResponse> {
     let station_id = id.into_inner();
     let kind = FeedbackKind::parse(&body.kind)
@@ -846,7 +872,7 @@ async fn patch_feedback(
     stations: web::Data<Stations>,
     caller: Caller,
     id: web::Path<i64>,
-    body: web::Json<PatchFeedback>,
+    body: Json<PatchFeedback>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let body = body.into_inner();

@@ -319,12 +319,15 @@ pub fn current_version(conn: &mut DbConn) -> Result<i64> {
     Ok(sv::table.find(1i16).select(sv::version).first(conn)?)
 }
 
-/// Stations of one transaction; the caller has bumped the version to `version`.
+/// Stations of one transaction; the caller has bumped the version to `version`. `verified`:
+/// staff checked the station on site, so `last_verified_at` is now; otherwise it stays unset
+/// until someone does.
 pub fn insert(
     conn: &mut DbConn,
     org_id: i64,
     input: &StationInput,
     created_by: Option<i64>,
+    verified: bool,
     version: i64,
 ) -> Result<i64> {
     let now = platform::clock::now();
@@ -345,7 +348,7 @@ pub fn insert(
             s::status.eq(input.status.as_str()),
             s::door_code.eq(random_token(9)),
             s::open_faults.eq(0),
-            s::last_verified_at.eq(Some(now)),
+            s::last_verified_at.eq(verified.then_some(now)),
             s::created_by.eq(created_by),
             s::created_at.eq(now),
             s::updated_at.eq(now),
@@ -356,6 +359,7 @@ pub fn insert(
 }
 
 /// Creates stations, all under one version: the caller's transaction makes them all or none.
+/// None of them counts as checked on site (a file or seed data is not a visit).
 pub fn create_many<'a>(
     conn: &mut DbConn,
     stations: impl IntoIterator<Item = (i64, &'a StationInput)>,
@@ -365,7 +369,7 @@ pub fn create_many<'a>(
     // One row at a time: the multi backend has no batch insert.
     stations
         .into_iter()
-        .map(|(org_id, input)| insert(conn, org_id, input, created_by, version))
+        .map(|(org_id, input)| insert(conn, org_id, input, created_by, false, version))
         .collect()
 }
 
@@ -385,16 +389,26 @@ fn record(conn: &mut DbConn, actor: &Actor, action: Action, id: i64, org_id: i64
     audit::record(conn, actor, entry)
 }
 
-/// The use case: staff create a station run by `org_id`, an org of their subtree.
+/// The use case: staff create a station run by `org_id`, an org of their subtree; `verified`
+/// records that they checked it on site.
 pub fn create(
     conn: &mut DbConn,
     user: &AuthUser,
     actor: &Actor,
     org_id: i64,
     input: &StationInput,
+    verified: bool,
 ) -> Result<Row> {
     staff::require(conn, user, org_id)?;
-    let id = create_many(conn, [(org_id, input)], Some(user.account_id))?[0];
+    let version = bump_version(conn)?;
+    let id = insert(
+        conn,
+        org_id,
+        input,
+        Some(user.account_id),
+        verified,
+        version,
+    )?;
     record(conn, actor, Action::StationCreate, id, org_id)?;
     get(conn, id)
 }

@@ -54,9 +54,10 @@ impl Amenity {
         }
     }
 
-    /// A code or a Chinese label.
+    /// A code in any case (spreadsheets autocorrect `wifi` to `WiFi`) or a Chinese label.
     pub fn parse_any(text: &str) -> Option<Amenity> {
-        Amenity::parse(text).or_else(|| Amenity::ALL.iter().copied().find(|a| a.label_zh() == text))
+        Amenity::parse(&text.to_ascii_lowercase())
+            .or_else(|| Amenity::ALL.iter().copied().find(|a| a.label_zh() == text))
     }
 }
 
@@ -203,6 +204,7 @@ mod tests {
         assert!(!set.contains_all(Amenities::from_text("toilet,wifi")));
         assert!(set.contains_all(Amenities::default()));
         assert_eq!(Amenity::parse_any("换电"), Some(Amenity::BatterySwap));
+        assert_eq!(Amenity::parse_any("WiFi"), Some(Amenity::Wifi));
         assert_eq!(
             Amenities::parse_list("饮用水; wifi", &[';', ','], Amenity::parse_any),
             Some(

@@ -1,0 +1,117 @@
+//! JSON request bodies whose refusals name the field at fault.
+//!
+//! actix's `web::Json` says only that the body did not fit the type. Here the body is read
+//! under the route's `JsonConfig` (size limit, content type, syntax: those refusals are
+//! unchanged), then turned into the type with the path of what failed: a missing field is
+//! `422 missing_field` with `field` naming it, a mistyped one `422 invalid_field` with its path
+//! (`items[2].lat`), so the app can point at the input to fix.
+
+use std::ops::Deref;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, ErrorCode};
+
+/// Use in place of `web::Json` in handlers.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> Deref for Json<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = body.await?.into_inner();
+            serde_path_to_error::deserialize(value)
+                .map(Json)
+                .map_err(|e| refusal(&e).into())
+        })
+    }
+}
+
+/// The problem for a body that parsed as JSON but does not fit the type.
+fn refusal(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
+    let at_top = e.path().iter().next().is_none();
+    let path = e.path().to_string();
+    let message = e.inner().to_string();
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    let err = match missing {
+        Some(name) if at_top => Error::invalid_at(ErrorCode::MissingField, name.to_owned()),
+        Some(name) => Error::invalid_at(ErrorCode::MissingField, format!("{path}.{name}")),
+        // The body itself is of the wrong kind (an array for an object).
+        None if at_top => Error::invalid(ErrorCode::InvalidField, "body"),
+        None => Error::invalid_at(ErrorCode::InvalidField, path),
+    };
+    err.with_cause(anyhow::anyhow!("{message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Point {
+        lat: f64,
+        lng: f64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        phone: String,
+        points: Vec<Point>,
+    }
+
+    fn refused(json: serde_json::Value) -> (ErrorCode, String) {
+        let e = serde_path_to_error::deserialize::<_, Body>(json).unwrap_err();
+        let err = refusal(&e);
+        (err.code(), err.field().unwrap().to_owned())
+    }
+
+    #[test]
+    fn refusals_name_the_field_or_its_path() {
+        use serde_json::json;
+        assert_eq!(
+            refused(json!({ "points": [] })),
+            (ErrorCode::MissingField, "phone".to_owned())
+        );
+        assert_eq!(
+            refused(json!({ "phone": 13800138000u64, "points": [] })),
+            (ErrorCode::InvalidField, "phone".to_owned())
+        );
+        assert_eq!(
+            refused(json!({ "phone": "1", "points": [{ "lat": 1, "lng": 2 }, { "lat": "x" }] })),
+            (ErrorCode::InvalidField, "points[1].lat".to_owned())
+        );
+        assert_eq!(
+            refused(json!({ "phone": "1", "points": [{ "lat": 1 }] })),
+            (ErrorCode::MissingField, "points[0].lng".to_owned())
+        );
+        assert_eq!(
+            refused(json!("a string")),
+            (ErrorCode::InvalidField, "body".to_owned())
+        );
+    }
+}
