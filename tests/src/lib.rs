@@ -94,6 +94,7 @@ async fn spawn(tune: impl FnOnce(&mut IdentityConfig), redis: Option<&str>) -> T
     settings.public_base_url = Some(base.clone());
     settings.sms_sender = format!("file:{}", sms_file.display());
     settings.metrics_token = Some(METRICS_TOKEN.to_owned());
+    settings.cors_allowed_origins = CORS_ORIGIN.to_owned();
 
     let db = Db::connect(&database_url).expect("open database");
     db.migrate().expect("migrate");
@@ -164,6 +165,9 @@ pub fn phone(n: u32) -> String {
 }
 
 pub const PASSWORD: &str = "rider2026";
+
+/// The one web-app origin test apps allow cross-origin calls from.
+pub const CORS_ORIGIN: &str = "https://console.example.cn";
 
 /// The bearer token test apps require on `/metrics`.
 pub const METRICS_TOKEN: &str = "metrics-token-for-tests";

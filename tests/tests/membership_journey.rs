@@ -359,7 +359,7 @@ async fn join_approve_card_transfer_history_leave() {
     let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].starts_with("会员号 member_no,姓名 legal_name"));
+    assert!(lines[0].starts_with("会员编号,姓名,"), "{}", lines[0]);
     assert!(lines[1].contains(&member_no) && lines[1].contains("秦淮区总工会"));
     assert!(!text.contains(&rider.id_number) && !text.contains(&rider.phone));
 

@@ -1108,7 +1108,7 @@ async fn member_list_filters_searches_pages_and_exports_masked_csv() {
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 1 + active.len(), "{text}");
     assert!(
-        lines[0].contains("member_no") && lines[0].contains("id_number"),
+        lines[0].contains("会员编号") && lines[0].contains("身份证号"),
         "{}",
         lines[0]
     );
@@ -1276,4 +1276,191 @@ async fn leaving_withdraws_a_pending_transfer() {
         "not_a_member",
     )
     .await;
+}
+
+/// Splits an RFC 4180 file into records of cells; asserts every line ends with CRLF.
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    assert!(text.ends_with("\r\n"), "{text:?}");
+    assert_eq!(
+        text.matches('\n').count(),
+        text.matches("\r\n").count(),
+        "a bare LF: {text:?}"
+    );
+    let (mut records, mut record, mut cell) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut cell)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {
+                chars.next();
+                record.push(std::mem::take(&mut cell));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    records
+}
+
+/// Every byte of `text` as `%XX`, as RFC 5987 writes non-ASCII.
+fn percent_encoded(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// What the export tests type as a platform: a formula a spreadsheet would run.
+const FORMULA: &str = r#"=HYPERLINK("http://evil.example","点我")"#;
+
+/// District A with its staff (360), a courier whose platform and city are formulas (361), a
+/// rider (362) and an applicant (363). Returns the staff token and the courier's member number.
+async fn export_scene(app: &TestApp, t: &Tree) -> (String, String) {
+    let staff_a = staff(app, &t.admin, t.a, 360).await;
+    let auto = code_of(
+        &app.join_code(
+            &t.admin,
+            t.a,
+            json!({ "label": "直通", "auto_approve": true }),
+        )
+        .await,
+    );
+    let courier = app.worker(361).await;
+    let joined = expect(
+        app.post(
+            "/v1/memberships",
+            &json!({ "join_code": auto, "occupation": "courier", "platform": FORMULA, "work_city": "+南京" }),
+            Some(&courier.token),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let rider = app.worker(362).await;
+    expect(app.join(&rider.token, &auto).await, 201).await;
+    let review = code_of(
+        &app.join_code(&t.admin, t.a, json!({ "label": "审核" }))
+            .await,
+    );
+    let applicant = app.worker(363).await;
+    expect(app.join(&applicant.token, &review).await, 201).await;
+    (staff_a, joined["member_no"].as_str().unwrap().to_owned())
+}
+
+/// A member export of `org`: asserts the response is a UTF-8 CSV download with a BOM, cached
+/// nowhere; returns its Content-Disposition and records.
+async fn export_csv(
+    app: &TestApp,
+    token: &str,
+    org: i64,
+    params: &[(&str, &str)],
+) -> (String, Vec<Vec<String>>) {
+    let res = app
+        .request(
+            Method::GET,
+            &format!("/v1/admin/orgs/{org}/members?format=csv"),
+        )
+        .bearer_auth(token)
+        .query(params)
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(res.status().as_u16(), 200);
+    let headers = res.headers().clone();
+    assert_eq!(headers["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-store");
+    let bytes = res.bytes().await.unwrap();
+    assert_eq!(&bytes[..3], b"\xEF\xBB\xBF");
+    let records = csv_records(std::str::from_utf8(&bytes[3..]).unwrap());
+    let disposition = headers["content-disposition"].to_str().unwrap().to_owned();
+    (disposition, records)
+}
+
+/// The cell under `header` in the row whose first cell is `first`.
+fn cell(records: &[Vec<String>], first: &str, header: &str) -> String {
+    let column = records[0].iter().position(|h| h == header).unwrap();
+    let row = records
+        .iter()
+        .find(|r| r[0] == first)
+        .unwrap_or_else(|| panic!("no row {first:?}: {records:?}"));
+    row[column].clone()
+}
+
+/// The member export is the staff's spreadsheet: Chinese headers and labels unless `lang=en`,
+/// a BOM and CRLF for Excel, a Chinese file name, formulas typed into free text defused and
+/// member numbers kept as text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_export_is_chinese_by_default_and_safe_in_spreadsheets() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (staff_a, member_no) = export_scene(&app, &t).await;
+    // A leading tab keeps the 15 digits text in Excel (no 3.20102E+14).
+    let courier = format!("\t{member_no}");
+
+    let (disposition, records) = export_csv(&app, &staff_a, t.a, &[]).await;
+    assert!(
+        disposition.starts_with(&format!("attachment; filename=\"members-{}-", t.a))
+            && disposition.contains("; filename*=UTF-8''")
+            && disposition.contains(&percent_encoded("会员名册"))
+            && disposition.contains(&percent_encoded("玄武区总工会"))
+            && disposition.ends_with(".csv"),
+        "{disposition}"
+    );
+    assert_eq!(
+        records[0].join(","),
+        "会员编号,姓名,手机号,身份证号,所属工会,职业,平台,工作城市,状态,申请时间,入会时间"
+    );
+    assert_eq!(records.len(), 3, "the two members only: {records:?}");
+    let zh = |header| cell(&records, &courier, header);
+    assert_eq!(zh("姓名"), gigunion_tests::legal_name(361));
+    assert_eq!(zh("手机号"), "139****0361");
+    assert_eq!(zh("所属工会"), "玄武区总工会");
+    assert_eq!((zh("职业"), zh("状态")), ("快递员".into(), "在会".into()));
+    // The formulas typed as platform and city arrive as inert text, otherwise unchanged.
+    assert_eq!(zh("平台"), format!("'{FORMULA}"));
+    assert_eq!(zh("工作城市"), "'+南京");
+    let joined_at = zh("入会时间");
+    chrono::NaiveDateTime::parse_from_str(&joined_at, "%Y-%m-%d %H:%M:%S")
+        .unwrap_or_else(|e| panic!("{joined_at}: {e}"));
+    let rider = records.iter().find(|r| r[2] == "139****0362").unwrap();
+    assert_eq!(rider[5], "外卖骑手");
+    let (_, pending) = export_csv(&app, &staff_a, t.a, &[("status", "pending")]).await;
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert_eq!(
+        (&*pending[1][2], &*pending[1][8]),
+        ("139****0363", "待审核")
+    );
+
+    // lang=en: the JSON's field names, codes and times; the same safety.
+    let (disposition, records) = export_csv(&app, &staff_a, t.a, &[("lang", "en")]).await;
+    assert!(
+        disposition.contains("filename*=UTF-8''members"),
+        "{disposition}"
+    );
+    assert_eq!(
+        records[0].join(","),
+        "member_no,legal_name,phone,id_number,org,occupation,platform,work_city,status,applied_at,joined_at"
+    );
+    let en = |header| cell(&records, &courier, header);
+    assert_eq!(
+        (en("occupation"), en("status")),
+        ("courier".into(), "active".into())
+    );
+    assert_eq!(en("platform"), format!("'{FORMULA}"));
+    let path = format!("/v1/admin/orgs/{}/members?q={member_no}", t.a);
+    let listed = expect(send(&app, &staff_a, Method::GET, &path, None).await, 200).await;
+    let time = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap();
+    assert_eq!(
+        time(&en("joined_at")),
+        time(listed["items"][0]["joined_at"].as_str().unwrap())
+    );
+
+    let path = format!("/v1/admin/orgs/{}/members?format=csv&lang=xx", t.a);
+    let bad = send(&app, &staff_a, Method::GET, &path, None).await;
+    let bad = assert_problem(bad, 422, "invalid_field").await;
+    assert_eq!(bad["field"], "lang");
 }

@@ -145,3 +145,58 @@ async fn the_e_card_fits_in_three_kilobytes() {
     assert!(svg.matches("<path").count() == 1, "{svg}");
     assert!(svg.len() < 12 * 1024, "SVG is {} bytes", svg.len());
 }
+
+/// A web app on its own origin may call the API from a browser when its origin is listed;
+/// any other origin gets no CORS headers, so the browser keeps the answer from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listed_web_origins_get_cors_answers_and_others_do_not() {
+    let app = spawn_app().await;
+    let preflight = |origin: &'static str| {
+        app.request(Method::OPTIONS, "/v1/admin/orgs")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, idempotency-key",
+            )
+            .send()
+    };
+    let allowed = preflight(gigunion_tests::CORS_ORIGIN).await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(
+        header(&allowed, "access-control-allow-origin".parse().unwrap()),
+        gigunion_tests::CORS_ORIGIN
+    );
+    let methods = header(&allowed, "access-control-allow-methods".parse().unwrap());
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+    let headers = header(&allowed, "access-control-allow-headers".parse().unwrap());
+    assert!(
+        headers.to_lowercase().contains("idempotency-key"),
+        "{headers}"
+    );
+
+    let other = preflight("https://evil.example.com").await.unwrap();
+    assert_eq!(
+        header(&other, "access-control-allow-origin".parse().unwrap()),
+        ""
+    );
+    // A simple request from the listed origin carries the header and exposes the request id.
+    let res = app
+        .request(Method::GET, "/healthz")
+        .header("origin", gigunion_tests::CORS_ORIGIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        header(&res, "access-control-allow-origin".parse().unwrap()),
+        gigunion_tests::CORS_ORIGIN
+    );
+    assert!(
+        header(&res, "access-control-expose-headers".parse().unwrap())
+            .to_lowercase()
+            .contains("x-request-id")
+    );
+}

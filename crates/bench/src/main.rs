@@ -23,6 +23,7 @@ mod load;
 mod report;
 mod scenarios;
 mod server;
+mod wire;
 
 use std::path::PathBuf;
 use std::time::Duration;

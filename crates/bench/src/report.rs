@@ -28,14 +28,18 @@ pub struct Outcome {
 
 /// A figure of one scenario: kept in the JSON under `figures`, printed as its text (if any).
 pub struct Figure {
-    pub key: &'static str,
+    pub key: String,
     pub value: f64,
     pub text: String,
 }
 
 impl Figure {
-    pub fn new(key: &'static str, value: f64, text: String) -> Figure {
-        Figure { key, value, text }
+    pub fn new(key: impl Into<String>, value: f64, text: String) -> Figure {
+        Figure {
+            key: key.into(),
+            value,
+            text,
+        }
     }
 }
 
@@ -64,7 +68,7 @@ impl Outcome {
             "rps_ratio": self.rps_ratio(),
             "p99_ratio": self.p99_ratio(),
             "targets": self.targets.iter().map(|(name, ok)| json!({"target": name, "met": ok})).collect::<Vec<_>>(),
-            "figures": self.figures.iter().map(|f| (f.key.to_owned(), json!(f.value))).collect::<serde_json::Map<_, _>>(),
+            "figures": self.figures.iter().map(|f| (f.key.clone(), json!(f.value))).collect::<serde_json::Map<_, _>>(),
         })
     }
 }

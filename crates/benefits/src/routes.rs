@@ -11,9 +11,9 @@ use membership::orgs::{text, Location};
 use platform::clock::now;
 use platform::db::write_tx;
 use platform::error::Problem;
+use platform::extract::{Json, Query};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
-use platform::json::Json;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -670,7 +670,7 @@ async fn cancel_booking(
 async fn my_vouchers(
     db: web::Data<Db>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let page = page.page()?;
     let list = db
@@ -696,7 +696,7 @@ async fn my_voucher(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Re
 async fn my_bookings(
     db: web::Data<Db>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let page = page.page()?;
     let list = db
@@ -723,7 +723,7 @@ async fn my_booking(db: web::Data<Db>, user: AuthUser, id: web::Path<i64>) -> Re
 async fn my_benefits(
     db: web::Data<Db>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let page = page.page()?;
     let list = db
@@ -739,7 +739,7 @@ async fn my_reports(
     db: web::Data<Db>,
     benefits: web::Data<Benefits>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let page = page.page()?;
     let protector = benefits.reports.protector().clone();

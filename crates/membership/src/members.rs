@@ -1,5 +1,6 @@
 //! Staff views of the people in their subtree: members and pending applications, filtered,
-//! searched, paged, and exported as CSV. Personal data appears masked only.
+//! searched, paged, and exported (the file is [`crate::roster_csv`]). Personal data appears
+//! masked only.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use diesel::prelude::*;
@@ -70,7 +71,8 @@ type Tuple = (
     Option<NaiveDateTime>,
 );
 
-fn shanghai() -> FixedOffset {
+/// Beijing time, in which staff read dates.
+pub(crate) fn shanghai() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
@@ -252,7 +254,14 @@ pub fn applications(
     Ok(Paged::from_rows(rows, page, |r| r.membership_id))
 }
 
-/// The use case: staff export every match in their subtree (see [`to_csv`]).
+/// Every match in an org's subtree, for a file (see [`crate::roster_csv`]).
+pub struct Export {
+    /// The org exported: the file is named after it.
+    pub org: OrgRef,
+    pub rows: Vec<MemberRow>,
+}
+
+/// The use case: staff export every match in their subtree.
 pub fn export(
     conn: &mut DbConn,
     identity: &Identity,
@@ -260,85 +269,17 @@ pub fn export(
     actor: &Actor,
     org_id: i64,
     filter: &Filter,
-) -> Result<Vec<MemberRow>> {
+) -> Result<Export> {
     staff::require(conn, user, org_id)?;
+    let org = crate::orgs::reference(conn, org_id)?;
     let rows = query(conn, identity, org_id, filter, None, EXPORT_LIMIT)?;
     viewed(conn, actor, Action::MembersExport, org_id)?;
-    Ok(rows)
-}
-
-/// CSV that Excel opens with Chinese intact: UTF-8 with a byte-order mark, CRLF line ends.
-pub fn to_csv(rows: &[MemberRow]) -> String {
-    let mut out = String::from("\u{feff}");
-    let header = [
-        "会员号 member_no",
-        "姓名 legal_name",
-        "手机号 phone",
-        "身份证号 id_number",
-        "工会 org",
-        "职业 occupation",
-        "平台 platform",
-        "工作城市 work_city",
-        "状态 status",
-        "申请时间 applied_at",
-        "入会时间 joined_at",
-    ];
-    push_line(&mut out, header.iter().map(|h| h.to_string()));
-    for r in rows {
-        push_line(
-            &mut out,
-            [
-                r.member_no.clone().unwrap_or_default(),
-                r.legal_name.clone().unwrap_or_default(),
-                r.phone_masked.clone(),
-                r.id_number_masked.clone().unwrap_or_default(),
-                r.org.name.clone(),
-                r.occupation.as_str().to_owned(),
-                r.platform.clone(),
-                r.work_city.clone(),
-                r.status.as_str().to_owned(),
-                r.applied_at.with_timezone(&shanghai()).to_rfc3339(),
-                r.joined_at
-                    .map(|t| t.with_timezone(&shanghai()).to_rfc3339())
-                    .unwrap_or_default(),
-            ]
-            .into_iter(),
-        );
-    }
-    out
-}
-
-fn push_line(out: &mut String, fields: impl Iterator<Item = String>) {
-    let line: Vec<String> = fields.map(|f| csv_field(&f)).collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
-}
-
-/// Quotes a field when needed, and defuses text a spreadsheet would run as a formula.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
+    Ok(Export { org, rows })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_formulas_defused() {
-        assert_eq!(csv_field("张三"), "张三");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-    }
 
     #[test]
     fn shanghai_days_start_at_16_utc_the_day_before() {

@@ -8,9 +8,9 @@ use identity::{AuthUser, Identity};
 use platform::audit::{ActionPrefix, AuditEntry};
 use platform::db::write_tx;
 use platform::error::Problem;
+use platform::extract::{Json, Query};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
-use platform::json::Json;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, Error, ErrorCode, Result};
 use serde::Deserialize;
@@ -21,6 +21,7 @@ use crate::card::{self, Card, Verification};
 use crate::join_codes::{self, JoinCode, JoinCodeView, JoinPreview, NewJoinCode};
 use crate::members::{self, Filter, MemberRow};
 use crate::orgs::{self, text, Location, NewOrg, OrgView, RegionCode};
+use crate::roster_csv;
 use crate::staff::{self, StaffGrant};
 use crate::vocab::{Occupation, OrgKind, Status};
 use crate::{audit, MembershipConfig};
@@ -229,7 +230,7 @@ async fn list_join_codes(
     config: web::Data<MembershipConfig>,
     user: AuthUser,
     id: web::Path<i64>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let page = page.page()?;
@@ -505,7 +506,7 @@ async fn my_card(
     identity: web::Data<Identity>,
     config: web::Data<MembershipConfig>,
     user: AuthUser,
-    query: web::Query<CardQuery>,
+    query: Query<CardQuery>,
 ) -> Result<HttpResponse> {
     let identity = identity.into_inner();
     let with_svg = matches!(query.qr, Some(CardQr::Svg));
@@ -528,7 +529,7 @@ async fn list_applications(
     identity: web::Data<Identity>,
     caller: Caller,
     id: web::Path<i64>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let page = page.page()?;
@@ -591,8 +592,10 @@ pub struct MembersQuery {
     pub joined_to: Option<NaiveDate>,
     /// A name fragment, a full mobile number, or a member number.
     pub q: Option<String>,
-    /// `csv` for a spreadsheet of every match (UTF-8 with BOM, ID numbers masked).
+    /// `csv` for a spreadsheet of every match (UTF-8 with BOM, personal data masked).
     pub format: Option<String>,
+    /// The CSV's headers and labels: `zh` (default) or `en` (field names and codes).
+    pub lang: Option<String>,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
 }
@@ -600,14 +603,15 @@ pub struct MembersQuery {
 /// Members of the org's subtree: filter, search, page, or export as CSV.
 #[utoipa::path(get, path = "/v1/admin/orgs/{id}/members", tag = "membership", params(MembersQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = Paged<MemberRow>), (status = 200, content_type = "text/csv", description = "CSV export"),
+    responses((status = 200, description = "A page of members; with `format=csv` the whole list as CSV, Chinese unless `lang=en`",
+            content((Paged<MemberRow> = "application/json"), (String = "text/csv"))),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn list_members(
     db: web::Data<Db>,
     identity: web::Data<Identity>,
     caller: Caller,
     id: web::Path<i64>,
-    query: web::Query<MembersQuery>,
+    query: Query<MembersQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let query = query.into_inner();
@@ -630,6 +634,7 @@ async fn list_members(
         Some("csv") => true,
         Some(_) => return Err(Error::invalid(ErrorCode::InvalidField, "format")),
     };
+    let lang = roster_csv::lang(query.lang.as_deref())?;
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor,
@@ -637,19 +642,13 @@ async fn list_members(
     .page()?;
     let identity = identity.into_inner();
     if csv {
-        let rows = db
+        let export = db
             .run(move |conn| {
                 let Caller { user, actor } = &caller;
                 members::export(conn, &identity, user, actor, org_id, &filter)
             })
             .await?;
-        return Ok(HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"members-{org_id}.csv\""),
-            ))
-            .body(members::to_csv(&rows)));
+        return Ok(roster_csv::response(&export, lang));
     }
     let list = db
         .run(move |conn| {
@@ -707,7 +706,7 @@ async fn audit_log(
     db: web::Data<Db>,
     user: AuthUser,
     id: web::Path<i64>,
-    query: web::Query<AuditQuery>,
+    query: Query<AuditQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let query = query.into_inner();

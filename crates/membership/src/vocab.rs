@@ -48,3 +48,29 @@ vocabulary! {
         Left = "left",
     }
 }
+
+impl Occupation {
+    /// The word staff use in spreadsheets (the member export's default language).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Occupation::Rider => "外卖骑手",
+            Occupation::Courier => "快递员",
+            Occupation::RideHailingDriver => "网约车司机",
+            Occupation::TruckDriver => "货车司机",
+            Occupation::Other => "其他",
+        }
+    }
+}
+
+impl Status {
+    /// The word staff use in spreadsheets (the member export's default language).
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Status::Pending => "待审核",
+            Status::Active => "在会",
+            Status::Rejected => "未通过",
+            Status::Withdrawn => "已撤回",
+            Status::Ended => "已离会",
+        }
+    }
+}

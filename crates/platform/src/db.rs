@@ -84,6 +84,31 @@ pub struct Manager {
     url: DatabaseUrl,
 }
 
+/// Sets up a new SQLite connection. busy_timeout makes writers queue instead of failing;
+/// synchronous=FULL makes every commit durable across power loss; secure_delete overwrites
+/// what is deleted, so an erased member's data does not linger in free pages of the file
+/// (PIPL Art. 47); WAL lets readers run beside the writer.
+fn prepare_sqlite(conn: &mut diesel::SqliteConnection) -> diesel::QueryResult<()> {
+    conn.batch_execute(
+        "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; \
+         PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+    )?;
+    // WAL is kept in the file once set. On a fresh file the first connections of a start-up
+    // race to switch it, and SQLite answers the losers "database is locked" at once, without
+    // waiting on the busy timeout: so they try again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL") {
+            Err(DieselError::DatabaseError(_, info))
+                if info.message().contains("locked") && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            done => return done,
+        }
+    }
+}
+
 impl r2d2::ManageConnection for Manager {
     type Connection = DbConn;
     type Error = ConnectionError;
@@ -96,16 +121,7 @@ impl r2d2::ManageConnection for Manager {
                     ConnectionError::InvalidConnectionUrl("non UTF-8 path".into())
                 })?;
                 let mut conn = diesel::SqliteConnection::establish(path)?;
-                // WAL lets readers run beside the writer; synchronous=FULL makes every commit
-                // durable across power loss; busy_timeout makes writers queue instead of failing;
-                // secure_delete overwrites what is deleted, so an erased member's data does not
-                // linger in free pages of the file (PIPL Art. 47).
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA secure_delete = ON;",
-                )
-                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                prepare_sqlite(&mut conn).map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(DbConn::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
@@ -388,6 +404,31 @@ pub fn is_unique_violation(e: &DieselError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fresh start opens several connections at once (the pool, the stations index readers,
+    /// the background tasks): none may fail with "database is locked" while another one turns
+    /// the new file to WAL.
+    #[test]
+    fn connections_opened_together_on_a_fresh_file_all_succeed() {
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let manager = std::sync::Arc::new(Manager {
+                url: DatabaseUrl::Sqlite(dir.path().join(format!("fresh-{round}.db"))),
+            });
+            let opened: Vec<_> = (0..12)
+                .map(|_| {
+                    let manager = manager.clone();
+                    std::thread::spawn(move || {
+                        r2d2::ManageConnection::connect(&*manager).map(|_| ())
+                    })
+                })
+                .collect();
+            for handle in opened {
+                let result = handle.join().unwrap();
+                assert!(result.is_ok(), "round {round}: {result:?}");
+            }
+        }
+    }
 
     #[test]
     fn urls_pick_the_backend_or_explain_why_not() {

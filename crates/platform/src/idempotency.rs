@@ -95,15 +95,16 @@ async fn prepare(req: &mut ServiceRequest, body_limit: usize) -> Result<Option<K
     if req.method() != Method::POST {
         return Ok(None);
     }
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
-        _ => return Err(Error::invalid(ErrorCode::InvalidField, "Idempotency-Key")),
-    };
+    // Who calls comes first: a stranger hears the route's 401, not what is wrong with a key.
     let Some(caller) = req
         .app_data::<web::Data<dyn CallerScope>>()
         .and_then(|scope| scope.caller(req.request()))
     else {
         return Ok(None);
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
+        _ => return Err(Error::invalid(ErrorCode::InvalidField, "Idempotency-Key")),
     };
     let declared = req
         .headers()

@@ -1,6 +1,8 @@
 //! The `gigunion` server: configuration, wiring of the domain crates into one actix app, and the
 //! commands of the binary.
 
+pub mod cors;
+pub mod demo_programs;
 pub mod openapi;
 pub mod ops;
 pub mod seed;
@@ -10,7 +12,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::middleware::from_fn;
+use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
 use benefits::reports::{DiskStore, Reports};
 use benefits::Benefits;
@@ -35,6 +37,8 @@ pub struct AppState {
     /// Every domain's part of a member's data, for export and erasure.
     pub rights: web::Data<DataRights>,
     pub retention: Retention,
+    /// Origins of web apps allowed to call the API from a browser (none by default).
+    pub cors_origins: Arc<Vec<String>>,
 }
 
 /// How long data that is only kept for a while stays (the housekeeping job purges the rest).
@@ -155,6 +159,7 @@ impl AppState {
             metrics_access: web::Data::new(ops::MetricsAccess::new(settings.metrics_token.clone())),
             rights: web::Data::new(rights),
             retention: Retention::from_settings(settings),
+            cors_origins: Arc::new(cors::origins(&settings.cors_allowed_origins)?),
         })
     }
 
@@ -194,14 +199,21 @@ pub fn server(
 ) -> anyhow::Result<actix_web::dev::Server> {
     let app_state = state.clone();
     let hsts = state.identity.config.issuer.starts_with("https://");
+    let allowed = Arc::new(openapi::allowed_methods());
     let mut server = HttpServer::new(move || {
         let state = app_state.clone();
+        let cors = !state.cors_origins.is_empty();
+        let allowed = allowed.clone();
         App::new()
+            .wrap(from_fn(move |req, next| {
+                openapi::allow_header(req, next, allowed.clone())
+            }))
             .wrap(from_fn(membership::staff::gate))
             .wrap(from_fn(platform::compression::compress))
             .wrap(from_fn(move |req, next| {
                 platform::http::secure_headers(req, next, hsts)
             }))
+            .wrap(Condition::new(cors, cors::policy(&state.cors_origins)))
             .wrap(from_fn(platform::http::observe))
             .configure(|cfg| state.configure(cfg))
             .default_service(web::to(platform::http::not_found))

@@ -97,9 +97,9 @@ impl MetricsAccess {
 
 /// Prometheus metrics in the text exposition format, with `Authorization: Bearer
 /// METRICS_TOKEN`; anyone else gets the same 404 as for a path that does not exist.
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(("bearer" = [])),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
-        (status = 404, body = platform::error::Problem)))]
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format, with `Authorization: Bearer` and the METRICS_TOKEN", content_type = "text/plain"),
+        (status = 404, description = "Without the token: as if there were no such path", body = platform::error::Problem)))]
 async fn metrics(access: web::Data<MetricsAccess>, req: HttpRequest) -> HttpResponse {
     if !access.allows(&req) {
         return Error::new(ErrorCode::NotFound).into();

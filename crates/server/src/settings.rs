@@ -71,7 +71,9 @@ pub struct Settings {
     /// Public base URL of this service (token issuer, poster links); `http://BIND` when unset.
     #[arg(long, env = "PUBLIC_BASE_URL", global = true)]
     pub public_base_url: Option<String>,
-    /// Where generated keys (and the default SQLite file) live.
+    /// Where the service keeps its files: generated keys (unless JWT_KEY_FILE / DATA_KEY are
+    /// given), health-check report PDFs (`reports/`), and the demo data's QR posters
+    /// (`posters/`) and logins (`demo-logins.txt`). Not the database: DATABASE_URL names it.
     #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
     pub data_dir: PathBuf,
     /// Ed25519 PKCS#8 PEM signing key; generated into DATA_DIR when unset.
@@ -154,6 +156,10 @@ pub struct Settings {
         global = true
     )]
     pub checkin_closes_after_minutes: u32,
+    /// Origins of web apps that may call the API from a browser, comma-separated
+    /// (`https://app.example.cn`); none when empty. The phone app needs none.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", global = true)]
+    pub cors_allowed_origins: String,
     /// HTTP worker threads; one per core when unset.
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,

@@ -24,16 +24,16 @@ pub const MAX_LIMIT: usize = 100;
 #[into_params(parameter_in = Query)]
 pub struct NearbyParams {
     /// Latitude of the rider, -90 to 90.
-    #[param(value_type = f64)]
+    #[param(value_type = f64, minimum = -90, maximum = 90)]
     pub lat: Option<String>,
     /// Longitude of the rider, -180 to 180.
-    #[param(value_type = f64)]
+    #[param(value_type = f64, minimum = -180, maximum = 180)]
     pub lng: Option<String>,
     /// Search radius in metres, 1 to 50000 (default 3000).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50000)]
     pub radius_m: Option<String>,
     /// Results, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// Comma-separated amenity codes; a station must have all of them.
     #[param(example = "drinking_water,phone_charging")]

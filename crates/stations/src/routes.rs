@@ -11,9 +11,9 @@ use identity::AuthUser;
 use membership::staff;
 use platform::db::write_tx;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
+use platform::extract::{Json, Query};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
-use platform::json::Json;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Coordinator, Db, Error, ErrorCode, Rate, Result};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -94,7 +94,7 @@ where
     responses((status = 200, body = Nearby), (status = 422, body = Problem)))]
 async fn nearby(
     stations: web::Data<Stations>,
-    params: web::Query<NearbyParams>,
+    params: Query<NearbyParams>,
 ) -> Result<HttpResponse> {
     let body = nearby::answer(&stations.index, &params)?;
     Ok(HttpResponse::Ok()
@@ -119,7 +119,8 @@ async fn get_station(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpRespon
 /// is, and a pointer to the app, which checks in with the code.
 #[utoipa::path(get, path = "/s/{id}", tag = "stations",
     responses((status = 200, content_type = "text/html", description = "Landing page of a door QR"),
-        (status = 404, content_type = "text/html", description = "Unknown station")))]
+        (status = 404, description = "Unknown station: a page, or a problem for an id that is no number",
+            content(("text/html"), (Problem = "application/problem+json")))))]
 async fn door_landing(db: web::Data<Db>, id: web::Path<i64>) -> HttpResponse {
     let id = id.into_inner();
     let found = db.run(move |conn| station::get(conn, id)).await;
@@ -263,7 +264,7 @@ async fn list_stations(
     stations: web::Data<Stations>,
     user: AuthUser,
     id: web::Path<i64>,
-    query: web::Query<StationListQuery>,
+    query: Query<StationListQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let query = query.into_inner();
@@ -502,8 +503,7 @@ async fn import_csv(
     payload: web::Payload,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let query = web::Query::<ImportQuery>::from_query(req.query_string())
-        .map_err(|_| Error::invalid(ErrorCode::InvalidField, "coord"))?;
+    let query = Query::<ImportQuery>::from_query(req.query_string())?;
     let system = CoordSystem::from_param(query.coord.as_deref())?;
     let declared = query
         .encoding
@@ -699,7 +699,7 @@ async fn station_stats(
     db: web::Data<Db>,
     user: AuthUser,
     id: web::Path<i64>,
-    query: web::Query<StatsQuery>,
+    query: Query<StatsQuery>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let to = date(query.to.as_deref(), "to")?.unwrap_or_else(|| hours::local(Utc::now()).date());
@@ -815,7 +815,7 @@ async fn station_feedback(
     db: web::Data<Db>,
     user: AuthUser,
     id: web::Path<i64>,
-    query: web::Query<BoardQuery>,
+    query: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let (filter, page) = query.into_inner().parts()?;
@@ -838,7 +838,7 @@ async fn org_feedback(
     db: web::Data<Db>,
     user: AuthUser,
     id: web::Path<i64>,
-    query: web::Query<BoardQuery>,
+    query: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let (filter, page) = query.into_inner().parts()?;

@@ -404,7 +404,10 @@ pub async fn demo(db: &Db, base_url: &str, posters: &Path) -> Result<Demo> {
                     }
                 }
                 let ids = stations::create_many(conn, rows.iter().map(|(o, s)| (*o, s)), None)?;
-                let names: Vec<String> = rows.into_iter().map(|(_, s)| s.name).collect();
+                let names: Vec<(String, bool)> = rows
+                    .into_iter()
+                    .map(|(_, s)| (s.name, s.status == StationStatus::Open))
+                    .collect();
                 Ok(ids.into_iter().zip(names).collect::<Vec<_>>())
             })
         })
@@ -417,7 +420,11 @@ pub async fn demo(db: &Db, base_url: &str, posters: &Path) -> Result<Demo> {
         return Ok(demo);
     }
     std::fs::create_dir_all(posters).map_err(platform::Error::internal)?;
-    for (id, name) in created.into_iter().take(2) {
+    // A newcomer's first scan of a door poster must check in: posters go on open stations.
+    let open = created
+        .into_iter()
+        .filter_map(|(id, (name, open))| open.then_some((id, name)));
+    for (id, name) in open.take(2) {
         let row = db.run(move |conn| stations::get(conn, id)).await?;
         let url = row.door_url(base_url);
         let png = posters.join(format!("station-{id}.png"));

@@ -236,6 +236,18 @@ async fn crowd(
     .await?;
     let booked = booking_run.count(201);
     let bookings_rps = booked as f64 / booking_run.last_success.as_secs_f64().max(1e-3);
+    let member = setup.tokens.first().map(String::as_str);
+    let weigh = |path| {
+        let probe = crate::wire::Probe {
+            token: member,
+            ..crate::wire::Probe::get(path)
+        };
+        async move { crate::wire::weigh(addr, &probe).await }
+    };
+    let (programs_wire, vouchers_wire) = (
+        weigh("/v1/programs").await?,
+        weigh("/v1/me/vouchers").await?,
+    );
     drop(server);
 
     // A disk's flush rate drifts with whatever else the machine writes: the baseline is taken
@@ -265,6 +277,16 @@ async fn crowd(
             check.vouchers, check.stock_left, check.doubles, check.session_booked, check.booked_rows
         ),
     ];
+    let wire: Vec<_> = [("programs", &programs_wire), ("vouchers", &vouchers_wire)]
+        .into_iter()
+        .flat_map(|(name, weight)| weight.figures(name))
+        .collect();
+    let mut lines = lines;
+    lines.extend(
+        wire.iter()
+            .filter(|f| !f.text.is_empty())
+            .map(|f| f.text.clone()),
+    );
     let exact = check.vouchers == stock as i64
         && check.stock_left == 0
         && check.doubles == 0
@@ -315,6 +337,7 @@ async fn crowd(
         "booked": booked,
         "session_booked": check.session_booked,
         "targets": targets.iter().map(|(t, ok)| json!({ "target": t, "met": ok })).collect::<Vec<_>>(),
+        "wire_bytes": wire.iter().map(|f| (f.key.clone(), json!(f.value))).collect::<serde_json::Map<_, _>>(),
     });
     Ok(CrowdReport {
         database: label,

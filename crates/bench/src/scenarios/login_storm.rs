@@ -158,6 +158,20 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
     }
     let rss_after_load_mib = server.rss_mib()?;
     let ready_seconds = server.ready_after.as_secs_f64();
+    // One more sign-in, by the last account (the storm stops before it), weighed.
+    let last = phones.len() - 1;
+    let login_body =
+        serde_json::json!({ "phone": phones[last], "password": passwords[last % HASHES] })
+            .to_string();
+    let login_wire = crate::wire::weigh(
+        server.addr,
+        &crate::wire::Probe {
+            method: hyper::Method::POST,
+            json: Some(&login_body),
+            ..crate::wire::Probe::get("/v1/auth/login")
+        },
+    )
+    .await?;
     drop(server);
 
     if next.load(Ordering::Relaxed) >= phones.len() {
@@ -217,7 +231,10 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
             Figure::new("login_p99_ms", login_p99.round(), String::new()),
             Figure::new("logins", storm.ok as f64, String::new()),
             Figure::new("cores", cores as f64, String::new()),
-        ],
+        ]
+        .into_iter()
+        .chain(login_wire.figures("login"))
+        .collect(),
     })
 }
 

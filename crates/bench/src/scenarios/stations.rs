@@ -58,6 +58,8 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
     let (baseline, measured) = crate::scenarios::measure(&server, queries(), options).await?;
     let rss_after_load_mib = server.rss_mib()?;
     let ready_seconds = server.ready_after.as_secs_f64();
+    let nearby = crate::wire::weigh(server.addr, &crate::wire::Probe::get(&queries()[0])).await?;
+    let healthz = crate::wire::weigh(server.addr, &crate::wire::Probe::get("/healthz")).await?;
     // Stopped first, so that nothing runs beside the handler measured below.
     drop(server);
     let handler_us = answer_in_process(&database_url, &queries())?;
@@ -85,6 +87,8 @@ pub async fn run(options: &Options, backend: &Backend) -> anyhow::Result<Outcome
              thread: {handler_us:.1} us per answer"
         ),
     )];
+    outcome.figures.extend(nearby.figures("nearby"));
+    outcome.figures.extend(healthz.figures("healthz"));
     outcome.targets = vec![
         (
             format!(

@@ -1,6 +1,7 @@
-//! JSON request bodies whose refusals name the field at fault.
+//! Request bodies and query strings whose refusals name the field at fault.
 //!
-//! actix's `web::Json` says only that the body did not fit the type. Here the body is read
+//! actix's `web::Json` and `web::Query` say only that the input did not fit the type. Here a
+//! body is read
 //! under the route's `JsonConfig` (size limit, content type, syntax: those refusals are
 //! unchanged), then turned into the type with the path of what failed: a missing field is
 //! `422 missing_field` with `field` naming it, a mistyped one `422 invalid_field` with its path
@@ -10,7 +11,7 @@ use std::ops::Deref;
 
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
-use futures_util::future::LocalBoxFuture;
+use futures_util::future::{ready, LocalBoxFuture, Ready};
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, ErrorCode};
@@ -42,16 +43,63 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             let value = body.await?.into_inner();
             serde_path_to_error::deserialize(value)
                 .map(Json)
-                .map_err(|e| refusal(&e).into())
+                .map_err(|e| body_refusal(&e).into())
         })
     }
 }
 
+/// Use in place of `web::Query` in handlers.
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> Query<T> {
+    /// For a handler that reads its query only after checking something else first.
+    pub fn from_query(query: &str) -> Result<Self, Error> {
+        parse_query(query).map(Query)
+    }
+}
+
+impl<T> Deref for Query<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            parse_query(req.query_string())
+                .map(Query)
+                .map_err(Into::into),
+        )
+    }
+}
+
+fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    let parts = form_urlencoded::parse(query.as_bytes());
+    serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parts))
+        .map_err(|e| refusal(e.path(), &e.inner().to_string()))
+}
+
 /// The problem for a body that parsed as JSON but does not fit the type.
-fn refusal(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
-    let at_top = e.path().iter().next().is_none();
-    let path = e.path().to_string();
-    let message = e.inner().to_string();
+fn body_refusal(e: &serde_path_to_error::Error<serde_json::Error>) -> Error {
+    refusal(e.path(), &e.inner().to_string())
+}
+
+/// The problem for input that does not fit the type: what failed, where.
+fn refusal(path: &serde_path_to_error::Path, message: &str) -> Error {
+    let at_top = path.iter().next().is_none();
+    let path = path.to_string();
     let missing = message
         .strip_prefix("missing field `")
         .and_then(|rest| rest.split('`').next());
@@ -86,8 +134,32 @@ mod tests {
 
     fn refused(json: serde_json::Value) -> (ErrorCode, String) {
         let e = serde_path_to_error::deserialize::<_, Body>(json).unwrap_err();
-        let err = refusal(&e);
+        let err = body_refusal(&e);
         (err.code(), err.field().unwrap().to_owned())
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Filter {
+        kind: Option<String>,
+        limit: Option<i64>,
+        lat: f64,
+    }
+
+    #[test]
+    fn query_refusals_name_the_parameter() {
+        let f: Filter = parse_query("kind=fault&limit=5&lat=1").unwrap();
+        assert_eq!((f.kind.as_deref(), f.limit), (Some("fault"), Some(5)));
+        let named = |q: &str| {
+            let e = parse_query::<Filter>(q).unwrap_err();
+            (e.code(), e.field().unwrap().to_owned())
+        };
+        assert_eq!(
+            named("limit=x&lat=1"),
+            (ErrorCode::InvalidField, "limit".into())
+        );
+        assert_eq!(named("kind=x"), (ErrorCode::MissingField, "lat".into()));
+        assert_eq!(named("lat="), (ErrorCode::InvalidField, "lat".into()));
     }
 
     #[test]

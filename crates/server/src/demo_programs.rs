@@ -1,0 +1,200 @@
+//! Demo benefit programs, so that a newcomer who joins with the 玄武 poster finds something to
+//! claim and to book: the warm-the-new gift pack and the free check on the health truck of the
+//! Jiangsu "8+X" service fair (source article 003: a truck that does about 200 exams a day).
+//! They go through the benefits crate's own use cases, as staff would create them over the API,
+//! so the demo rows are what the service itself writes (audit entries included).
+
+use std::time::Duration;
+
+use benefits::eligibility::{shanghai_midnight, Rules};
+use benefits::programs::{self, NewProgram};
+use benefits::sessions::{self, NewSession};
+use benefits::vocab::{Mode, ProgramKind};
+use diesel::prelude::*;
+use identity::phone::Phone;
+use identity::AuthUser;
+use membership::orgs::Location;
+use platform::audit::Actor;
+use platform::db::write_tx;
+use platform::schema::{orgs as o, programs as p};
+use platform::DbConn;
+
+use crate::AppState;
+
+const GIFT_TITLE: &str = "暖“新”礼包";
+const GIFT_TEXT: &str =
+    "苏工暖“新”行动：入会一年内的外卖骑手、快递员等新就业形态劳动者每人可领一份\
+     暖“新”安康礼包（防暑降温用品、应急药包、反光背心）。领取后凭券码到玄武区总工会职工服务中心\
+     （北京东路）兑换，30天内有效，先到先得。";
+/// The article's figure: 550 couriers and delivery riders got a pack.
+const GIFT_STOCK: i32 = 550;
+const GIFT_DAYS: u32 = 30;
+
+const CHECK_TITLE: &str = "免费健康体检 · 流动体检车";
+const CHECK_TEXT: &str = "省总工会流动体检车开到玄武：常规体检项目外加CT医学影像检查，送检上门、\
+     免费。请选择场次预约，携带身份证按时到场，工作人员扫码签到；体检报告出具后可在App中查看。";
+const TRUCK_SITE: &str = "流动体检车 · 玄武区总工会职工服务中心";
+const TRUCK_ADDRESS: &str = "江苏省南京市玄武区北京东路";
+const TRUCK_AT: Location = Location {
+    lat: 32.0548,
+    lng: 118.8038,
+};
+/// Exams the truck does in a day.
+const TRUCK_SEATS: i32 = 200;
+
+const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Adds the programs `issuer` (an org's name) lacks, by title: a second run adds nothing. Its
+/// staff of `staff_phone` creates them. Returns how many were created; none when the issuer or
+/// its staff is not seeded.
+pub async fn seed(
+    state: &AppState,
+    issuer: &'static str,
+    staff_phone: &str,
+) -> anyhow::Result<usize> {
+    let identity = state.identity.clone().into_inner();
+    let staff_phone = Phone::parse(staff_phone).expect("valid demo phone");
+    let created = state
+        .db
+        .run(move |conn| {
+            let staff = identity.credentials(conn, &staff_phone)?;
+            let Some((org_id, staff)) = org_named(conn, issuer)?.zip(staff) else {
+                return Ok(None);
+            };
+            // The staff of the issuing org acts, as over the API; the audit log names the
+            // system, since no one signed in.
+            let user = AuthUser {
+                account_id: staff.account_id,
+                roles: Vec::new(),
+            };
+            write_tx(conn, |conn| {
+                let gift = ensure(conn, &user, gift_pack(org_id, &user))?;
+                let check = ensure(conn, &user, health_check(org_id, &user))?;
+                if let Some(program_id) = check {
+                    add_truck_sessions(conn, &user, program_id)?;
+                }
+                Ok(Some(
+                    usize::from(gift.is_some()) + usize::from(check.is_some()),
+                ))
+            })
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let Some(created) = created else {
+        tracing::warn!(
+            issuer,
+            "demo programs skipped: the issuer or its staff is missing"
+        );
+        return Ok(0);
+    };
+    if created > 0 {
+        tracing::info!(programs = created, issuer, "demo programs loaded");
+    }
+    Ok(created)
+}
+
+fn org_named(conn: &mut DbConn, name: &str) -> platform::Result<Option<i64>> {
+    Ok(o::table
+        .filter(o::name.eq(name))
+        .select(o::id)
+        .order(o::id)
+        .first(conn)
+        .optional()?)
+}
+
+/// Creates and publishes `new` unless its issuer already has a program of that title; the id
+/// when it was created now.
+fn ensure(conn: &mut DbConn, user: &AuthUser, new: NewProgram) -> platform::Result<Option<i64>> {
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        p::table
+            .filter(p::org_id.eq(new.org_id))
+            .filter(p::title.eq(&new.title)),
+    ))
+    .get_result(conn)?;
+    if exists {
+        return Ok(None);
+    }
+    let actor = Actor::system();
+    let draft = programs::create(conn, user, &actor, new)?;
+    programs::publish(conn, user, &actor, draft.id)?;
+    Ok(Some(draft.id))
+}
+
+fn gift_pack(org_id: i64, user: &AuthUser) -> NewProgram {
+    let now = platform::clock::now();
+    NewProgram {
+        org_id,
+        kind: ProgramKind::GiftPack,
+        title: GIFT_TITLE.to_owned(),
+        description: GIFT_TEXT.to_owned(),
+        starts_at: now,
+        ends_at: now + DAY * GIFT_DAYS,
+        per_member_limit: 1,
+        // Warm-the-new: for members who joined within the year, which every newcomer is.
+        rules: Rules {
+            joined_within_days: Some(365),
+            ..Rules::default()
+        },
+        mode: Mode::FirstCome,
+        stock: Some(GIFT_STOCK),
+        voucher_valid_days: Some(30),
+        entry_closes_at: None,
+        created_by: user.account_id,
+    }
+}
+
+/// The truck's sessions: tomorrow and the day after (Asia/Shanghai), 09:00-17:00, stored in
+/// UTC like every time; `program_id` is filled in once the program exists.
+fn truck_sessions(program_id: i64) -> Vec<NewSession> {
+    let shanghai_now = platform::clock::now() + 8 * HOUR;
+    let tomorrow = shanghai_now.date().succ_opt().expect("a date after today");
+    let day_after = tomorrow.succ_opt().expect("a date after tomorrow");
+    [tomorrow, day_after]
+        .into_iter()
+        .map(|day| {
+            let opens = shanghai_midnight(day) + 9 * HOUR;
+            NewSession {
+                program_id,
+                site_name: TRUCK_SITE.to_owned(),
+                address: TRUCK_ADDRESS.to_owned(),
+                location: Some(TRUCK_AT),
+                starts_at: opens,
+                ends_at: opens + 8 * HOUR,
+                capacity: TRUCK_SEATS,
+            }
+        })
+        .collect()
+}
+
+fn health_check(org_id: i64, user: &AuthUser) -> NewProgram {
+    let now = platform::clock::now();
+    let last_session_ends = truck_sessions(0)
+        .iter()
+        .map(|s| s.ends_at)
+        .max()
+        .expect("the truck comes");
+    NewProgram {
+        org_id,
+        kind: ProgramKind::HealthCheck,
+        title: CHECK_TITLE.to_owned(),
+        description: CHECK_TEXT.to_owned(),
+        starts_at: now,
+        // Bookings are taken until the truck leaves.
+        ends_at: last_session_ends,
+        per_member_limit: 1,
+        rules: Rules::default(),
+        mode: Mode::FirstCome,
+        stock: None,
+        voucher_valid_days: None,
+        entry_closes_at: None,
+        created_by: user.account_id,
+    }
+}
+
+fn add_truck_sessions(conn: &mut DbConn, user: &AuthUser, program_id: i64) -> platform::Result<()> {
+    for session in truck_sessions(program_id) {
+        sessions::create(conn, user, &Actor::system(), session)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! `gigunion serve --demo` as a newcomer starts it, with `LOG_FORMAT=json` and its output piped
+//! (as under a log collector): every line it writes is JSON, the generated passwords are in
+//! the logins file only, and the demo data carries the whole journey (staff login, join by the
+//! 玄武 poster, gift pack, health-check session, door check-in). A second start on the same
+//! data adds nothing.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const STAFF_PHONE: &str = "13800000001";
+const MEMBER_PHONE: &str = "13912345678";
+const MEMBER_PASSWORD: &str = "rider2026";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One run of the binary, its stdout and stderr read to the end on threads (a full pipe would
+/// stall it).
+struct Server {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+    readers: Vec<JoinHandle<String>>,
+}
+
+fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).expect("output is UTF-8");
+        text
+    })
+}
+
+impl Server {
+    async fn start(dir: &Path) -> Server {
+        let port = free_port();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gigunion"))
+            .args(["serve", "--demo"])
+            .current_dir(dir)
+            .env_clear()
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("DATA_DIR", dir.join("data"))
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}", dir.join("demo.db").display()),
+            )
+            .env(
+                "SMS_SENDER",
+                format!("file:{}", dir.join("sms.jsonl").display()),
+            )
+            .env("WORKERS", "2")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let readers = vec![
+            read_all(child.stdout.take().unwrap()),
+            read_all(child.stderr.take().unwrap()),
+        ];
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+            readers,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    async fn wait_ready(&self) {
+        let started = Instant::now();
+        loop {
+            let ready = self.client.get(self.url("/readyz")).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "server never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Calls the API; the status and the JSON body (null when empty).
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let res = request.send().await.expect("server answers");
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let (status, body) = self
+            .call(reqwest::Method::POST, path, token, Some(body))
+            .await;
+        assert!((200..300).contains(&status), "POST {path}: {status} {body}");
+        body
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let (status, body) = self
+            .call(reqwest::Method::GET, path, Some(token), None)
+            .await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    async fn login(&self, phone: &str, password: &str) -> String {
+        let pair = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({ "phone": phone, "password": password }),
+            )
+            .await;
+        pair["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the server with SIGTERM; every line it wrote (stdout, then stderr).
+    fn stop(mut self) -> Vec<String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let exit = self.child.wait().unwrap();
+        assert!(exit.success(), "exit status {exit}");
+        let mut lines = Vec::new();
+        for reader in self.readers {
+            lines.extend(reader.join().unwrap().lines().map(str::to_owned));
+        }
+        lines
+    }
+}
+
+/// Every line is a JSON object (what a collector needs) and carries no generated password.
+fn assert_json_only(lines: &[String], passwords: &[String]) -> Vec<Value> {
+    assert!(!lines.is_empty(), "the server wrote nothing");
+    lines
+        .iter()
+        .map(|line| {
+            for password in passwords {
+                assert!(
+                    !line.contains(password.as_str()),
+                    "a password leaked: {line}"
+                );
+            }
+            let event: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+            assert!(event.is_object(), "not a JSON object: {line}");
+            event
+        })
+        .collect()
+}
+
+fn message(event: &Value) -> &str {
+    event["fields"]["message"].as_str().unwrap_or_default()
+}
+
+/// The logins file: owner-only, one `... phone P  password W` line per login.
+fn demo_logins(path: &Path) -> Vec<(String, String)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{} is mode {mode:o}", path.display());
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| {
+            let word_after = |key: &str| {
+                let mut words = line.split_whitespace().skip_while(|w| *w != key);
+                words.nth(1).expect("a value after the key").to_owned()
+            };
+            (word_after("phone"), word_after("password"))
+        })
+        .collect()
+}
+
+/// A rider signs up by SMS code, gives the real-name profile and joins with the auto-approving
+/// join code of the staff's org (the 玄武 poster's); the rider's token.
+async fn join_as_rider(server: &Server, dir: &Path, staff: &str) -> String {
+    server
+        .post("/v1/auth/otp", None, json!({ "phone": MEMBER_PHONE }))
+        .await;
+    let sms = std::fs::read_to_string(dir.join("sms.jsonl")).unwrap();
+    let last: Value = serde_json::from_str(sms.lines().last().unwrap()).unwrap();
+    assert_eq!(last["phone"], MEMBER_PHONE);
+    let body = json!({ "phone": MEMBER_PHONE, "code": last["code"], "password": MEMBER_PASSWORD });
+    let pair = server.post("/v1/auth/register", None, body).await;
+    let rider = pair["access_token"].as_str().unwrap().to_owned();
+    let profile =
+        json!({ "legal_name": "张三", "id_number": "11010519491231002X", "consent": true });
+    let (status, body) = server
+        .call(
+            reqwest::Method::PUT,
+            "/v1/me/identity",
+            Some(&rider),
+            Some(profile),
+        )
+        .await;
+    assert!((200..300).contains(&status), "identity: {status} {body}");
+
+    let org = server.get("/v1/me", staff).await["staff_scopes"][0]["org_id"].clone();
+    let codes = server
+        .get(&format!("/v1/admin/orgs/{org}/join-codes"), staff)
+        .await;
+    let code = codes["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["auto_approve"] == true)
+        .expect("the 玄武 poster's code")["code"]
+        .clone();
+    let join = json!({ "join_code": code, "occupation": "rider", "platform": "美团", "work_city": "南京" });
+    let membership = server.post("/v1/memberships", Some(&rider), join).await;
+    assert_eq!(membership["status"], "active", "{membership}");
+    rider
+}
+
+/// The member's programs: exactly one gift pack and one health check, with stock and seats.
+async fn demo_programs(server: &Server, member: &str) -> (Value, Value) {
+    let list = server.get("/v1/programs", member).await;
+    let items = list["items"].as_array().unwrap();
+    let of_kind = |kind: &str| {
+        let found: Vec<&Value> = items.iter().filter(|p| p["kind"] == kind).collect();
+        assert_eq!(found.len(), 1, "one {kind} program: {list}");
+        found[0].clone()
+    };
+    let (gift, check) = (of_kind("gift_pack"), of_kind("health_check"));
+    assert_eq!(gift["title"], "暖“新”礼包");
+    assert_eq!(gift["mode"], "first_come");
+    assert!(gift["stock_left"].as_i64().unwrap() > 0, "{gift}");
+    assert_eq!(check["seats_left"], 400, "{check}");
+    (gift, check)
+}
+
+/// The door posters the seed wrote, as `(station id, door code)` from the events that name
+/// them (`.../s/{id}?c={code}`).
+fn door_posters(events: &[Value]) -> Vec<(i64, String)> {
+    events
+        .iter()
+        .filter(|e| message(e) == "demo poster written")
+        .filter_map(|e| {
+            let poster = e["fields"]["poster"].as_str()?;
+            let (_, door) = poster.rsplit_once("/s/")?;
+            let (id, code) = door.split_once("?c=")?;
+            Some((id.parse().ok()?, code.to_owned()))
+        })
+        .collect()
+}
+
+/// The newcomer's journey on what the seed left: claim, book, check in at each door poster.
+async fn walk_the_journey(server: &Server, member: &str, events: &[Value]) {
+    let (gift, check) = demo_programs(server, member).await;
+    let voucher = server
+        .post(
+            &format!("/v1/programs/{}/claims", gift["id"]),
+            Some(member),
+            json!({}),
+        )
+        .await;
+    assert!(voucher["code"].is_string(), "{voucher}");
+
+    let sessions = server
+        .get(&format!("/v1/programs/{}/sessions", check["id"]), member)
+        .await;
+    let first = &sessions["items"][0];
+    // Both UTC RFC 3339 from the same serialiser; the program opened when the seed ran.
+    let (session_starts, seeded_at) = (first["starts_at"].as_str(), check["starts_at"].as_str());
+    assert!(session_starts > seeded_at, "{sessions} vs {check}");
+    assert_eq!(first["capacity"], 200);
+    let booking = server
+        .post(
+            &format!("/v1/sessions/{}/bookings", first["id"]),
+            Some(member),
+            json!({ "waitlist": false }),
+        )
+        .await;
+    assert_eq!(booking["status"], "booked", "{booking}");
+
+    let doors = door_posters(events);
+    assert_eq!(doors.len(), 2, "two door posters");
+    for (station, code) in doors {
+        let path = format!("/v1/stations/{station}/visits");
+        let visit = server
+            .post(&path, Some(member), json!({ "code": code }))
+            .await;
+        assert_eq!(visit["counted"], true, "{visit}");
+    }
+}
+
+/// What tells a rewrite: the modification time and the text.
+fn stamp(path: &Path) -> (std::time::SystemTime, String) {
+    let meta = std::fs::metadata(path).unwrap();
+    (
+        meta.modified().unwrap(),
+        std::fs::read_to_string(path).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_demo_start_logs_json_only_and_seeds_the_journey_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let logins_file: PathBuf = dir.path().join("data/demo-logins.txt");
+
+    let server = Server::start(dir.path()).await;
+    let logins = demo_logins(&logins_file);
+    assert_eq!(logins.len(), 3, "admin and two district staff");
+    let password = |phone: &str| logins.iter().find(|(p, _)| p == phone).unwrap().1.clone();
+    let staff = server.login(STAFF_PHONE, &password(STAFF_PHONE)).await;
+    let member = join_as_rider(&server, dir.path(), &staff).await;
+    demo_programs(&server, &member).await;
+    // Its output is read to the end once it stops: the journey below, on the second run, takes
+    // the door codes from this run's poster events.
+    let lines = server.stop();
+    let passwords: Vec<String> = logins.iter().map(|(_, w)| w.clone()).collect();
+    let events = assert_json_only(&lines, &passwords);
+    let logged_file = events
+        .iter()
+        .find(|e| message(e).starts_with("demo logins created"))
+        .expect("the logins file is logged");
+    assert_eq!(
+        logged_file["fields"]["file"].as_str().map(PathBuf::from),
+        Some(logins_file.clone())
+    );
+    assert!(events.iter().any(|e| message(e) == "gigunion is serving"));
+    let before = stamp(&logins_file);
+
+    // Again on the same data: nothing new (still one program of each kind), the logins file
+    // untouched, and the journey goes on from where the first run left it.
+    let server = Server::start(dir.path()).await;
+    let member = server.login(MEMBER_PHONE, MEMBER_PASSWORD).await;
+    walk_the_journey(&server, &member, &events).await;
+    let again = assert_json_only(&server.stop(), &passwords);
+    assert!(again
+        .iter()
+        .any(|e| message(e) == "demo data already present"));
+    assert_eq!(stamp(&logins_file), before, "the logins file was rewritten");
+}
