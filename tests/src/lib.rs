@@ -559,7 +559,8 @@ impl TestApp {
                             platform: "美团".into(),
                             work_city: "南京".into(),
                         };
-                        membership::applications::join(conn, id, &code.code, details)?;
+                        let policy = &identity.config.consent_policy;
+                        membership::applications::join(conn, id, &code.code, details, policy)?;
                         workers.push(Worker {
                             phone: phone_text,
                             token: identity.access_token(id, vec!["worker".into()])?,

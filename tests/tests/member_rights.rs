@@ -343,6 +343,39 @@ async fn consent_can_be_withdrawn_and_a_new_policy_asks_again() {
         .execute(&mut *app.db.get().unwrap())
         .unwrap();
     assert_eq!(me(life.b.token.clone()).await["consent_required"], true);
+    // A member-to-be whose consent is to the old text joins only after agreeing again.
+    let newcomer = app.worker(712).await;
+    diesel::update(c::table)
+        .set(c::version.eq("2025-01"))
+        .execute(&mut *app.db.get().unwrap())
+        .unwrap();
+    let code = app
+        .join_code(
+            &life.t.staff_a,
+            life.t.xuanwu,
+            json!({ "label": "入会", "auto_approve": true }),
+        )
+        .await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = app.join(&newcomer.token, &code).await;
+    assert_eq!(
+        assert_problem(refused, 422, "consent_required").await["field"],
+        "consent"
+    );
+    let agreed = app
+        .put(
+            "/v1/me/identity",
+            &json!({ "legal_name": legal_name(712), "id_number": newcomer.id_number, "consent": true }),
+            Some(&newcomer.token),
+        )
+        .await;
+    assert_eq!(agreed.status(), StatusCode::OK);
+    assert_eq!(
+        app.join(&newcomer.token, &code).await.status(),
+        StatusCode::CREATED
+    );
     let again = app
         .put(
             "/v1/me/identity",
@@ -511,4 +544,113 @@ async fn a_deleted_account_is_refused_on_every_instance() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// Someone who is gone takes no seat and no pack: deleting the account hands its seat in a
+/// session still to come to the first on the waitlist, and takes its entry out of a draw that
+/// has not run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_member_holds_no_seat_and_no_draw_entry() {
+    let app = spawn_app().await;
+    let life = live(&app).await;
+    let (starts, ends) = open_window();
+    let staff = &life.t.staff_a;
+    let health = app
+        .published_program(
+            staff,
+            life.t.xuanwu,
+            json!({ "kind": "health_check", "title": "免费体检", "starts_at": starts, "ends_at": ends }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let day_after = chrono::Utc::now() + chrono::Duration::days(2);
+    let session: Value = app
+        .post(
+            &format!("/v1/admin/programs/{health}/sessions"),
+            &json!({ "site_name": "体检车", "address": "南京市玄武区中山路1号",
+                     "starts_at": day_after.to_rfc3339(),
+                     "ends_at": (day_after + chrono::Duration::hours(8)).to_rfc3339(),
+                     "capacity": 1 }),
+            Some(staff),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let session = session["id"].as_i64().unwrap();
+    let book = |token: &str| {
+        let token = token.to_owned();
+        let app = &app;
+        async move {
+            let res = app
+                .post(
+                    &format!("/v1/sessions/{session}/bookings"),
+                    &json!({ "waitlist": true }),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(res.status(), StatusCode::CREATED);
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    assert_eq!(book(&life.a.token).await["status"], "booked");
+    let theirs = book(&life.b.token).await;
+    assert_eq!(theirs["status"], "waitlisted");
+
+    let draw = app
+        .published_program(
+            staff,
+            life.t.xuanwu,
+            json!({ "kind": "gift_pack", "title": "抽签礼包", "mode": "draw", "stock": 1,
+                    "starts_at": starts, "ends_at": ends,
+                    "entry_closes_at": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339() }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    for w in [&life.a, &life.b] {
+        let entered = app
+            .post(
+                &format!("/v1/programs/{draw}/claims"),
+                &json!({}),
+                Some(&w.token),
+            )
+            .await;
+        assert_eq!(entered.status(), StatusCode::CREATED);
+    }
+
+    let deleted = app
+        .request(Method::DELETE, "/v1/me")
+        .bearer_auth(&life.a.token)
+        .json(&json!({ "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let now_theirs: Value = app
+        .get(
+            &format!("/v1/me/bookings/{}", theirs["id"]),
+            Some(&life.b.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now_theirs["status"], "booked", "{now_theirs}");
+    use platform::schema::{draw_entries as e, health_sessions as hs};
+    let (booked, entries) = app
+        .db
+        .run(move |conn| {
+            let booked: i32 = hs::table.find(session).select(hs::booked).first(conn)?;
+            let entries: i64 = e::table
+                .filter(e::program_id.eq(draw))
+                .count()
+                .get_result(conn)?;
+            Ok((booked, entries))
+        })
+        .await
+        .unwrap();
+    assert_eq!((booked, entries), (1, 1), "on {}", backend());
 }

@@ -201,6 +201,20 @@ pub fn cancel(
     if now > starts_at - CANCEL_CUTOFF {
         return Err(Error::new(ErrorCode::CancelWindowClosed));
     }
+    release(conn, account_id, id, (session_id, program_id), now)?;
+    booking(conn, account_id, id)
+}
+
+/// Cancels a booking whose session row the caller has locked: a freed seat goes to the first
+/// person on the waitlist, or back to the session. `booking_not_active` when it was neither
+/// booked nor waitlisted.
+pub fn release(
+    conn: &mut DbConn,
+    account_id: i64,
+    id: i64,
+    (session_id, program_id): (i64, i64),
+    now: NaiveDateTime,
+) -> Result<()> {
     let status: String = b::table.find(id).select(b::status).first(conn)?;
     let was = BookingStatus::parse(&status)
         .ok_or_else(|| Error::internal(anyhow::anyhow!("booking status {status}")))?;
@@ -256,7 +270,35 @@ pub fn cancel(
             }
         }
     }
-    booking(conn, account_id, id)
+    Ok(())
+}
+
+/// For an account being erased: its places in sessions still to come go to the waitlist (or
+/// back to the session), as if it had cancelled, so no one who is gone holds a seat. The
+/// session rows are locked first, as a cancel locks them.
+pub fn release_upcoming(conn: &mut DbConn, account_id: i64, now: NaiveDateTime) -> Result<usize> {
+    let upcoming: Vec<(i64, i64, i64)> = b::table
+        .inner_join(hs::table.on(hs::id.eq(b::session_id)))
+        .filter(b::account_id.eq(account_id))
+        .filter(b::status.eq_any([
+            BookingStatus::Booked.as_str(),
+            BookingStatus::Waitlisted.as_str(),
+        ]))
+        .filter(hs::starts_at.gt(now))
+        .select((b::id, b::session_id, b::program_id))
+        .order(b::id)
+        .load(conn)?;
+    for &(id, session_id, program_id) in &upcoming {
+        diesel::update(hs::table.find(session_id))
+            .set(hs::booked.eq(hs::booked))
+            .execute(conn)?;
+        match release(conn, account_id, id, (session_id, program_id), now) {
+            // Cancelled or promoted meanwhile: nothing held any more, or the seat passed on.
+            Err(e) if e.code() == ErrorCode::BookingNotActive => {}
+            other => other?,
+        }
+    }
+    Ok(upcoming.len())
 }
 
 /// Marks bookings of ended sessions that never checked in as no-shows (and the waitlist of

@@ -4,7 +4,9 @@
 //! Vouchers, draw entries, bookings and the ledger are what stock, attendance, no-show and
 //! program statistics are counted from, and they hold no text about the person (codes are
 //! random tokens, statuses and kinds are vocabulary), so erasure keeps them as they are: the
-//! account they point to becomes a tombstone. Health reports are health data and go, files
+//! account they point to becomes a tombstone. What is still to come goes, though: a booking
+//! of a session not yet started is released (its seat to the waitlist) and an entry in a draw
+//! not yet run is withdrawn, so that no one who is gone takes a seat or a pack. Health reports are health data and go, files
 //! included; the ledger's `report_attached` entries keep the report count.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -20,7 +22,7 @@ use serde_json::{json, Value};
 
 use crate::reports::{self, Reports};
 use crate::vocab::BookingStatus;
-use crate::{claims, ledger};
+use crate::{bookings, claims, ledger};
 
 /// Benefits' part of the member's data. Reports need the data key (summaries are sealed) and
 /// the store (PDFs are deleted with their rows).
@@ -248,6 +250,11 @@ impl PersonalData for BenefitsData {
     }
 
     fn erase(&self, conn: &mut DbConn, account_id: i64) -> Result<Vec<AfterCommit>> {
+        // Someone who is gone takes no seat and no pack: upcoming bookings are released and
+        // entries of draws not yet run are withdrawn. Attended sessions and drawn entries stay
+        // (they are the counts).
+        bookings::release_upcoming(conn, account_id, platform::clock::now())?;
+        withdraw_undrawn_entries(conn, account_id)?;
         // RETURNING names exactly the rows this statement deleted, so a report attached
         // concurrently cannot lose its file to us, nor keep a file we meant to delete.
         let pdf_keys: Vec<Option<String>> =
@@ -260,6 +267,28 @@ impl PersonalData for BenefitsData {
             .map(|key| self.delete_later(key))
             .collect())
     }
+}
+
+/// Takes the account out of the draws that have not run. Each program row is locked first, as
+/// a draw claims it: a draw already under way keeps its entries, a later one never sees them.
+fn withdraw_undrawn_entries(conn: &mut DbConn, account_id: i64) -> Result<usize> {
+    let entered: Vec<i64> = e::table
+        .filter(e::account_id.eq(account_id))
+        .filter(e::outcome.is_null())
+        .select(e::program_id)
+        .load(conn)?;
+    let undrawn: Vec<i64> = diesel::update(p::table)
+        .filter(p::id.eq_any(&entered))
+        .filter(p::drawn_at.is_null())
+        .set(p::id.eq(p::id))
+        .returning(p::id)
+        .get_results(conn)?;
+    Ok(diesel::delete(
+        e::table
+            .filter(e::account_id.eq(account_id))
+            .filter(e::program_id.eq_any(&undrawn)),
+    )
+    .execute(conn)?)
 }
 
 #[cfg(test)]

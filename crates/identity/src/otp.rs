@@ -23,23 +23,17 @@ fn tries_key(phone_hash: &str) -> String {
 
 /// Codes the whole service sent in the current clock hour, as this instance last counted.
 static SMS_THIS_HOUR: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
-    let gauge = prometheus::IntGauge::new(
+    platform::http::gauge(
         "gigunion_sms_sent_this_hour",
         "Verification codes sent in the current hour by every instance (the budget counter)",
     )
-    .expect("valid metric");
-    platform::http::register_metric(Box::new(gauge.clone()));
-    gauge
 });
 
 static SMS_BUDGET: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
-    let gauge = prometheus::IntGauge::new(
+    platform::http::gauge(
         "gigunion_sms_budget_per_hour",
         "Verification codes the service may send per hour (SMS_BUDGET_PER_HOUR)",
     )
-    .expect("valid metric");
-    platform::http::register_metric(Box::new(gauge.clone()));
-    gauge
 });
 
 impl Identity {

@@ -232,12 +232,15 @@ fn has_real_name(conn: &mut DbConn, account_id: i64) -> Result<bool> {
     Ok(diesel::select(diesel::dsl::exists(rn::table.find(account_id))).get_result(conn)?)
 }
 
-/// A first join through a scanned code.
+/// A first join through a scanned code. The real-name profile it rests on needs consent to
+/// the current personal-information policy (`consent_policy`): after a new policy text, the
+/// member agrees again (`PUT /v1/me/identity`) before joining.
 pub fn join(
     conn: &mut DbConn,
     account_id: i64,
     code: &JoinCode,
     details: Details,
+    consent_policy: &str,
 ) -> Result<Outcome> {
     identity::accounts::lock(conn, account_id)?;
     let code = join_codes::find(conn, code)?;
@@ -259,6 +262,10 @@ pub fn join(
     }
     if !has_real_name(conn, account_id)? {
         return Err(Error::new(ErrorCode::RealNameRequired));
+    }
+    let real_name = identity::personal_data::REAL_NAME;
+    if !identity::personal_data::consent_is_current(conn, account_id, real_name, consent_policy)? {
+        return Err(Error::invalid(ErrorCode::ConsentRequired, "consent"));
     }
     join_codes::take_use(conn, &code)?;
     let application = apply(conn, account_id, &code, details)?;

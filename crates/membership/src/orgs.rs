@@ -146,6 +146,16 @@ pub fn create(conn: &mut DbConn, new: NewOrg) -> Result<OrgView> {
     view(conn, id)
 }
 
+/// The first org of that exact name (demo data and tools find their orgs by name).
+pub fn named(conn: &mut DbConn, name: &str) -> Result<Option<i64>> {
+    Ok(o::table
+        .filter(o::name.eq(name))
+        .select(o::id)
+        .order(o::id)
+        .first(conn)
+        .optional()?)
+}
+
 pub fn exists(conn: &mut DbConn, id: i64) -> Result<bool> {
     Ok(diesel::select(diesel::dsl::exists(o::table.find(id))).get_result(conn)?)
 }

@@ -203,7 +203,9 @@ mod tests {
             platform: "美团".into(),
             work_city: "南京".into(),
         };
-        applications::join(conn, id, &code.code, details).unwrap();
+        identity::personal_data::give_consent(conn, id, identity::personal_data::REAL_NAME, "v1")
+            .unwrap();
+        applications::join(conn, id, &code.code, details, "v1").unwrap();
         id
     }
 

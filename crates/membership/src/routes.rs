@@ -407,11 +407,17 @@ fn outcome_response(outcome: Outcome) -> HttpResponse {
     security(("bearer" = [])),
     responses((status = 201, body = MembershipView), (status = 200, description = "The existing application", body = MembershipView),
         (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn join(db: web::Data<Db>, user: AuthUser, body: Json<JoinRequest>) -> Result<HttpResponse> {
+async fn join(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    user: AuthUser,
+    body: Json<JoinRequest>,
+) -> Result<HttpResponse> {
     let code = JoinCode::parse(&body.join_code)?;
     let details = details(&body.occupation, &body.platform, &body.work_city)?;
+    let policy = identity.config.consent_policy.clone();
     let outcome = write(&db, move |conn| {
-        applications::join(conn, user.account_id, &code, details)
+        applications::join(conn, user.account_id, &code, details, &policy)
     })
     .await?;
     Ok(outcome_response(outcome))

@@ -63,6 +63,13 @@ static METRICS: LazyLock<HttpMetrics> = LazyLock::new(|| {
 });
 
 /// Registers an extra metric (a domain counter) on the registry `/metrics` serves.
+/// A gauge on `/metrics`, registered once (for a `LazyLock` static).
+pub fn gauge(name: &str, help: &str) -> prometheus::IntGauge {
+    let gauge = prometheus::IntGauge::new(name, help).expect("valid metric definition");
+    register_metric(Box::new(gauge.clone()));
+    gauge
+}
+
 pub fn register_metric(metric: Box<dyn prometheus::core::Collector>) {
     if let Err(e) = METRICS.registry.register(metric) {
         tracing::warn!(error = %e, "metric registered twice");

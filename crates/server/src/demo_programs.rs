@@ -16,7 +16,7 @@ use identity::AuthUser;
 use membership::orgs::Location;
 use platform::audit::Actor;
 use platform::db::write_tx;
-use platform::schema::{orgs as o, programs as p};
+use platform::schema::programs as p;
 use platform::DbConn;
 
 use crate::AppState;
@@ -59,7 +59,7 @@ pub async fn seed(
         .db
         .run(move |conn| {
             let staff = identity.credentials(conn, &staff_phone)?;
-            let Some((org_id, staff)) = org_named(conn, issuer)?.zip(staff) else {
+            let Some((org_id, staff)) = membership::orgs::named(conn, issuer)?.zip(staff) else {
                 return Ok(None);
             };
             // The staff of the issuing org acts, as over the API; the audit log names the
@@ -92,15 +92,6 @@ pub async fn seed(
         tracing::info!(programs = created, issuer, "demo programs loaded");
     }
     Ok(created)
-}
-
-fn org_named(conn: &mut DbConn, name: &str) -> platform::Result<Option<i64>> {
-    Ok(o::table
-        .filter(o::name.eq(name))
-        .select(o::id)
-        .order(o::id)
-        .first(conn)
-        .optional()?)
 }
 
 /// Creates and publishes `new` unless its issuer already has a program of that title; the id

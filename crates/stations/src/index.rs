@@ -50,23 +50,17 @@ use crate::vocab::{Amenities, StationStatus};
 const BATCH: i64 = 2_000;
 
 static STATIONS_GAUGE: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
-    let gauge = prometheus::IntGauge::new(
+    platform::http::gauge(
         "stations_index_stations",
         "Stations in this instance's search index",
     )
-    .expect("metric definition");
-    platform::http::register_metric(Box::new(gauge.clone()));
-    gauge
 });
 
 static VERSION_GAUGE: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
-    let gauge = prometheus::IntGauge::new(
+    platform::http::gauge(
         "stations_index_version",
         "Stations version loaded into this instance's search index",
     )
-    .expect("metric definition");
-    platform::http::register_metric(Box::new(gauge.clone()));
-    gauge
 });
 
 // ---- the grid ----

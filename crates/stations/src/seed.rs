@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use membership::orgs::{self, Location, NewOrg, RegionCode};
 use membership::vocab::OrgKind;
 use platform::db::write_tx;
-use platform::schema::{orgs as o, stations as s};
+use platform::schema::stations as s;
 use platform::{Db, DbConn, Result};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -284,15 +284,6 @@ fn binhu() -> StationInput {
     }
 }
 
-fn org_named(conn: &mut DbConn, name: &str) -> Result<Option<i64>> {
-    Ok(o::table
-        .filter(o::name.eq(name))
-        .select(o::id)
-        .order(o::id)
-        .first(conn)
-        .optional()?)
-}
-
 /// Finds or creates the org `name` under `parent`.
 fn org(
     conn: &mut DbConn,
@@ -303,7 +294,7 @@ fn org(
     address: &str,
     at: (f64, f64),
 ) -> Result<i64> {
-    if let Some(id) = org_named(conn, name)? {
+    if let Some(id) = membership::orgs::named(conn, name)? {
         return Ok(id);
     }
     Ok(orgs::create(
@@ -386,16 +377,19 @@ pub async fn demo(db: &Db, base_url: &str, posters: &Path) -> Result<Demo> {
                     (31.8510, 117.2600),
                 )?;
                 let mut rng = StdRng::seed_from_u64(2026);
-                let mut rows: Vec<(i64, StationInput)> =
-                    vec![(org_named(conn, "包河区总工会")?.unwrap_or(hefei), first)];
-                let nanjing_city = org_named(conn, "南京市总工会")?;
+                let mut rows: Vec<(i64, StationInput)> = vec![(
+                    membership::orgs::named(conn, "包河区总工会")?.unwrap_or(hefei),
+                    first,
+                )];
+                let nanjing_city = membership::orgs::named(conn, "南京市总工会")?;
                 for district in NANJING.iter().chain(HEFEI) {
                     let fallback = if district.city == "南京市" {
                         nanjing_city
                     } else {
                         Some(hefei)
                     };
-                    let Some(org_id) = org_named(conn, district.org)?.or(fallback) else {
+                    let Some(org_id) = membership::orgs::named(conn, district.org)?.or(fallback)
+                    else {
                         continue;
                     };
                     for _ in 0..PER_DISTRICT {
