@@ -372,3 +372,57 @@ async fn a_json_demo_start_logs_json_only_and_seeds_the_journey_once() {
         .any(|e| message(e) == "demo data already present"));
     assert_eq!(stamp(&logins_file), before, "the logins file was rewritten");
 }
+
+/// A member's phone, name and ID number never reach the log, before their account is deleted
+/// or after (PIPL Art. 47: nothing written afterwards may hold them either): the request log
+/// names routes, not paths with values, and the events name accounts by id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_member_leaves_no_trace_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path()).await;
+    let logins = demo_logins(&dir.path().join("data/demo-logins.txt"));
+    let staff_password = &logins.iter().find(|(p, _)| p == STAFF_PHONE).unwrap().1;
+    let staff = server.login(STAFF_PHONE, staff_password).await;
+    let member = join_as_rider(&server, dir.path(), &staff).await;
+    server.get("/v1/me/card", &member).await;
+    server.get("/v1/me/export", &member).await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::DELETE,
+            "/v1/me",
+            Some(&member),
+            Some(json!({ "password": MEMBER_PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 204, "{body}");
+    // After the deletion: the old token, the old phone, and staff looking the member up.
+    let (status, _) = server
+        .call(reqwest::Method::GET, "/v1/me", Some(&member), None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = server
+        .call(
+            reqwest::Method::POST,
+            "/v1/auth/login",
+            None,
+            Some(json!({ "phone": MEMBER_PHONE, "password": MEMBER_PASSWORD })),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let org = server.get("/v1/me", &staff).await["staff_scopes"][0]["org_id"].clone();
+    let found = server
+        .get(
+            &format!("/v1/admin/orgs/{org}/members?q={MEMBER_PHONE}"),
+            &staff,
+        )
+        .await;
+    assert_eq!(found["items"], json!([]), "{found}");
+
+    let lines = server.stop();
+    let events = assert_json_only(&lines, &[]);
+    assert!(events.iter().any(|e| message(e) == "account deleted"));
+    for trace in [MEMBER_PHONE, "139****5678", "张三", "11010519491231002X"] {
+        let leaked: Vec<_> = lines.iter().filter(|l| l.contains(trace)).collect();
+        assert!(leaked.is_empty(), "{trace} is in the log: {leaked:?}");
+    }
+}
