@@ -40,7 +40,7 @@ impl Weight {
     /// Two figures, `{name}_wire_bytes` and `{name}_wire_bytes_compressed`, and their line.
     pub fn figures(&self, name: &str) -> Vec<Figure> {
         let encoding = if self.encoding.is_empty() {
-            "not compressed: under 1 KB".to_owned()
+            "not compressed: a body under 1 KB".to_owned()
         } else {
             self.encoding.clone()
         };

@@ -179,6 +179,7 @@ fn params_of(path: &str) -> NearbyParams {
             "lng" => params.lng = value,
             "amenities" => params.amenities = value,
             "open_now" => params.open_now = value,
+            "at" => params.at = value,
             other => unreachable!("queries() writes no {other}"),
         }
     }
