@@ -477,6 +477,7 @@ fn prepare_joiners(
             },
         )?;
         let mut accounts = Vec::with_capacity(count);
+        let policy = identity::IdentityConfig::new("").consent_policy;
         for i in 0..count {
             let id: i64 = diesel::insert_into(a::table)
                 .values((
@@ -497,10 +498,17 @@ fn prepare_joiners(
                     rn::id_number_hash.eq(format!("drill-id-{i}")),
                     rn::id_number_masked.eq("320***********000X"),
                     rn::consent_at.eq(now),
-                    rn::consent_policy.eq("2026-11"),
+                    rn::consent_policy.eq(&policy),
                     rn::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            // Joining needs consent to the policy the server asks for.
+            identity::personal_data::give_consent(
+                conn,
+                id,
+                identity::personal_data::REAL_NAME,
+                &policy,
+            )?;
             accounts.push(id);
         }
         Ok::<_, platform::Error>((code, accounts))
