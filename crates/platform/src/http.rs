@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::error::{JsonPayloadError, PathError};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
@@ -172,11 +172,11 @@ pub async fn observe(
     Ok(res)
 }
 
-/// Extractor settings: every malformed body, query or path becomes a problem+json with the
-/// right status (400 unparseable, 413 too large, 415 wrong type, 422 wrong value).
+/// Extractor settings: every malformed body or path becomes a problem+json with the right
+/// status (400 unparseable, 413 too large, 415 wrong type, 404 a path that names nothing).
+/// Queries and the values in a body are checked by [`crate::extract`], which names the field.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig) {
     cfg.app_data(json_config(JSON_LIMIT))
-        .app_data(web::QueryConfig::default().error_handler(query_error))
         .app_data(web::PathConfig::default().error_handler(path_error));
 }
 
@@ -198,12 +198,6 @@ fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
         _ => ErrorCode::MalformedRequest,
     };
     Error::new(code).with_cause(anyhow::anyhow!("{err}")).into()
-}
-
-fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    Error::new(ErrorCode::InvalidField)
-        .with_cause(anyhow::anyhow!("{err}"))
-        .into()
 }
 
 fn path_error(err: PathError, _req: &HttpRequest) -> actix_web::Error {

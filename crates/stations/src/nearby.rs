@@ -463,13 +463,9 @@ mod tests {
         }
     }
 
+    /// The query string as the route's extractor hands it over.
     fn params(query: &str) -> NearbyParams {
-        serde_urlencoded_like(query)
-    }
-
-    /// The query string as actix would hand it over.
-    fn serde_urlencoded_like(query: &str) -> NearbyParams {
-        actix_web::web::Query::<NearbyParams>::from_query(query)
+        platform::extract::Query::<NearbyParams>::from_query(query)
             .unwrap()
             .into_inner()
     }
