@@ -19,6 +19,7 @@ pub struct Rules {
     pub occupations: Vec<Occupation>,
     /// Only members who first joined the union at most this many days ago ("warm-the-new").
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 3650)]
     pub joined_within_days: Option<u32>,
     /// Only members who first joined before this date (Asia/Shanghai).
     #[serde(default, skip_serializing_if = "Option::is_none")]

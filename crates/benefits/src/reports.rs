@@ -240,22 +240,38 @@ impl Reports {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Summary {
+    #[schema(minimum = 30, maximum = 260)]
     pub height_cm: Option<f64>,
+    #[schema(minimum = 2, maximum = 400)]
     pub weight_kg: Option<f64>,
     /// e.g. "120/80".
+    #[schema(max_length = 16)]
     pub blood_pressure: Option<String>,
+    #[schema(minimum = 20, maximum = 300)]
     pub heart_rate_bpm: Option<i32>,
+    #[schema(minimum = 0.5, maximum = 60)]
     pub blood_glucose_mmol_l: Option<f64>,
-    /// The doctor's conclusion.
+    /// The doctor's conclusion, up to 2000 characters (lines allowed).
+    #[schema(schema_with = conclusion_schema)]
     pub conclusion: String,
+    #[schema(max_length = 2000)]
     pub advice: Option<String>,
+}
+
+/// The conclusion's rule as a schema: 1 to 2000 characters, not all blank.
+fn conclusion_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(2000))
+        .pattern(Some(platform::text::NOT_BLANK_PATTERN))
+        .build()
 }
 
 impl Summary {
     pub fn validate(self) -> Result<Summary> {
         let bad = |field| Err(Error::invalid(ErrorCode::InvalidField, field));
-        let conclusion = self.conclusion.trim();
-        if conclusion.is_empty() || conclusion.chars().count() > 2000 {
+        if self.conclusion.trim().is_empty() || self.conclusion.chars().count() > 2000 {
             return bad("summary.conclusion");
         }
         if self
@@ -265,7 +281,11 @@ impl Summary {
         {
             return bad("summary.advice");
         }
-        if self.blood_pressure.as_ref().is_some_and(|bp| bp.len() > 16) {
+        if self
+            .blood_pressure
+            .as_ref()
+            .is_some_and(|bp| bp.chars().count() > 16)
+        {
             return bad("summary.blood_pressure");
         }
         let in_range = |v: Option<f64>, lo: f64, hi: f64| {

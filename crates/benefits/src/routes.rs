@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use identity::auth::Caller;
 use identity::AuthUser;
 use membership::applications::{self, ActiveMember};
-use membership::orgs::{text, Location};
+use membership::orgs::Location;
 use platform::clock::now;
 use platform::db::write_tx;
 use platform::error::Problem;
@@ -15,6 +15,7 @@ use platform::extract::{Json, Query};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
 use platform::pagination::{PageQuery, Paged};
+use platform::text::Text;
 use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -100,30 +101,34 @@ fn member(conn: &mut DbConn, account_id: i64) -> Result<ActiveMember> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateProgram {
-    /// health_check or gift_pack.
-    pub kind: String,
-    pub title: String,
+    pub kind: ProgramKind,
+    pub title: Text<100>,
+    /// Up to 2000 characters.
     #[serde(default)]
+    #[schema(max_length = 2000)]
     pub description: String,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// Claims or bookings per member (default 1).
+    #[schema(minimum = 1, maximum = 10)]
     pub per_member_limit: Option<i32>,
     #[serde(default)]
     pub eligibility: Rules,
-    /// Gift packs: how many.
+    /// Gift packs: how many (required for them; health checks have none).
+    #[schema(minimum = 1, maximum = 10_000_000)]
     pub stock: Option<i32>,
     /// Gift packs: first_come (default) or draw.
-    pub mode: Option<String>,
+    pub mode: Option<Mode>,
     /// Fair mode: when entries close and the draw may run.
     pub entry_closes_at: Option<DateTime<Utc>>,
     /// Vouchers not redeemed within this many days expire and go back to stock.
+    #[schema(minimum = 1, maximum = 365)]
     pub voucher_valid_days: Option<i32>,
 }
 
 fn new_program(org_id: i64, by: i64, body: CreateProgram) -> Result<NewProgram> {
     let bad = |field| Error::invalid(ErrorCode::InvalidField, field);
-    let kind = ProgramKind::parse(&body.kind).ok_or_else(|| bad("kind"))?;
+    let kind = body.kind;
     if body.starts_at >= body.ends_at {
         return Err(bad("ends_at"));
     }
@@ -131,14 +136,11 @@ fn new_program(org_id: i64, by: i64, body: CreateProgram) -> Result<NewProgram> 
     if !(1..=10).contains(&per_member_limit) {
         return Err(bad("per_member_limit"));
     }
-    let description = body.description.trim().to_owned();
-    if description.chars().count() > 2000 {
+    if body.description.chars().count() > 2000 {
         return Err(bad("description"));
     }
-    let mode = match body.mode.as_deref() {
-        None => Mode::FirstCome,
-        Some(m) => Mode::parse(m).ok_or_else(|| bad("mode"))?,
-    };
+    let description = body.description.trim().to_owned();
+    let mode = body.mode.unwrap_or(Mode::FirstCome);
     match kind {
         ProgramKind::GiftPack => {
             if !body.stock.is_some_and(|s| (1..=10_000_000).contains(&s)) {
@@ -174,7 +176,7 @@ fn new_program(org_id: i64, by: i64, body: CreateProgram) -> Result<NewProgram> 
     Ok(NewProgram {
         org_id,
         kind,
-        title: text(&body.title, "title", 100)?,
+        title: body.title.into_inner(),
         description,
         starts_at: body.starts_at.naive_utc(),
         ends_at: body.ends_at.naive_utc(),
@@ -234,12 +236,13 @@ async fn close(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateSession {
-    pub site_name: String,
-    pub address: String,
+    pub site_name: Text<100>,
+    pub address: Text<200>,
     pub location: Option<Location>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     /// Exams the truck can do in the session (about 200 a day).
+    #[schema(minimum = 1, maximum = 10_000)]
     pub capacity: i32,
 }
 
@@ -264,8 +267,8 @@ async fn create_session(
     }
     let new = NewSession {
         program_id,
-        site_name: text(&body.site_name, "site_name", 100)?,
-        address: text(&body.address, "address", 200)?,
+        site_name: body.site_name.into_inner(),
+        address: body.address.into_inner(),
         location: body.location.map(Location::validate).transpose()?,
         starts_at: body.starts_at.naive_utc(),
         ends_at: body.ends_at.naive_utc(),
@@ -347,7 +350,7 @@ async fn program_stats(
 #[derive(Deserialize, ToSchema)]
 pub struct RedeemRequest {
     /// The code read from a voucher or booking QR.
-    pub code: String,
+    pub code: Text<128>,
 }
 
 /// Redeem a scanned voucher or check in a booking by its code. A second scan says when and by
@@ -371,7 +374,7 @@ async fn redeem(
     caller: Caller,
     body: Json<RedeemRequest>,
 ) -> Result<HttpResponse> {
-    let code = body.into_inner().code.trim().to_owned();
+    let code = body.into_inner().code.into_inner();
     let window = benefits.config.check_in;
     let result = write(&db, move |conn| {
         redemptions::scan(conn, &caller.user, &caller.actor, &code, &window, now())
@@ -672,7 +675,7 @@ async fn my_vouchers(
     user: AuthUser,
     page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let page = page.page()?;
+    let page = page.page();
     let list = db
         .run(move |conn| claims::mine(conn, user.account_id, page))
         .await?;
@@ -698,7 +701,7 @@ async fn my_bookings(
     user: AuthUser,
     page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let page = page.page()?;
+    let page = page.page();
     let list = db
         .run(move |conn| bookings::mine(conn, user.account_id, page))
         .await?;
@@ -725,7 +728,7 @@ async fn my_benefits(
     user: AuthUser,
     page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let page = page.page()?;
+    let page = page.page();
     let list = db
         .run(move |conn| ledger::mine(conn, user.account_id, page))
         .await?;
@@ -741,7 +744,7 @@ async fn my_reports(
     user: AuthUser,
     page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
-    let page = page.page()?;
+    let page = page.page();
     let protector = benefits.reports.protector().clone();
     let list = db
         .run(move |conn| reports::mine(conn, &protector, user.account_id, page))

@@ -36,6 +36,14 @@ static SMS_BUDGET: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
     )
 });
 
+/// A code's form as a schema: six digits.
+pub fn code_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some("^[0-9]{6}$"))
+        .build()
+}
+
 impl Identity {
     /// Counts one SMS against the service's hourly budget (shared by every instance through
     /// the coordination store); refused with 503 and the wait until the next hour when it is

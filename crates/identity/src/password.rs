@@ -7,20 +7,35 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use platform::{Error, ErrorCode, Result};
 use tokio::sync::Semaphore;
 
-/// A password that meets the policy: 8 to 128 characters with at least one letter and one digit.
+/// A password that meets the policy: 8 to 128 characters with at least one Latin letter and one
+/// digit (what a phone's password keyboard types; any other character may come beside them).
 pub struct Password(String);
+
+/// The policy's "a letter and a digit, in either order" as a pattern (found anywhere); the
+/// length is the schema's `minLength`/`maxLength`.
+const PATTERN: &str = "[A-Za-z][\\s\\S]*[0-9]|[0-9][\\s\\S]*[A-Za-z]";
 
 impl Password {
     pub fn parse(input: &str, field: &'static str) -> Result<Password> {
         let len = input.chars().count();
         let ok = (8..=128).contains(&len)
-            && input.chars().any(char::is_alphabetic)
+            && input.chars().any(|c| c.is_ascii_alphabetic())
             && input.chars().any(|c| c.is_ascii_digit());
         if ok {
             Ok(Password(input.to_owned()))
         } else {
             Err(Error::invalid(ErrorCode::WeakPassword, field))
         }
+    }
+
+    /// The policy as a schema, for the fields that set a password.
+    pub fn schema() -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(8))
+            .max_length(Some(128))
+            .pattern(Some(PATTERN))
+            .build()
     }
 
     /// A new random password that always meets the policy, for generated logins (demo data,
@@ -128,10 +143,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_schema_pattern_takes_exactly_what_parse_takes() {
+        let pattern = regex::Regex::new(PATTERN).unwrap();
+        for input in [
+            "abcdefg1",
+            "1abcdefg",
+            "abc\n1defg",
+            "abcdefgh",
+            "12345678",
+            "密码密码1234",
+            "密码密码abcd",
+            "ÄÖÜßéèêë1",
+        ] {
+            let long_enough = input.chars().count() >= 8;
+            assert_eq!(
+                long_enough && pattern.is_match(input),
+                Password::parse(input, "p").is_ok(),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
     fn policy_wants_length_letters_and_digits() {
         assert!(Password::parse("rider2026", "password").is_ok());
-        assert!(Password::parse("骑手骑手骑手2026", "password").is_ok());
-        for weak in ["short1", "onlyletters", "1234567890", &"a1".repeat(65)] {
+        assert!(Password::parse("骑手骑手qs2026", "password").is_ok());
+        // Letters of the password keyboard: a Chinese word and digits alone is refused.
+        for weak in [
+            "short1",
+            "onlyletters",
+            "1234567890",
+            &"a1".repeat(65),
+            "骑手骑手骑手2026",
+        ] {
             let err = Password::parse(weak, "password").err().expect(weak);
             assert_eq!(err.code(), ErrorCode::WeakPassword);
         }

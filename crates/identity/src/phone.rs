@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+/// [`Phone::parse`] as a regular expression: separators (space, `-`, U+3000) anywhere, an
+/// optional `+86`, `0086` or `86`, then `1[3-9]` and nine more digits.
+const PATTERN: &str = "^[ \\-\\u3000]*(?:(?:\\+[ \\-\\u3000]*8[ \\-\\u3000]*6|0[ \\-\\u3000]*0[ \\-\\u3000]*8[ \\-\\u3000]*6|8[ \\-\\u3000]*6)[ \\-\\u3000]*)?1[ \\-\\u3000]*[3-9](?:[ \\-\\u3000]*[0-9]){9}[ \\-\\u3000]*$";
+
 /// An 11-digit mainland mobile number `1[3-9]xxxxxxxxx`, normalised (no spaces, no +86).
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
@@ -31,6 +35,15 @@ impl Phone {
         &self.0
     }
 
+    /// [`Phone::parse`] as a schema: the same spellings, separators anywhere.
+    pub fn schema() -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(PATTERN))
+            .examples([serde_json::json!("13800138000")])
+            .build()
+    }
+
     /// `138****8000`: what responses and logs show.
     pub fn masked(&self) -> String {
         format!("{}****{}", &self.0[..3], &self.0[7..])
@@ -47,6 +60,51 @@ impl fmt::Debug for Phone {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_schema_pattern_takes_exactly_what_parse_takes() {
+        let pattern = regex::Regex::new(PATTERN).unwrap();
+        let mut inputs: Vec<String> = Vec::new();
+        for prefix in [
+            "", "+86", "0086", "86", "+86 ", "86-", "+", "+8686", "0", "8",
+        ] {
+            for number in [
+                "13800138000",
+                "19912345678",
+                "12800138000",
+                "1380013800",
+                "138001380001",
+                "23800138000",
+            ] {
+                for sep in ["", " ", "-", "\u{3000}", "  "] {
+                    let spaced: String = number
+                        .chars()
+                        .flat_map(|c| [c.to_string(), sep.to_owned()])
+                        .collect();
+                    inputs.push(format!("{prefix}{number}"));
+                    inputs.push(format!("{sep}{prefix}{spaced}"));
+                }
+            }
+        }
+        inputs.extend(
+            [
+                "",
+                " ",
+                "+86",
+                "1380013800a",
+                "138\t00138000",
+                "８6１3800138000",
+            ]
+            .map(String::from),
+        );
+        for input in inputs {
+            assert_eq!(
+                pattern.is_match(&input),
+                Phone::parse(&input).is_some(),
+                "{input:?}"
+            );
+        }
+    }
 
     #[test]
     fn accepts_mainland_mobiles_in_common_spellings() {

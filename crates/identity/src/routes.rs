@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use crate::accounts::StaffScope;
 use crate::auth::Caller;
 use crate::id_number::IdNumber;
+use crate::otp;
 use crate::password::Password;
 use crate::personal_data;
 use crate::phone::Phone;
@@ -78,6 +79,7 @@ fn phone(input: &str) -> Result<Phone> {
 #[derive(Deserialize, ToSchema)]
 pub struct OtpRequest {
     /// Mainland China mobile number, e.g. `13800138000`.
+    #[schema(schema_with = Phone::schema)]
     pub phone: String,
 }
 
@@ -109,10 +111,13 @@ async fn send_otp(
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(schema_with = Phone::schema)]
     pub phone: String,
     /// The 6-digit code from `/v1/auth/otp`.
+    #[schema(schema_with = otp::code_schema)]
     pub code: String,
-    /// 8 to 128 characters with letters and digits.
+    /// 8 to 128 characters with a Latin letter and a digit.
+    #[schema(schema_with = Password::schema)]
     pub password: String,
 }
 
@@ -141,6 +146,7 @@ async fn register(id: web::Data<Identity>, body: Json<RegisterRequest>) -> Resul
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(schema_with = Phone::schema)]
     pub phone: String,
     /// The password; or leave it out and send `code`.
     pub password: Option<String>,
@@ -174,10 +180,13 @@ async fn login(
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordResetRequest {
+    #[schema(schema_with = Phone::schema)]
     pub phone: String,
     /// The 6-digit code from `/v1/auth/otp`.
+    #[schema(schema_with = otp::code_schema)]
     pub code: String,
-    /// 8 to 128 characters with letters and digits.
+    /// 8 to 128 characters with a Latin letter and a digit.
+    #[schema(schema_with = Password::schema)]
     pub new_password: String,
 }
 
@@ -232,6 +241,8 @@ async fn logout(
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordChangeRequest {
     pub old_password: String,
+    /// 8 to 128 characters with a Latin letter and a digit.
+    #[schema(schema_with = Password::schema)]
     pub new_password: String,
 }
 

@@ -30,6 +30,24 @@ pub struct Details {
     pub work_city: String,
 }
 
+/// What a transfer changes of the current details; each left out stays as it is.
+#[derive(Debug, Clone, Default)]
+pub struct DetailChanges {
+    pub occupation: Option<Occupation>,
+    pub platform: Option<String>,
+    pub work_city: Option<String>,
+}
+
+impl DetailChanges {
+    fn over(self, current: Details) -> Details {
+        Details {
+            occupation: self.occupation.unwrap_or(current.occupation),
+            platform: self.platform.unwrap_or(current.platform),
+            work_city: self.work_city.unwrap_or(current.work_city),
+        }
+    }
+}
+
 /// An application or membership period.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MembershipView {
@@ -281,7 +299,7 @@ pub fn transfer(
     conn: &mut DbConn,
     account_id: i64,
     code: &JoinCode,
-    details: Option<Details>,
+    changes: DetailChanges,
 ) -> Result<Outcome> {
     identity::accounts::lock(conn, account_id)?;
     let code = join_codes::find(conn, code)?;
@@ -302,7 +320,7 @@ pub fn transfer(
         return Err(Error::new(ErrorCode::AlreadyInOrg));
     }
     join_codes::take_use(conn, &code)?;
-    let application = apply(conn, account_id, &code, details.unwrap_or(active.details))?;
+    let application = apply(conn, account_id, &code, changes.over(active.details))?;
     if code.auto_approve {
         activate(conn, &application, None)?;
     }

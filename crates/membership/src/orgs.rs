@@ -32,7 +32,9 @@ impl RegionCode {
 /// A point in GCJ-02, the system of China's maps.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub struct Location {
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
 }
 
@@ -82,14 +84,10 @@ type OrgRow = (
     NaiveDateTime,
 );
 
-/// Trims and bounds a free-text field (names, addresses, labels).
+/// Trims and bounds a free-text field (names, addresses, labels): `platform::text`'s rule.
 pub fn text(input: &str, field: &'static str, max_chars: usize) -> Result<String> {
-    let value = input.trim();
-    let len = value.chars().count();
-    if len == 0 || len > max_chars || value.chars().any(char::is_control) {
-        return Err(Error::invalid(ErrorCode::InvalidField, field));
-    }
-    Ok(value.to_owned())
+    platform::text::clean(input, max_chars)
+        .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, field))
 }
 
 /// The use case: staff of the parent (admins, for a top-level federation) found an org. The

@@ -265,7 +265,7 @@ mod tests {
             },
         )
         .unwrap();
-        applications::transfer(conn, worker, &code.code, None).unwrap();
+        applications::transfer(conn, worker, &code.code, Default::default()).unwrap();
         crate::staff::grant(conn, gulou, worker, admin).unwrap();
         let rows_before: i64 = ms::table.count().get_result(conn).unwrap();
 

@@ -12,20 +12,28 @@ use actix_web::http::header::{
 use actix_web::HttpResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use platform::error::Lang;
-use platform::{Error, ErrorCode, Result};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::members::{shanghai, Export, MemberRow};
 use crate::orgs::OrgRef;
 
-/// The `lang` query parameter: `zh` (also `zh-CN`) by default, or `en`.
-pub fn lang(value: Option<&str>) -> Result<Lang> {
-    match value {
-        None => Ok(Lang::ZhCn),
-        Some(v) if v.eq_ignore_ascii_case("zh") || v.eq_ignore_ascii_case("zh-CN") => {
-            Ok(Lang::ZhCn)
+/// The `lang` query parameter: `zh` (the default; `zh-CN` is taken too) or `en`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum CsvLang {
+    #[default]
+    #[serde(rename = "zh", alias = "zh-CN")]
+    Zh,
+    #[serde(rename = "en")]
+    En,
+}
+
+impl From<CsvLang> for Lang {
+    fn from(lang: CsvLang) -> Lang {
+        match lang {
+            CsvLang::Zh => Lang::ZhCn,
+            CsvLang::En => Lang::En,
         }
-        Some(v) if v.eq_ignore_ascii_case("en") => Ok(Lang::En),
-        Some(_) => Err(Error::invalid(ErrorCode::InvalidField, "lang")),
     }
 }
 
@@ -238,10 +246,13 @@ mod tests {
 
     #[test]
     fn lang_defaults_to_chinese_and_refuses_others() {
-        assert_eq!(lang(None).unwrap(), Lang::ZhCn);
-        assert_eq!(lang(Some("zh-CN")).unwrap(), Lang::ZhCn);
-        assert_eq!(lang(Some("EN")).unwrap(), Lang::En);
-        assert!(lang(Some("fr")).is_err());
+        let lang =
+            |v: &str| serde_json::from_value::<CsvLang>(serde_json::json!(v)).map(Lang::from);
+        assert_eq!(Lang::from(CsvLang::default()), Lang::ZhCn);
+        assert_eq!(lang("zh").unwrap(), Lang::ZhCn);
+        assert_eq!(lang("zh-CN").unwrap(), Lang::ZhCn);
+        assert_eq!(lang("en").unwrap(), Lang::En);
+        assert!(lang("fr").is_err());
     }
 
     #[test]

@@ -11,16 +11,17 @@ use platform::error::Problem;
 use platform::extract::{Json, Query};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
-use platform::pagination::{PageQuery, Paged};
+use platform::pagination::{Cursor, Limit, PageQuery, Paged};
+use platform::text::Text;
 use platform::{Db, Error, ErrorCode, Result};
 use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::applications::{self, Details, MembershipView, MyMembership, Outcome};
+use crate::applications::{self, DetailChanges, Details, MembershipView, MyMembership, Outcome};
 use crate::card::{self, Card, Verification};
 use crate::join_codes::{self, JoinCode, JoinCodeView, JoinPreview, NewJoinCode};
 use crate::members::{self, Filter, MemberRow};
-use crate::orgs::{self, text, Location, NewOrg, OrgView, RegionCode};
+use crate::orgs::{self, Location, NewOrg, OrgView, RegionCode};
 use crate::roster_csv;
 use crate::staff::{self, StaffGrant};
 use crate::vocab::{Occupation, OrgKind, Status};
@@ -82,8 +83,12 @@ where
     db.run(move |conn| write_tx(conn, f)).await
 }
 
-fn occupation(input: &str) -> Result<Occupation> {
-    Occupation::parse(input).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "occupation"))
+platform::vocabulary! {
+    /// What a list answers in: a page of JSON, or every match as a spreadsheet.
+    ListFormat {
+        Json = "json",
+        Csv = "csv",
+    }
 }
 
 // ---- orgs and staff ----
@@ -92,12 +97,12 @@ fn occupation(input: &str) -> Result<Occupation> {
 pub struct CreateOrg {
     /// The parent org; omitted only for a top-level federation (admins only).
     pub parent_id: Option<i64>,
-    /// federation, city, district, street, community, industry or enterprise.
-    pub kind: String,
-    pub name: String,
+    pub kind: OrgKind,
+    pub name: Text<100>,
     /// 6-digit administrative division code, e.g. 320102.
+    #[schema(pattern = "^[1-8][0-9]{5}$")]
     pub region_code: String,
-    pub address: String,
+    pub address: Text<200>,
     pub location: Option<Location>,
 }
 
@@ -113,11 +118,10 @@ async fn create_org(
     let body = body.into_inner();
     let new = NewOrg {
         parent_id: body.parent_id,
-        kind: OrgKind::parse(&body.kind)
-            .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "kind"))?,
-        name: text(&body.name, "name", 100)?,
+        kind: body.kind,
+        name: body.name.into_inner(),
         region_code: RegionCode::parse(&body.region_code)?,
-        address: text(&body.address, "address", 200)?,
+        address: body.address.into_inner(),
         location: body.location.map(Location::validate).transpose()?,
     };
     let view = write(&db, move |conn| {
@@ -139,6 +143,7 @@ async fn get_org(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse> 
 #[derive(Deserialize, ToSchema)]
 pub struct GrantStaff {
     /// The phone number of an existing account.
+    #[schema(schema_with = Phone::schema)]
     pub phone: String,
 }
 
@@ -176,10 +181,11 @@ async fn grant_staff(
 #[derive(Deserialize, ToSchema)]
 pub struct CreateJoinCode {
     /// What the poster is for, e.g. "2026 summer service fair".
-    pub label: String,
-    /// RFC 3339; the code stops working then.
+    pub label: Text<60>,
+    /// RFC 3339, in the future; the code stops working then.
     pub expires_at: Option<DateTime<Utc>>,
     /// How many joins the code allows.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub max_uses: Option<i32>,
     /// Joins are active at once instead of waiting for review (default false).
     #[serde(default)]
@@ -199,7 +205,7 @@ async fn create_join_code(
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let body = body.into_inner();
-    let label = text(&body.label, "label", 60)?;
+    let label = body.label.into_inner();
     if body.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(Error::invalid(ErrorCode::InvalidField, "expires_at"));
     }
@@ -233,7 +239,7 @@ async fn list_join_codes(
     page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let page = page.page()?;
+    let page = page.page();
     let list = db
         .run(move |conn| {
             staff::require(conn, &user, org_id)?;
@@ -378,19 +384,10 @@ fn escape_html(text: &str) -> String {
 #[derive(Deserialize, ToSchema)]
 pub struct JoinRequest {
     pub join_code: String,
-    /// rider, courier, ride_hailing_driver, truck_driver or other.
-    pub occupation: String,
+    pub occupation: Occupation,
     /// Platform or employer, e.g. 美团.
-    pub platform: String,
-    pub work_city: String,
-}
-
-fn details(occupation_text: &str, platform: &str, work_city: &str) -> Result<Details> {
-    Ok(Details {
-        occupation: occupation(occupation_text)?,
-        platform: text(platform, "platform", 40)?,
-        work_city: text(work_city, "work_city", 40)?,
-    })
+    pub platform: Text<40>,
+    pub work_city: Text<40>,
 }
 
 fn outcome_response(outcome: Outcome) -> HttpResponse {
@@ -413,8 +410,13 @@ async fn join(
     user: AuthUser,
     body: Json<JoinRequest>,
 ) -> Result<HttpResponse> {
+    let body = body.into_inner();
     let code = JoinCode::parse(&body.join_code)?;
-    let details = details(&body.occupation, &body.platform, &body.work_city)?;
+    let details = Details {
+        occupation: body.occupation,
+        platform: body.platform.into_inner(),
+        work_city: body.work_city.into_inner(),
+    };
     let policy = identity.config.consent_policy.clone();
     let outcome = write(&db, move |conn| {
         applications::join(conn, user.account_id, &code, details, &policy)
@@ -436,10 +438,10 @@ async fn my_membership(db: web::Data<Db>, user: AuthUser) -> Result<HttpResponse
 #[derive(Deserialize, ToSchema)]
 pub struct TransferRequest {
     pub join_code: String,
-    /// Defaults to the current membership's.
-    pub occupation: Option<String>,
-    pub platform: Option<String>,
-    pub work_city: Option<String>,
+    /// Each of these three defaults to the current membership's.
+    pub occupation: Option<Occupation>,
+    pub platform: Option<Text<40>>,
+    pub work_city: Option<Text<40>>,
 }
 
 /// Move to the union of another code; the current period ends when the new one starts.
@@ -454,13 +456,13 @@ async fn transfer(
 ) -> Result<HttpResponse> {
     let body = body.into_inner();
     let code = JoinCode::parse(&body.join_code)?;
-    let details = match (&body.occupation, &body.platform, &body.work_city) {
-        (None, None, None) => None,
-        (Some(o), Some(p), Some(c)) => Some(details(o, p, c)?),
-        _ => return Err(Error::invalid(ErrorCode::InvalidField, "occupation")),
+    let changes = DetailChanges {
+        occupation: body.occupation,
+        platform: body.platform.map(Text::into_inner),
+        work_city: body.work_city.map(Text::into_inner),
     };
     let outcome = write(&db, move |conn| {
-        applications::transfer(conn, user.account_id, &code, details)
+        applications::transfer(conn, user.account_id, &code, changes)
     })
     .await?;
     Ok(outcome_response(outcome))
@@ -468,7 +470,7 @@ async fn transfer(
 
 #[derive(Deserialize, ToSchema)]
 pub struct LeaveRequest {
-    pub reason: String,
+    pub reason: Text<200>,
 }
 
 /// Leave the union (or withdraw a pending application), with a reason.
@@ -480,7 +482,7 @@ async fn leave(
     user: AuthUser,
     body: Json<LeaveRequest>,
 ) -> Result<HttpResponse> {
-    let reason = text(&body.reason, "reason", 200)?;
+    let reason = body.into_inner().reason.into_inner();
     let mine = write(&db, move |conn| {
         applications::leave(conn, user.account_id, &reason)
     })
@@ -538,7 +540,7 @@ async fn list_applications(
     page: Query<PageQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let page = page.page()?;
+    let page = page.page();
     let identity = identity.into_inner();
     let list = db
         .run(move |conn| {
@@ -564,7 +566,7 @@ async fn approve(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Resul
 #[derive(Deserialize, ToSchema)]
 pub struct RejectRequest {
     /// Shown to the applicant.
-    pub reason: String,
+    pub reason: Text<200>,
 }
 
 /// Reject a pending application with a reason the worker sees.
@@ -578,7 +580,7 @@ async fn reject(
     body: Json<RejectRequest>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let reason = text(&body.reason, "reason", 200)?;
+    let reason = body.into_inner().reason.into_inner();
     let view = write(&db, move |conn| {
         applications::reject(conn, &caller.user, &caller.actor, id, &reason)
     })
@@ -590,8 +592,10 @@ async fn reject(
 #[into_params(parameter_in = Query)]
 pub struct MembersQuery {
     /// active (default), pending, ended, rejected or withdrawn.
-    pub status: Option<String>,
-    pub occupation: Option<String>,
+    #[param(inline)]
+    pub status: Option<Status>,
+    #[param(inline)]
+    pub occupation: Option<Occupation>,
     pub platform: Option<String>,
     /// YYYY-MM-DD, Asia/Shanghai.
     pub joined_from: Option<NaiveDate>,
@@ -599,11 +603,15 @@ pub struct MembersQuery {
     /// A name fragment, a full mobile number, or a member number.
     pub q: Option<String>,
     /// `csv` for a spreadsheet of every match (UTF-8 with BOM, personal data masked).
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<ListFormat>,
     /// The CSV's headers and labels: `zh` (default) or `en` (field names and codes).
-    pub lang: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    #[param(inline)]
+    pub lang: Option<roster_csv::CsvLang>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
 }
 
 /// Members of the org's subtree: filter, search, page, or export as CSV.
@@ -622,30 +630,20 @@ async fn list_members(
     let org_id = id.into_inner();
     let query = query.into_inner();
     let filter = Filter {
-        status: query
-            .status
-            .as_deref()
-            .map(|s| {
-                Status::parse(s).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "status"))
-            })
-            .transpose()?,
-        occupation: query.occupation.as_deref().map(occupation).transpose()?,
+        status: query.status,
+        occupation: query.occupation,
         platform: query.platform,
         joined_from: query.joined_from,
         joined_to: query.joined_to,
         q: query.q,
     };
-    let csv = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(_) => return Err(Error::invalid(ErrorCode::InvalidField, "format")),
-    };
-    let lang = roster_csv::lang(query.lang.as_deref())?;
+    let csv = query.format == Some(ListFormat::Csv);
+    let lang = query.lang.unwrap_or_default().into();
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor,
     }
-    .page()?;
+    .page();
     let identity = identity.into_inner();
     if csv {
         let export = db
@@ -696,9 +694,12 @@ async fn verify_card(
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only actions starting with this, e.g. `membership.` or `members.export`.
+    #[param(schema_with = ActionPrefix::schema)]
     pub action: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
 }
 
 /// The audit log, newest first: who approved, exported, created or changed what, when and
@@ -725,7 +726,7 @@ async fn audit_log(
         limit: query.limit,
         cursor: query.cursor,
     }
-    .page()?;
+    .page();
     let list = db
         .run(move |conn| audit::list(conn, &user, org_id, action.as_ref(), page))
         .await?;

@@ -187,6 +187,14 @@ impl ActionPrefix {
             .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, field))
     }
 
+    /// The rule of [`ActionPrefix::parse`] as a schema.
+    pub fn schema() -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[a-z0-9_.]{1,64}$"))
+            .build()
+    }
+
     /// The LIKE pattern, `_` escaped (it is a wildcard there).
     fn pattern(&self) -> String {
         format!("{}%", self.0.replace('_', "\\_"))

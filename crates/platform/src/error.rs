@@ -91,7 +91,7 @@ error_codes! {
     InvalidField = (422, "invalid_field", "Invalid value", "字段取值无效。", "A field has an invalid value."),
     MissingField = (422, "missing_field", "Missing field", "缺少必填字段。", "A required field is missing."),
     InvalidPhone = (422, "invalid_phone", "Invalid phone number", "请输入正确的中国大陆手机号（11 位）。", "Enter a valid mainland China mobile number (11 digits)."),
-    WeakPassword = (422, "weak_password", "Password too weak", "密码需为 8 至 128 位，且同时包含字母和数字。", "The password must be 8 to 128 characters and contain letters and digits."),
+    WeakPassword = (422, "weak_password", "Password too weak", "密码需为 8 至 128 位，且同时包含英文字母和数字。", "The password must be 8 to 128 characters and contain a Latin letter and a digit."),
     WrongPassword = (422, "wrong_password", "Wrong current password", "当前密码不正确。", "The current password is wrong."),
     OtpInvalid = (422, "otp_invalid", "Wrong verification code", "验证码不正确。", "The verification code is wrong."),
     OtpExpired = (422, "otp_expired", "Verification code expired", "验证码已失效，请重新获取。", "The verification code has expired or was used up; request a new one."),

@@ -40,7 +40,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = web::Json::<serde_json::Value>::from_request(req, payload);
         Box::pin(async move {
-            let value = body.await?.into_inner();
+            let mut value = body.await?.into_inner();
+            integral_numbers(&mut value);
             serde_path_to_error::deserialize(value)
                 .map(Json)
                 .map_err(|e| body_refusal(&e).into())
@@ -89,6 +90,24 @@ fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     let parts = form_urlencoded::parse(query.as_bytes());
     serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(parts))
         .map_err(|e| refusal(e.path(), &e.inner().to_string()))
+}
+
+/// JSON has one number type: `176.0` is the integer 176 to JSON Schema (and to JavaScript, which
+/// may well write it so), while serde refuses it for an integer field. Numbers without a
+/// fraction become integers before the body is read into its type; float fields take them too.
+fn integral_numbers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            let integral = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15);
+            if let (true, Some(f)) = (n.is_f64(), integral) {
+                *n = serde_json::Number::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 /// The problem for a body that parsed as JSON but does not fit the type.
@@ -160,6 +179,18 @@ mod tests {
         );
         assert_eq!(named("kind=x"), (ErrorCode::MissingField, "lat".into()));
         assert_eq!(named("lat="), (ErrorCode::InvalidField, "lat".into()));
+    }
+
+    #[test]
+    fn numbers_without_a_fraction_read_as_integers() {
+        let mut value = serde_json::json!({ "n": 176.0, "xs": [1.5, 2.0], "f": -0.0 });
+        integral_numbers(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({ "n": 176, "xs": [1.5, 2], "f": 0 })
+        );
+        let float: f64 = serde_json::from_value(value["n"].clone()).unwrap();
+        assert_eq!(float, 176.0);
     }
 
     #[test]

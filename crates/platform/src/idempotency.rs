@@ -33,6 +33,11 @@ use crate::db::{is_unique_violation, Db};
 use crate::error::{Error, ErrorCode, Result};
 use crate::schema::idempotency_keys as ik;
 
+/// An `Idempotency-Key` is 1 to 255 visible ASCII characters (tabs and spaces only inside,
+/// since HTTP trims them at the ends): what `HeaderValue::to_str` reads, as the spec says it.
+pub const MAX_KEY_LEN: usize = 255;
+pub const KEY_PATTERN: &str = "^[!-~]([\\t -~]*[!-~])?$";
+
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 pub const REPLAYED: HeaderName = HeaderName::from_static("idempotency-replayed");
 
@@ -103,7 +108,7 @@ async fn prepare(req: &mut ServiceRequest, body_limit: usize) -> Result<Option<K
         return Ok(None);
     };
     let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_owned(),
+        Ok(k) if !k.is_empty() && k.len() <= MAX_KEY_LEN => k.to_owned(),
         _ => return Err(Error::invalid(ErrorCode::InvalidField, "Idempotency-Key")),
     };
     let declared = req

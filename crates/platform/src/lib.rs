@@ -18,6 +18,7 @@ pub mod rights;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 pub mod vocab;
 
 pub use coord::{Coordinator, Rate};

@@ -1,28 +1,99 @@
 //! Cursor pagination: `?limit=` (default 20, max 100) and `?cursor=`, answered with
-//! `{"items": [...], "next_cursor": null | "..."}`. Cursors are opaque to clients; inside they
-//! name the last id seen, so pages stay stable while rows are added.
+//! `{"items": [...], "next_cursor": null | "..."}`. A cursor names the last id seen, so pages
+//! stay stable while rows are added; clients pass back what they were given. Both parameters
+//! are validated newtypes whose schemas state exactly what the server takes.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use std::borrow::Cow;
 
-use crate::error::{Error, ErrorCode, Result};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
-#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+/// Items per page, 1 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(i64);
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(deserializer)?;
+        if (1..=MAX_LIMIT).contains(&n) {
+            Ok(Limit(n))
+        } else {
+            Err(serde::de::Error::custom(format_args!(
+                "expected 1 to {MAX_LIMIT}"
+            )))
+        }
+    }
+}
+
+impl PartialSchema for Limit {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_LIMIT))
+            .into()
+    }
+}
+
+impl ToSchema for Limit {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Limit")
+    }
+}
+
+/// Where a page starts: the `next_cursor` of the one before. At most 18 digits, so that every
+/// value the schema allows is one the server reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor(i64);
+
+const CURSOR_PATTERN: &str = "^[0-9]{1,18}$";
+
+impl Cursor {
+    fn parse(text: &str) -> Option<Cursor> {
+        let digits = (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        digits.then(|| text.parse().ok().map(Cursor))?
+    }
+}
+
+impl<'de> Deserialize<'de> for Cursor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = Cow::<str>::deserialize(deserializer)?;
+        Cursor::parse(&text).ok_or_else(|| serde::de::Error::custom("not a cursor of this list"))
+    }
+}
+
+impl PartialSchema for Cursor {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(CURSOR_PATTERN))
+            .into()
+    }
+}
+
+impl ToSchema for Cursor {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Cursor")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 100 (default 20).
-    #[param(minimum = 1, maximum = 100)]
-    pub limit: Option<i64>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
     /// `next_cursor` of the previous page.
-    pub cursor: Option<String>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
 }
 
-/// A validated page request: items with an id below `before` (newest first), `limit` of them.
+/// A page request: items with an id below `before` (newest first), `limit` of them.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
     pub limit: i64,
@@ -30,29 +101,16 @@ pub struct Page {
 }
 
 impl PageQuery {
-    pub fn page(&self) -> Result<Page> {
-        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
-        if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::invalid(ErrorCode::InvalidField, "limit"));
+    pub fn page(&self) -> Page {
+        Page {
+            limit: self.limit.map_or(DEFAULT_LIMIT, |l| l.0),
+            before: self.cursor.map(|c| c.0),
         }
-        let before = match &self.cursor {
-            None => None,
-            Some(c) => {
-                Some(decode(c).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "cursor"))?)
-            }
-        };
-        Ok(Page { limit, before })
     }
 }
 
-fn decode(cursor: &str) -> Option<i64> {
-    let raw = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    text.strip_prefix("v1:")?.parse().ok()
-}
-
 fn encode(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("v1:{id}"))
+    id.to_string()
 }
 
 /// One page of a list.
@@ -85,39 +143,39 @@ impl<T> Paged<T> {
 mod tests {
     use super::*;
 
+    fn query(q: &str) -> Result<PageQuery, String> {
+        serde_urlencoded::from_str(q).map_err(|e| e.to_string())
+    }
+
     #[test]
-    fn cursors_round_trip_and_bad_input_names_the_field() {
-        let page = PageQuery {
-            limit: Some(2),
-            cursor: None,
-        }
-        .page()
-        .unwrap();
+    fn cursors_round_trip_and_bad_input_is_refused() {
+        let page = query("limit=2").unwrap().page();
         let paged = Paged::from_rows(vec![9, 8, 7], page, |x| *x);
         assert_eq!(paged.items, vec![9, 8]);
-        let next = PageQuery {
-            limit: Some(2),
-            cursor: paged.next_cursor,
-        }
-        .page()
-        .unwrap();
+        let next = format!("limit=2&cursor={}", paged.next_cursor.unwrap());
+        let next = query(&next).unwrap().page();
         assert_eq!(next.before, Some(8));
         let last = Paged::from_rows(vec![7], next, |x| *x);
         assert_eq!(last.next_cursor, None);
+        assert_eq!(query("").unwrap().page().limit, DEFAULT_LIMIT);
 
-        let bad = PageQuery {
-            limit: Some(101),
-            cursor: None,
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=x",
+            "cursor=",
+            "cursor=garbage",
+            "cursor=-1",
+        ] {
+            assert!(query(bad).is_err(), "{bad}");
         }
-        .page()
-        .unwrap_err();
-        assert_eq!(bad.field(), Some("limit"));
-        let bad = PageQuery {
-            limit: None,
-            cursor: Some("garbage".into()),
-        }
-        .page()
-        .unwrap_err();
-        assert_eq!(bad.field(), Some("cursor"));
+        assert!(query(&format!("cursor={}", "9".repeat(19))).is_err());
+        assert_eq!(
+            query(&format!("cursor={}", "9".repeat(18)))
+                .unwrap()
+                .page()
+                .before,
+            Some(999_999_999_999_999_999)
+        );
     }
 }

@@ -137,7 +137,7 @@ async fn admin_create(
         None => (Password::generate().as_str().to_owned(), true),
     };
     let parsed = Password::parse(&password, "password").map_err(|_| {
-        anyhow::anyhow!("the password needs 8-128 characters with letters and digits")
+        anyhow::anyhow!("the password needs 8-128 characters with a Latin letter and a digit")
     })?;
     let (id, created) = state
         .identity

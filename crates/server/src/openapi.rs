@@ -30,7 +30,36 @@ pub fn spec() -> Value {
     let mut spec = serde_json::to_value(&doc).expect("the spec serialises");
     problems_as_problem_json(&mut spec);
     standard_refusals(&mut spec);
+    idempotency_keys(&mut spec);
     spec
+}
+
+/// Every `Idempotency-Key` parameter states the key's form (`platform::idempotency`), so a
+/// generated client cannot send one the server refuses.
+fn idempotency_keys(spec: &mut Value) {
+    let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let operations = paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(params) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for param in params.iter_mut().filter(|p| p["name"] == "Idempotency-Key") {
+            param["schema"] = serde_json::json!({
+                "type": "string",
+                "minLength": 1,
+                "maxLength": platform::idempotency::MAX_KEY_LEN,
+                "pattern": platform::idempotency::KEY_PATTERN,
+            });
+        }
+    }
 }
 
 /// The refusals every route of a kind can give, from the layers in front of its handler, so

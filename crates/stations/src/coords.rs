@@ -37,7 +37,9 @@ impl LatLng {
 /// A point as the API shows and takes it: `lat`, `lng` in degrees.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
 pub struct Point {
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
+    #[schema(minimum = -180, maximum = 180)]
     pub lng: f64,
 }
 
@@ -152,6 +154,11 @@ pub fn gcj02_to_bd09(p: LatLng) -> LatLng {
 
 /// BD-09 (Baidu) to GCJ-02.
 pub fn bd09_to_gcj02(p: LatLng) -> LatLng {
+    // Baidu's offset exists only over China, like GCJ-02's; applied at the poles or the date
+    // line it would move a point off the globe.
+    if out_of_china(p) {
+        return p;
+    }
     let (x, y) = (p.lng - 0.0065, p.lat - 0.006);
     let z = (x * x + y * y).sqrt() - 0.00002 * (y * BD_X_PI).sin();
     let theta = y.atan2(x) - 0.000003 * (x * BD_X_PI).cos();
@@ -381,6 +388,17 @@ impl Serialize for NavLinksTo<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn points_outside_china_keep_their_coordinates_in_every_system() {
+        for (lat, lng) in [(-90.0, -180.0), (90.0, 180.0), (51.5, -0.12)] {
+            let p = LatLng::parse(lat, lng).unwrap();
+            for system in CoordSystem::ALL {
+                let q = system.to_gcj02(p);
+                assert_eq!((q.lat, q.lng), (lat, lng), "{system:?}");
+            }
+        }
+    }
 
     /// Distance in metres between two nearby points, on a flat local approximation with its
     /// own constant (independent of the code under test).

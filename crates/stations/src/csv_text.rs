@@ -19,11 +19,21 @@ impl Charset {
     /// A declared name: `utf-8` or `gb18030`, with the usual aliases (`utf8`, `gbk`, `gb2312`,
     /// `cp936`), any case.
     pub fn parse(name: &str) -> Option<Charset> {
-        match name.trim().to_ascii_lowercase().as_str() {
+        match name.to_ascii_lowercase().as_str() {
             "utf-8" | "utf8" => Some(Charset::Utf8),
             "gb18030" | "gbk" | "gb2312" | "cp936" => Some(Charset::Gb18030),
             _ => None,
         }
+    }
+
+    /// The names [`Charset::parse`] takes, as a pattern (any case).
+    pub fn schema() -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(
+                "^([Uu][Tt][Ff]-?8|[Gg][Bb](18030|[Kk]|2312)|[Cc][Pp]936)$",
+            ))
+            .build()
     }
 }
 
@@ -114,7 +124,8 @@ mod tests {
         assert_ne!(decode(utf8_text, Some(Charset::Gb18030)).unwrap(), "驿站");
         let with_bom = [UTF8_BOM, TEXT.as_bytes()].concat();
         assert_eq!(decode(&with_bom, Some(Charset::Gb18030)).unwrap(), TEXT);
-        assert_eq!(Charset::parse(" GBK "), Some(Charset::Gb18030));
+        assert_eq!(Charset::parse("GBK"), Some(Charset::Gb18030));
+        assert_eq!(Charset::parse(" GBK "), None);
         assert_eq!(Charset::parse("UTF-8"), Some(Charset::Utf8));
         assert_eq!(Charset::parse("latin1"), None);
     }

@@ -5,7 +5,6 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
-use membership::orgs::text;
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::caller_gone;
@@ -19,6 +18,8 @@ use crate::stations::add_open_faults;
 use crate::vocab::{FeedbackKind, FeedbackStatus, StationStatus};
 
 pub const MAX_BODY: usize = 500;
+/// A message or a reply as the API takes it.
+pub type Body = platform::text::Text<MAX_BODY>;
 
 /// A message as the board shows it (no personal data of its author).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -120,11 +121,6 @@ pub fn station_of(conn: &mut DbConn, id: i64) -> Result<(i64, i64)> {
         .filter(f::id.eq(id))
         .select((s::id, s::org_id))
         .first(conn)?)
-}
-
-/// The message text, trimmed and bounded.
-pub fn body(input: &str) -> Result<String> {
-    text(input, "body", MAX_BODY)
 }
 
 /// Posts a message; a fault report flags the station.

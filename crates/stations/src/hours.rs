@@ -114,11 +114,46 @@ pub struct HoursDoc {
     /// Ranges `HH:MM-HH:MM` per weekday (`mon` ... `sun`); a day not listed is closed. A range
     /// ending at or before its start runs past midnight and belongs to the day it starts.
     #[serde(default)]
-    #[schema(example = json!({"mon": ["08:00-20:00"], "fri": ["08:00-12:00", "22:00-06:00"]}))]
+    #[schema(schema_with = weekly_schema)]
     pub weekly: BTreeMap<String, Vec<String>>,
     /// Dates (YYYY-MM-DD, Asia/Shanghai) closed all day, e.g. Spring Festival.
     #[serde(default)]
+    #[schema(schema_with = closed_dates_schema)]
     pub closed_dates: Vec<String>,
+}
+
+/// The form of `weekly`: weekdays, each with at most a few `H:MM-HH:MM` ranges. That a range
+/// may not end where it starts is the server's to check.
+fn weekly_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let range = ObjectBuilder::new().schema_type(Type::String).pattern(Some(
+        "^([01]?[0-9]|2[0-3]):[0-5][0-9]-(([01]?[0-9]|2[0-3]):[0-5][0-9]|24:00)$",
+    ));
+    let ranges = ArrayBuilder::new()
+        .items(range)
+        .max_items(Some(MAX_SPANS_PER_DAY));
+    let days = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(DAYS));
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(days))
+        .additional_properties(Some(ranges))
+        .examples([
+            serde_json::json!({"mon": ["08:00-20:00"], "fri": ["08:00-12:00", "22:00-06:00"]}),
+        ])
+        .build()
+}
+
+fn closed_dates_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let date = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)));
+    ArrayBuilder::new()
+        .items(date)
+        .max_items(Some(MAX_CLOSED_DATES))
+        .build()
 }
 
 impl Hours {

@@ -36,13 +36,15 @@ pub struct NearbyParams {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
     /// Comma-separated amenity codes; a station must have all of them.
-    #[param(example = "drinking_water,phone_charging")]
+    #[param(value_type = Option<Vec<Amenity>>, inline, style = Form, explode = false,
+        example = "drinking_water,phone_charging")]
     pub amenities: Option<String>,
     /// `true`: only stations open now (or at `at`).
     #[param(value_type = Option<bool>)]
     pub open_now: Option<String>,
     /// System of `lat`/`lng`: `gcj02` (default, what Amap and Tencent maps give), `wgs84` (raw
     /// GPS) or `bd09` (Baidu).
+    #[param(value_type = Option<CoordSystem>, inline)]
     pub coord: Option<String>,
     /// RFC 3339 moment that `open_now` refers to (default: now), e.g. the end of a shift.
     #[param(value_type = Option<String>, format = DateTime)]
@@ -66,7 +68,11 @@ impl NearbyParams {
         let lat: f64 = number(self.lat.as_deref(), "lat")?.ok_or_else(|| missing("lat"))?;
         let lng: f64 = number(self.lng.as_deref(), "lng")?.ok_or_else(|| missing("lng"))?;
         let at = LatLng::parse(lat, lng)?;
-        let center = CoordSystem::from_param(self.coord.as_deref())?.to_gcj02(at);
+        let system = match self.coord.as_deref() {
+            None => CoordSystem::default(),
+            Some(text) => CoordSystem::parse(text).ok_or_else(|| missing("coord"))?,
+        };
+        let center = system.to_gcj02(at);
         let radius_m = number(self.radius_m.as_deref(), "radius_m")?.unwrap_or(DEFAULT_RADIUS_M);
         if !(1..=MAX_RADIUS_M).contains(&radius_m) {
             return Err(Error::invalid(ErrorCode::InvalidField, "radius_m"));

@@ -14,7 +14,8 @@ use platform::error::{Lang, Problem, PROBLEM_JSON};
 use platform::extract::{Json, Query};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
-use platform::pagination::{PageQuery, Paged};
+use platform::pagination::{Cursor, Limit, PageQuery, Paged};
+use platform::text::Text;
 use platform::{Coordinator, Db, Error, ErrorCode, Rate, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -26,7 +27,8 @@ use crate::hours::{self, Hours, HoursDoc};
 use crate::import::{self, Refusal, RowError};
 use crate::nearby::{self, Nearby, NearbyParams};
 use crate::stations::{
-    self as station, AdminStationView, ContactPhone, Stars, StationInput, StationPatch, StationView,
+    self as station, AdminStationView, ContactPhone, Stars, StationAddress, StationInput,
+    StationName, StationPatch, StationView,
 };
 use crate::visits::{self, CheckIn, Stats, MAX_STATS_DAYS};
 use crate::vocab::{Amenity, CoordSystem, FeedbackKind, FeedbackStatus, StationStatus};
@@ -158,23 +160,27 @@ fn escape_html(text: &str) -> String {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateStation {
-    pub name: String,
-    pub address: String,
+    pub name: StationName,
+    pub address: StationAddress,
     pub location: Point,
     /// System of `location`: `gcj02` (default), `wgs84` or `bd09`; stored as GCJ-02.
-    pub coord: Option<String>,
+    pub coord: Option<CoordSystem>,
     /// Amenity codes.
     #[serde(default)]
     #[schema(value_type = Vec<Amenity>)]
     pub amenities: Vec<String>,
     pub hours: HoursDoc,
     /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
     pub stars: Option<i64>,
+    #[schema(schema_with = ContactPhone::schema)]
     pub phone: Option<String>,
     /// Photo URLs, at most nine.
     #[serde(default)]
+    #[schema(schema_with = station::photos_schema)]
     pub photos: Vec<String>,
     /// `open` (default) or `temporarily_closed`.
+    #[schema(schema_with = opening_status)]
     pub status: Option<String>,
     /// `true`: staff checked the station on site just now (sets `last_verified_at`, which
     /// otherwise stays null).
@@ -182,10 +188,23 @@ pub struct CreateStation {
     pub verified: bool,
 }
 
-fn location(point: Point, coord: Option<&str>) -> Result<LatLng> {
+fn location(point: Point, coord: Option<CoordSystem>) -> Result<LatLng> {
     let at = LatLng::parse(point.lat, point.lng)
         .map_err(|_| Error::invalid(ErrorCode::InvalidField, "location"))?;
-    Ok(CoordSystem::from_param(coord)?.to_gcj02(at))
+    Ok(coord.unwrap_or_default().to_gcj02(at))
+}
+
+/// The statuses a new station may have: any but `closed` (null: `open`).
+fn opening_status() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    let open = StationStatus::ALL
+        .iter()
+        .filter(|s| **s != StationStatus::Closed);
+    let values = open.map(|s| serde_json::json!(s.as_str()));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .enum_values(Some(values.chain([serde_json::Value::Null])))
+        .build()
 }
 
 fn status(input: &str) -> Result<StationStatus> {
@@ -195,9 +214,9 @@ fn status(input: &str) -> Result<StationStatus> {
 impl CreateStation {
     fn input(self) -> Result<StationInput> {
         Ok(StationInput {
-            name: StationInput::name(&self.name)?,
-            address: StationInput::address(&self.address)?,
-            location: location(self.location, self.coord.as_deref())?,
+            name: self.name.into_inner(),
+            address: self.address.into_inner(),
+            location: location(self.location, self.coord)?,
             amenities: station::amenities(&self.amenities, "amenities")?,
             hours: Hours::from_doc(&self.hours, "hours")?,
             stars: self.stars.map(Stars::parse).transpose()?,
@@ -250,9 +269,12 @@ async fn create_station(
 #[into_params(parameter_in = Query)]
 pub struct StationListQuery {
     /// `open`, `temporarily_closed` or `closed`; all when omitted.
-    pub status: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    #[param(inline)]
+    pub status: Option<StationStatus>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
 }
 
 /// The stations of the org's subtree, newest first.
@@ -268,12 +290,12 @@ async fn list_stations(
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let query = query.into_inner();
-    let filter = query.status.as_deref().map(status).transpose()?;
+    let filter = query.status;
     let page = PageQuery {
         limit: query.limit,
         cursor: query.cursor,
     }
-    .page()?;
+    .page();
     let base = stations.config.base_url.clone();
     let list = db
         .run(move |conn| {
@@ -317,25 +339,26 @@ where
 
 #[derive(Deserialize, ToSchema, Default)]
 pub struct PatchStation {
-    pub name: Option<String>,
-    pub address: Option<String>,
+    pub name: Option<StationName>,
+    pub address: Option<StationAddress>,
     pub location: Option<Point>,
     /// System of `location`: `gcj02` (default), `wgs84` or `bd09`.
-    pub coord: Option<String>,
+    pub coord: Option<CoordSystem>,
     #[schema(value_type = Option<Vec<Amenity>>)]
     pub amenities: Option<Vec<String>>,
     pub hours: Option<HoursDoc>,
     /// 1 to 5, or null to clear.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 5)]
     pub stars: Option<Option<i64>>,
     /// null to clear.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = ContactPhone::schema)]
     pub phone: Option<Option<String>>,
+    #[schema(schema_with = station::photos_or_null_schema)]
     pub photos: Option<Vec<String>>,
     /// `open`, `temporarily_closed` or `closed`.
-    pub status: Option<String>,
+    pub status: Option<StationStatus>,
     /// `true`: staff checked the station on site just now (sets `last_verified_at`).
     #[serde(default)]
     pub verified: bool,
@@ -344,16 +367,9 @@ pub struct PatchStation {
 impl PatchStation {
     fn patch(self) -> Result<StationPatch> {
         Ok(StationPatch {
-            name: self.name.as_deref().map(StationInput::name).transpose()?,
-            address: self
-                .address
-                .as_deref()
-                .map(StationInput::address)
-                .transpose()?,
-            location: self
-                .location
-                .map(|p| location(p, self.coord.as_deref()))
-                .transpose()?,
+            name: self.name.map(Text::into_inner),
+            address: self.address.map(Text::into_inner),
+            location: self.location.map(|p| location(p, self.coord)).transpose()?,
             amenities: self
                 .amenities
                 .as_deref()
@@ -373,7 +389,7 @@ impl PatchStation {
                 .map(|p| p.as_deref().map(ContactPhone::parse).transpose())
                 .transpose()?,
             photos: self.photos.as_deref().map(station::photos).transpose()?,
-            status: self.status.as_deref().map(status).transpose()?,
+            status: self.status,
             verified: self.verified,
         })
     }
@@ -432,11 +448,13 @@ async fn close_station(
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// System of the file's `lat`/`lng`: `gcj02` (default), `wgs84` or `bd09`.
-    pub coord: Option<String>,
+    #[param(inline)]
+    pub coord: Option<CoordSystem>,
     /// The file's encoding: `utf-8`, `gb18030` or `gbk` (the same decoder). Without it, a file
     /// with a UTF-8 BOM or that is valid UTF-8 is read as UTF-8, anything else as GB18030. A
     /// UTF-8 BOM wins over this parameter; the `charset` of `Content-Type` is not used (clients
     /// send `utf-8` whatever the file holds).
+    #[param(schema_with = Charset::schema)]
     pub encoding: Option<String>,
 }
 
@@ -504,7 +522,7 @@ async fn import_csv(
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let query = Query::<ImportQuery>::from_query(req.query_string())?;
-    let system = CoordSystem::from_param(query.coord.as_deref())?;
+    let system = query.coord.unwrap_or_default();
     let declared = query
         .encoding
         .as_deref()
@@ -631,7 +649,7 @@ async fn door_qr_png(
 #[derive(Deserialize, ToSchema)]
 pub struct CheckInRequest {
     /// The `c` parameter of the scanned door QR.
-    pub code: String,
+    pub code: Text<64>,
 }
 
 /// Check in at a station by its scanned door QR. Any signed-in worker may (stations serve
@@ -650,15 +668,12 @@ async fn check_in(
 ) -> Result<HttpResponse> {
     let station_id = id.into_inner();
     let code = body.into_inner().code;
-    if code.len() > 64 {
-        return Err(Error::invalid(ErrorCode::InvalidField, "code"));
-    }
     let visit = write(&db, move |conn| {
         visits::check_in(
             conn,
             station_id,
             user.account_id,
-            code.trim(),
+            &code,
             platform::clock::now().and_utc(),
         )
     })
@@ -724,10 +739,9 @@ async fn station_stats(
 #[derive(Deserialize, ToSchema)]
 pub struct FeedbackRequest {
     /// `suggestion` or `fault` (a fault flags the station in search until resolved).
-    #[schema(value_type = FeedbackKind)]
-    pub kind: String,
+    pub kind: FeedbackKind,
     /// Up to 500 characters, e.g. "微波炉坏了".
-    pub body: String,
+    pub body: feedback::Body,
 }
 
 /// Messages one account may post per hour.
@@ -748,9 +762,7 @@ async fn post_feedback(
     body: Json<FeedbackRequest>,
 ) -> Result<HttpResponse> {
     let station_id = id.into_inner();
-    let kind = FeedbackKind::parse(&body.kind)
-        .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "kind"))?;
-    let text = feedback::body(&body.body)?;
+    let FeedbackRequest { kind, body: text } = body.into_inner();
     coord
         .throttle(
             &format!("station-feedback:{}", user.account_id),
@@ -771,39 +783,29 @@ async fn post_feedback(
 #[into_params(parameter_in = Query)]
 pub struct BoardQuery {
     /// `open` or `resolved`; both when omitted.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<FeedbackStatus>,
     /// `suggestion` or `fault`; both when omitted.
-    pub kind: Option<String>,
-    pub limit: Option<i64>,
-    pub cursor: Option<String>,
+    #[param(inline)]
+    pub kind: Option<FeedbackKind>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
 }
 
 impl BoardQuery {
-    fn parts(self) -> Result<(BoardFilter, platform::pagination::Page)> {
+    fn parts(self) -> (BoardFilter, platform::pagination::Page) {
         let filter = BoardFilter {
-            status: self
-                .status
-                .as_deref()
-                .map(|s| {
-                    FeedbackStatus::parse(s)
-                        .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "status"))
-                })
-                .transpose()?,
-            kind: self
-                .kind
-                .as_deref()
-                .map(|k| {
-                    FeedbackKind::parse(k)
-                        .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "kind"))
-                })
-                .transpose()?,
+            status: self.status,
+            kind: self.kind,
         };
         let page = PageQuery {
             limit: self.limit,
             cursor: self.cursor,
         }
-        .page()?;
-        Ok((filter, page))
+        .page();
+        (filter, page)
     }
 }
 
@@ -818,7 +820,7 @@ async fn station_feedback(
     query: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let (filter, page) = query.into_inner().parts()?;
+    let (filter, page) = query.into_inner().parts();
     let list = db
         .run(move |conn| {
             station::managed(conn, &user, id)?;
@@ -841,7 +843,7 @@ async fn org_feedback(
     query: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let (filter, page) = query.into_inner().parts()?;
+    let (filter, page) = query.into_inner().parts();
     let list = db
         .run(move |conn| {
             staff::require(conn, &user, org_id)?;
@@ -855,10 +857,9 @@ async fn org_feedback(
 #[derive(Deserialize, ToSchema)]
 pub struct PatchFeedback {
     /// Staff's answer, shown on the board (replaces an earlier one).
-    pub reply: Option<String>,
+    pub reply: Option<feedback::Body>,
     /// `resolved`, or `open` to reopen.
-    #[schema(value_type = Option<FeedbackStatus>)]
-    pub status: Option<String>,
+    pub status: Option<FeedbackStatus>,
 }
 
 /// Answer and/or resolve a message. Resolving a fault report lifts the station's flag once no
@@ -876,20 +877,7 @@ async fn patch_feedback(
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let body = body.into_inner();
-    let reply = body
-        .reply
-        .as_deref()
-        .map(feedback::body)
-        .transpose()
-        .map_err(|_| Error::invalid(ErrorCode::InvalidField, "reply"))?;
-    let status = body
-        .status
-        .as_deref()
-        .map(|s| {
-            FeedbackStatus::parse(s)
-                .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "status"))
-        })
-        .transpose()?;
+    let PatchFeedback { reply, status } = body;
     if reply.is_none() && status.is_none() {
         return Err(Error::invalid(ErrorCode::InvalidField, "reply"));
     }

@@ -24,8 +24,16 @@ use crate::vocab::{Amenities, Amenity, StationStatus};
 
 pub const MAX_NAME: usize = 60;
 pub const MAX_ADDRESS: usize = 200;
+/// A station's name and address as the API takes them.
+pub type StationName = platform::text::Text<MAX_NAME>;
+pub type StationAddress = platform::text::Text<MAX_ADDRESS>;
 pub const MAX_PHOTOS: usize = 9;
 const MAX_PHOTO_URL: usize = 500;
+/// [`ContactPhone::parse`] as a pattern: 5 to 20 digits, separators anywhere.
+const CONTACT_PHONE_PATTERN: &str = "^[ ()+-]*([0-9][ ()+-]*){5,20}$";
+/// [`photos`] as a pattern: the blanks and controls spelled out as in `platform::text`.
+const PHOTO_URL_PATTERN: &str =
+    "^https?://[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]+$";
 
 /// A star rating, the union's own grading of its stations (1 to 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,16 +57,29 @@ impl Stars {
 pub struct ContactPhone(String);
 
 impl ContactPhone {
+    /// 5 to 20 digits with spaces, `-`, `+` and brackets between them, 24 characters at most
+    /// as sent; stored trimmed.
     pub fn parse(input: &str) -> Result<ContactPhone> {
-        let value = input.trim();
-        let digits = value.chars().filter(char::is_ascii_digit).count();
-        let ok = value.len() <= 24
+        let digits = input.chars().filter(char::is_ascii_digit).count();
+        let ok = input.len() <= 24
             && (5..=20).contains(&digits)
-            && value
+            && input
                 .chars()
                 .all(|ch| ch.is_ascii_digit() || matches!(ch, ' ' | '-' | '+' | '(' | ')'));
-        ok.then(|| ContactPhone(value.to_owned()))
+        ok.then(|| ContactPhone(input.trim().to_owned()))
             .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "phone"))
+    }
+
+    /// The rule of [`ContactPhone::parse`] as a schema (nullable: null clears it).
+    pub fn schema() -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                utoipa::openapi::schema::Type::String,
+                utoipa::openapi::schema::Type::Null,
+            ]))
+            .max_length(Some(24))
+            .pattern(Some(CONTACT_PHONE_PATTERN))
+            .build()
     }
 
     pub fn as_str(&self) -> &str {
@@ -74,14 +95,37 @@ pub fn photos<S: AsRef<str>>(urls: &[S]) -> Result<Vec<String>> {
     }
     urls.iter()
         .map(|u| {
-            let u = u.as_ref().trim();
-            let ok = (u.starts_with("https://") || u.starts_with("http://"))
-                && u.len() > "https://".len()
-                && u.len() <= MAX_PHOTO_URL
+            let u = u.as_ref();
+            let rest = u
+                .strip_prefix("https://")
+                .or_else(|| u.strip_prefix("http://"));
+            let ok = rest.is_some_and(|r| !r.is_empty())
+                && u.chars().count() <= MAX_PHOTO_URL
                 && !u.chars().any(|ch| ch.is_whitespace() || ch.is_control());
             ok.then(|| u.to_owned()).ok_or_else(invalid)
         })
         .collect()
+}
+
+/// The rule of [`photos`] as a schema: at most nine http(s) URLs without blanks or controls.
+pub fn photos_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let url = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(MAX_PHOTO_URL))
+        .pattern(Some(PHOTO_URL_PATTERN));
+    ArrayBuilder::new()
+        .items(url)
+        .max_items(Some(MAX_PHOTOS))
+        .build()
+}
+
+/// [`photos_schema`] where null means "unchanged".
+pub fn photos_or_null_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    let mut schema = photos_schema();
+    schema.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
+    schema
 }
 
 /// Amenity codes from the API.

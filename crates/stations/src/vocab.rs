@@ -177,15 +177,10 @@ vocabulary! {
     }
 }
 
-impl CoordSystem {
-    /// The `coord` parameter: GCJ-02 when absent.
-    pub fn from_param(input: Option<&str>) -> platform::Result<CoordSystem> {
-        match input {
-            None | Some("") => Ok(CoordSystem::Gcj02),
-            Some(text) => CoordSystem::parse(text).ok_or_else(|| {
-                platform::Error::invalid(platform::ErrorCode::InvalidField, "coord")
-            }),
-        }
+/// A `coord` left out means GCJ-02.
+impl Default for CoordSystem {
+    fn default() -> CoordSystem {
+        CoordSystem::Gcj02
     }
 }
 
