@@ -2,15 +2,13 @@
 //! database and drives it over HTTP.
 //!
 //! SQLite by default (a temporary file per app). With `TEST_DATABASE_URL` set to a PostgreSQL
-//! URL, every app gets its own freshly created and migrated database, dropped afterwards; with
+//! URL, every app gets a migrated database of its own, dropped afterwards (see [`databases`]); with
 //! `TEST_REDIS_URL`, rate limits and one-time codes live in Redis under a key prefix of its own.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use diesel::connection::SimpleConnection;
-use diesel::Connection;
 use gigunion_server::{AppState, Settings};
 use identity::IdentityConfig;
 use platform::crypto::random_token;
@@ -21,7 +19,10 @@ use serde_json::{json, Value};
 pub use reqwest;
 pub use serde_json;
 
+pub mod databases;
 pub mod proxy;
+
+use databases::PgDatabase;
 
 /// A running server and what the test needs to reach into it.
 pub struct TestApp {
@@ -34,7 +35,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     sms_file: PathBuf,
     handle: actix_web::dev::ServerHandle,
-    postgres: Option<(String, String)>,
+    /// Dropped after the server is told to stop (fields drop after `Drop::drop`).
+    _postgres: Option<PgDatabase>,
     _dir: tempfile::TempDir,
 }
 
@@ -70,22 +72,14 @@ async fn spawn(tune: impl FnOnce(&mut IdentityConfig), redis: Option<&str>) -> T
 
     let (database_url, postgres) = match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) => {
-            let name = format!(
-                "gigunion_test_{}",
-                random_token(6).to_lowercase().replace(['-', '_'], "x")
-            );
-            let mut admin =
-                diesel::PgConnection::establish(&admin_url).expect("TEST_DATABASE_URL reachable");
-            admin
-                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                .expect("create test database");
-            let url = with_database(&admin_url, &name);
-            (url, Some((admin_url, name)))
+            let database = PgDatabase::migrated(&admin_url);
+            (database.url(), Some(database))
         }
-        Err(_) => (
-            format!("sqlite://{}", dir.path().join("test.db").display()),
-            None,
-        ),
+        Err(_) => {
+            let file = dir.path().join("test.db");
+            databases::sqlite_migrated(&file);
+            (format!("sqlite://{}", file.display()), None)
+        }
     };
 
     let mut settings = Settings::defaults();
@@ -122,25 +116,8 @@ async fn spawn(tune: impl FnOnce(&mut IdentityConfig), redis: Option<&str>) -> T
         data_dir: settings.data_dir,
         sms_file,
         handle,
-        postgres,
+        _postgres: postgres,
         _dir: dir,
-    }
-}
-
-/// The same server URL with another database name.
-fn with_database(url: &str, name: &str) -> String {
-    let (without_query, query) = match url.split_once('?') {
-        Some((u, q)) => (u, Some(q)),
-        None => (url, None),
-    };
-    let scheme_end = without_query.find("://").map_or(0, |i| i + 3);
-    let base = match without_query[scheme_end..].find('/') {
-        Some(slash) => &without_query[..scheme_end + slash],
-        None => without_query,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
     }
 }
 
@@ -149,12 +126,6 @@ impl Drop for TestApp {
         let handle = self.handle.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move { handle.stop(false).await });
-        }
-        if let Some((admin_url, name)) = self.postgres.take() {
-            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-            }
         }
     }
 }
@@ -629,33 +600,26 @@ pub async fn assert_problem(res: Response, status: u16, code: &str) -> Value {
 /// when this is.
 pub struct SharedDatabase {
     pub url: String,
-    postgres: Option<(String, String)>,
+    _postgres: Option<PgDatabase>,
     _dir: tempfile::TempDir,
 }
 
 impl SharedDatabase {
+    /// The database starts empty: the instances started on it migrate it, as a deployment's do.
     pub fn new() -> SharedDatabase {
         let dir = tempfile::tempdir().expect("temp dir");
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) => {
-                let name = format!(
-                    "gigunion_shared_{}",
-                    random_token(6).to_lowercase().replace(['-', '_'], "x")
-                );
-                let mut admin = diesel::PgConnection::establish(&admin_url)
-                    .expect("TEST_DATABASE_URL reachable");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                    .expect("create test database");
+                let database = PgDatabase::empty(&admin_url);
                 SharedDatabase {
-                    url: with_database(&admin_url, &name),
-                    postgres: Some((admin_url, name)),
+                    url: database.url(),
+                    _postgres: Some(database),
                     _dir: dir,
                 }
             }
             Err(_) => SharedDatabase {
                 url: format!("sqlite://{}", dir.path().join("shared.db").display()),
-                postgres: None,
+                _postgres: None,
                 _dir: dir,
             },
         }
@@ -665,17 +629,6 @@ impl SharedDatabase {
 impl Default for SharedDatabase {
     fn default() -> Self {
         SharedDatabase::new()
-    }
-}
-
-impl Drop for SharedDatabase {
-    fn drop(&mut self) {
-        if let Some((admin_url, name)) = self.postgres.take() {
-            if let Ok(mut admin) = diesel::PgConnection::establish(&admin_url) {
-                let _ = admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
-            }
-        }
     }
 }
 
@@ -737,7 +690,7 @@ async fn spawn_on(
         data_dir: settings.data_dir,
         sms_file,
         handle,
-        postgres: None,
+        _postgres: None,
         _dir: dir,
     }
 }

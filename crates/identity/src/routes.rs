@@ -356,7 +356,7 @@ async fn put_identity(
     body: Json<IdentityRequest>,
 ) -> Result<HttpResponse> {
     let name = LegalName::parse(&body.legal_name)?;
-    let today = Utc::now().with_timezone(&chrono_tz_shanghai()).date_naive();
+    let today = platform::clock::today();
     let number = IdNumber::parse(&body.id_number, today)
         .ok_or_else(|| Error::invalid(ErrorCode::InvalidIdNumber, "id_number"))?;
     if body.consent != Some(true) {
@@ -401,7 +401,7 @@ async fn export(
     let Caller { user, actor } = caller;
     let parts = id.export_data(&rights, actor, user.account_id).await?;
     let body = serde_json::json!({
-        "exported_at": Utc::now(),
+        "exported_at": platform::clock::now_utc(),
         "account_id": user.account_id,
         "parts": parts,
     });
@@ -438,11 +438,6 @@ async fn delete_account(
         .delete_account(&rights, actor, user.account_id, &body.password)
         .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// China Standard Time has no daylight saving: a fixed +08:00 offset is exact.
-fn chrono_tz_shanghai() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
 }
 
 /// Public keys that verify access tokens (and every other token we sign).

@@ -9,7 +9,7 @@
 use platform::clock::now;
 use std::sync::Arc;
 
-use chrono::{Duration as ChronoDuration, NaiveDateTime, Utc};
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use diesel::prelude::*;
 use platform::crypto::{random_token, sha256_hex};
 use platform::db::write_tx;
@@ -50,7 +50,7 @@ impl Identity {
     pub fn access_token(&self, account_id: i64, roles: Vec<String>) -> Result<String> {
         let iat = self
             .revocations
-            .earliest_iat(account_id, Utc::now().timestamp());
+            .earliest_iat(account_id, platform::clock::now_utc().timestamp());
         let claims = AccessClaims {
             iss: self.config.issuer.clone(),
             aud: self.config.audience.clone(),

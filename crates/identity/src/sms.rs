@@ -78,7 +78,7 @@ impl SmsSender for FileSender {
         let line = serde_json::json!({
             "phone": phone.as_str(),
             "code": code,
-            "time": chrono::Utc::now().to_rfc3339(),
+            "time": platform::clock::now_utc().to_rfc3339(),
         });
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {

@@ -152,7 +152,7 @@ mod tests {
     use super::*;
 
     fn claims(exp_in: i64) -> AccessClaims {
-        let now = chrono::Utc::now().timestamp();
+        let now = platform::clock::now_utc().timestamp();
         AccessClaims {
             iss: "https://gigunion.test".into(),
             aud: "gigunion-app".into(),

@@ -68,7 +68,7 @@ pub fn issue(
             "active member {account_id} without a number"
         ))
     })?;
-    let iat = Utc::now().timestamp();
+    let iat = platform::clock::now_utc().timestamp();
     let exp = iat + config.card_ttl.as_secs() as i64;
     let claims = CardClaims {
         iss: identity.config.issuer.clone(),
@@ -93,7 +93,10 @@ pub fn issue(
             .then(|| platform::qr::svg(&token, 320))
             .transpose()?,
         token,
-        token_expires_at: Utc.timestamp_opt(exp, 0).single().unwrap_or_else(Utc::now),
+        token_expires_at: Utc
+            .timestamp_opt(exp, 0)
+            .single()
+            .unwrap_or_else(platform::clock::now_utc),
     })
 }
 

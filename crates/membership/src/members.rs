@@ -2,11 +2,12 @@
 //! searched, paged, and exported (the file is [`crate::roster_csv`]). Personal data appears
 //! masked only.
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::phone::Phone;
 use identity::{AuthUser, Identity};
 use platform::audit::{self, Action, Actor, Entry, Record};
+use platform::clock::shanghai_midnight;
 use platform::pagination::{Page, Paged};
 use platform::schema::{
     accounts as a, members as m, memberships as ms, org_closure as c, orgs as o,
@@ -71,20 +72,6 @@ type Tuple = (
     Option<NaiveDateTime>,
 );
 
-/// Beijing time, in which staff read dates.
-pub(crate) fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
-}
-
-/// Midnight of a Shanghai calendar day, in UTC as stored.
-fn day_start(date: NaiveDate) -> NaiveDateTime {
-    shanghai()
-        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("fixed offsets are unambiguous")
-        .naive_utc()
-}
-
 /// Rows of the subtree of `org_id` matching `filter`, newest first, below `before`, at most
 /// `limit`.
 fn query(
@@ -137,7 +124,7 @@ fn query(
         Status::Pending | Status::Rejected | Status::Withdrawn
     );
     if let Some(from) = filter.joined_from {
-        let from = day_start(from);
+        let from = shanghai_midnight(from);
         q = if joined_is_applied {
             q.filter(ms::applied_at.ge(from))
         } else {
@@ -145,7 +132,7 @@ fn query(
         };
     }
     if let Some(to) = filter.joined_to {
-        let until = day_start(to + chrono::Days::new(1));
+        let until = shanghai_midnight(to + chrono::Days::new(1));
         q = if joined_is_applied {
             q.filter(ms::applied_at.lt(until))
         } else {
@@ -283,7 +270,7 @@ mod tests {
 
     #[test]
     fn shanghai_days_start_at_16_utc_the_day_before() {
-        let start = day_start(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        let start = shanghai_midnight(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
         assert_eq!(start.to_string(), "2026-11-22 16:00:00");
     }
 }

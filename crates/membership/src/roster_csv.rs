@@ -11,11 +11,12 @@ use actix_web::http::header::{
 };
 use actix_web::HttpResponse;
 use chrono::{DateTime, NaiveDate, Utc};
+use platform::clock::shanghai;
 use platform::error::Lang;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::members::{shanghai, Export, MemberRow};
+use crate::members::{Export, MemberRow};
 use crate::orgs::OrgRef;
 
 /// The `lang` query parameter: `zh` (the default; `zh-CN` is taken too) or `en`.

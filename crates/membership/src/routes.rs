@@ -6,9 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use identity::phone::Phone;
 use identity::{AuthUser, Identity};
 use platform::audit::{ActionPrefix, AuditEntry};
-use platform::db::write_tx;
 use platform::error::Problem;
 use platform::extract::{Json, Query};
+use platform::html;
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
 use platform::pagination::{Cursor, Limit, PageQuery, Paged};
@@ -74,15 +74,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 )]
 pub struct ApiDoc;
 
-/// Runs `f` in a write transaction on the blocking pool.
-async fn write<T, F>(db: &Db, f: F) -> Result<T>
-where
-    F: FnOnce(&mut platform::DbConn) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    db.run(move |conn| write_tx(conn, f)).await
-}
-
 platform::vocabulary! {
     /// What a list answers in: a page of JSON, or every match as a spreadsheet.
     ListFormat {
@@ -124,10 +115,9 @@ async fn create_org(
         address: body.address.into_inner(),
         location: body.location.map(Location::validate).transpose()?,
     };
-    let view = write(&db, move |conn| {
-        orgs::found(conn, &caller.user, &caller.actor, new)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| orgs::found(conn, &caller.user, &caller.actor, new))
+        .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -163,11 +153,12 @@ async fn grant_staff(
     let phone = Phone::parse(&body.phone)
         .ok_or_else(|| Error::invalid(ErrorCode::InvalidPhone, "phone"))?;
     let identity = identity.into_inner();
-    let (grant, created) = write(&db, move |conn| {
-        let Caller { user, actor } = &caller;
-        staff::appoint(conn, &identity, user, actor, org_id, &phone)
-    })
-    .await?;
+    let (grant, created) = db
+        .write(move |conn| {
+            let Caller { user, actor } = &caller;
+            staff::appoint(conn, &identity, user, actor, org_id, &phone)
+        })
+        .await?;
     Ok(if created {
         HttpResponse::Created()
     } else {
@@ -206,7 +197,10 @@ async fn create_join_code(
     let org_id = id.into_inner();
     let body = body.into_inner();
     let label = body.label.into_inner();
-    if body.expires_at.is_some_and(|at| at <= Utc::now()) {
+    if body
+        .expires_at
+        .is_some_and(|at| at <= platform::clock::now_utc())
+    {
         return Err(Error::invalid(ErrorCode::InvalidField, "expires_at"));
     }
     if body.max_uses.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
@@ -220,10 +214,11 @@ async fn create_join_code(
         auto_approve: body.auto_approve,
         created_by: caller.user.account_id,
     };
-    let view = write(&db, move |conn| {
-        join_codes::issue(conn, &caller.user, &caller.actor, new, &config.base_url)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| {
+            join_codes::issue(conn, &caller.user, &caller.actor, new, &config.base_url)
+        })
+        .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -319,11 +314,12 @@ async fn revoke_join_code(
     code: web::Path<String>,
 ) -> Result<HttpResponse> {
     let code = code.into_inner();
-    let view = write(&db, move |conn| {
-        let Caller { user, actor } = &caller;
-        join_codes::revoke(conn, user, actor, &code, &config.base_url)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| {
+            let Caller { user, actor } = &caller;
+            join_codes::revoke(conn, user, actor, &code, &config.base_url)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -354,29 +350,16 @@ async fn poster_landing(db: web::Data<Db>, code: web::Path<String>) -> HttpRespo
             actix_web::http::StatusCode::OK,
             format!(
                 "<h1>{}</h1><p>{}</p><p>请打开工会 App 扫描此二维码完成入会。<br>Open the union app and scan this code to join.</p>",
-                escape_html(&p.org.name),
-                escape_html(&p.label)
+                html::escape(&p.org.name),
+                html::escape(&p.label)
             ),
         ),
         Err(e) => (
             e.code().status(),
-            format!("<h1>无法入会</h1><p>{}</p>", escape_html(e.code().detail(platform::error::Lang::ZhCn))),
+            format!("<h1>无法入会</h1><p>{}</p>", html::escape(e.code().detail(platform::error::Lang::ZhCn))),
         ),
     };
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(format!(
-            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>加入工会</title></head><body>{body}</body></html>"
-        ))
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    html::page(status, "加入工会", &body)
 }
 
 // ---- worker side ----
@@ -418,10 +401,9 @@ async fn join(
         work_city: body.work_city.into_inner(),
     };
     let policy = identity.config.consent_policy.clone();
-    let outcome = write(&db, move |conn| {
-        applications::join(conn, user.account_id, &code, details, &policy)
-    })
-    .await?;
+    let outcome = db
+        .write(move |conn| applications::join(conn, user.account_id, &code, details, &policy))
+        .await?;
     Ok(outcome_response(outcome))
 }
 
@@ -461,10 +443,9 @@ async fn transfer(
         platform: body.platform.map(Text::into_inner),
         work_city: body.work_city.map(Text::into_inner),
     };
-    let outcome = write(&db, move |conn| {
-        applications::transfer(conn, user.account_id, &code, changes)
-    })
-    .await?;
+    let outcome = db
+        .write(move |conn| applications::transfer(conn, user.account_id, &code, changes))
+        .await?;
     Ok(outcome_response(outcome))
 }
 
@@ -483,10 +464,9 @@ async fn leave(
     body: Json<LeaveRequest>,
 ) -> Result<HttpResponse> {
     let reason = body.into_inner().reason.into_inner();
-    let mine = write(&db, move |conn| {
-        applications::leave(conn, user.account_id, &reason)
-    })
-    .await?;
+    let mine = db
+        .write(move |conn| applications::leave(conn, user.account_id, &reason))
+        .await?;
     Ok(HttpResponse::Ok().json(mine))
 }
 
@@ -556,10 +536,9 @@ async fn list_applications(
     responses((status = 200, body = MembershipView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn approve(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let view = write(&db, move |conn| {
-        applications::approve(conn, &caller.user, &caller.actor, id)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| applications::approve(conn, &caller.user, &caller.actor, id))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -581,10 +560,9 @@ async fn reject(
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let reason = body.into_inner().reason.into_inner();
-    let view = write(&db, move |conn| {
-        applications::reject(conn, &caller.user, &caller.actor, id, &reason)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| applications::reject(conn, &caller.user, &caller.actor, id, &reason))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

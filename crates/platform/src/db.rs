@@ -278,6 +278,16 @@ impl Db {
         .await?
     }
 
+    /// Runs `f` in a write transaction ([`write_tx`]) on the blocking pool: what every
+    /// handler that changes something calls.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| write_tx(conn, f)).await
+    }
+
     /// This database's own namespace for keys kept in Redis, chosen at random when it was
     /// created: two databases (a fresh one after an old one, a restore, a test run) sharing a
     /// Redis never read each other's marks, limits or sessions.

@@ -10,6 +10,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod html;
 pub mod http;
 pub mod idempotency;
 pub mod pagination;

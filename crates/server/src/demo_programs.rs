@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use benefits::eligibility::{shanghai_midnight, Rules};
+use benefits::eligibility::Rules;
 use benefits::programs::{self, NewProgram};
 use benefits::sessions::{self, NewSession};
 use benefits::vocab::{Mode, ProgramKind};
@@ -15,6 +15,7 @@ use identity::phone::Phone;
 use identity::AuthUser;
 use membership::orgs::Location;
 use platform::audit::Actor;
+use platform::clock::shanghai_midnight;
 use platform::db::write_tx;
 use platform::schema::programs as p;
 use platform::DbConn;
@@ -138,8 +139,9 @@ fn gift_pack(org_id: i64, user: &AuthUser) -> NewProgram {
 /// The truck's sessions: tomorrow and the day after (Asia/Shanghai), 09:00-17:00, stored in
 /// UTC like every time; `program_id` is filled in once the program exists.
 fn truck_sessions(program_id: i64) -> Vec<NewSession> {
-    let shanghai_now = platform::clock::now() + 8 * HOUR;
-    let tomorrow = shanghai_now.date().succ_opt().expect("a date after today");
+    let tomorrow = platform::clock::today()
+        .succ_opt()
+        .expect("a date after today");
     let day_after = tomorrow.succ_opt().expect("a date after tomorrow");
     [tomorrow, day_after]
         .into_iter()

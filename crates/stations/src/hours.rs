@@ -9,20 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use platform::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// Asia/Shanghai.
-pub fn shanghai() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).expect("valid offset")
-}
-
-/// The civil time in Asia/Shanghai of an instant.
-pub fn local(at: DateTime<Utc>) -> NaiveDateTime {
-    at.with_timezone(&shanghai()).naive_local()
-}
 
 /// A civil moment in Asia/Shanghai taken apart once, for checking many stations' hours (a
 /// search checks every candidate when asked for open stations, and every result).

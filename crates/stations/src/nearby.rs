@@ -10,7 +10,7 @@ use crate::coords::{
     digit_pair, encode_param, write_amap_encoded, write_baidu_encoded, write_u64, LatLng, Micro,
     NavLinks, NavLinksTo, Point,
 };
-use crate::hours::{self, Moment};
+use crate::hours::Moment;
 use crate::index::{SearchQuery, StationIndex};
 use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
 
@@ -104,9 +104,13 @@ impl NearbyParams {
             limit,
             amenities,
             open_only,
-            at: hours::local(moment),
+            at: platform::clock::local(moment),
         };
-        Ok((query, radius_m, moment.with_timezone(&hours::shanghai())))
+        Ok((
+            query,
+            radius_m,
+            moment.with_timezone(&platform::clock::shanghai()),
+        ))
     }
 }
 
@@ -364,7 +368,7 @@ mod tests {
                 lng: 118.0,
             },
             radius_m: 3_000,
-            at: hours::shanghai()
+            at: platform::clock::shanghai()
                 .with_ymd_and_hms(2026, 11, 21, 2, 0, 0)
                 .unwrap(),
             items: vec![

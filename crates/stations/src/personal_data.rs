@@ -127,7 +127,7 @@ mod tests {
     /// A visit now, a visit two hours ago, a fault report and a suggestion that staff answered.
     fn visitor(conn: &mut DbConn, n: i64) -> i64 {
         let id = account(conn, n);
-        let now = Utc::now();
+        let now = platform::clock::now_utc();
         for at in [now - chrono::Duration::hours(2), now] {
             assert!(visits::check_in(conn, 1, id, "door-1", at).unwrap().counted);
         }
@@ -156,7 +156,7 @@ mod tests {
     /// Every count stations are judged by: visits by day and hour, unique visitors, the open
     /// faults flag, messages by kind and status.
     fn counts(conn: &mut DbConn) -> Value {
-        let today = crate::hours::local(Utc::now()).date();
+        let today = platform::clock::today();
         let from = today - chrono::Days::new(2);
         let stats = visits::stats(conn, 1, from, today).unwrap();
         let faults: i32 = s::table.find(1).select(s::open_faults).first(conn).unwrap();

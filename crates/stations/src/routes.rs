@@ -4,14 +4,15 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Days, NaiveDate, Utc};
+use chrono::{Days, NaiveDate};
 use futures_util::StreamExt;
 use identity::auth::Caller;
 use identity::AuthUser;
 use membership::staff;
-use platform::db::write_tx;
+use platform::clock::now_utc;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
 use platform::extract::{Json, Query};
+use platform::html;
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
 use platform::pagination::{Cursor, Limit, PageQuery, Paged};
@@ -23,7 +24,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::coords::{LatLng, Point};
 use crate::csv_text::{self, Charset};
 use crate::feedback::{self, Board, BoardFilter, FeedbackView};
-use crate::hours::{self, Hours, HoursDoc};
+use crate::hours::{Hours, HoursDoc};
 use crate::import::{self, Refusal, RowError};
 use crate::nearby::{self, Nearby, NearbyParams};
 use crate::stations::{
@@ -79,15 +80,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 )]
 pub struct ApiDoc;
 
-/// Runs `f` in a write transaction on the blocking pool.
-async fn write<T, F>(db: &Db, f: F) -> Result<T>
-where
-    F: FnOnce(&mut platform::DbConn) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    db.run(move |conn| write_tx(conn, f)).await
-}
-
 // ---- nearby search ----
 
 /// Nearest stations first, with distance, open now (Asia/Shanghai), and navigation links.
@@ -112,7 +104,7 @@ async fn nearby(
 async fn get_station(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
     let view = db
-        .run(move |conn| station::get(conn, id)?.view(conn, Utc::now()))
+        .run(move |conn| station::get(conn, id)?.view(conn, now_utc()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -131,29 +123,16 @@ async fn door_landing(db: web::Data<Db>, id: web::Path<i64>) -> HttpResponse {
             actix_web::http::StatusCode::OK,
             format!(
                 "<h1>{}</h1><p>{}</p><p>请打开工会 App 扫描此二维码签到。<br>Open the union app and scan this code to check in.</p>",
-                escape_html(&row.name),
-                escape_html(&row.address)
+                html::escape(&row.name),
+                html::escape(&row.address)
             ),
         ),
         Err(e) => (
             e.code().status(),
-            format!("<h1>找不到驿站</h1><p>{}</p>", escape_html(e.code().detail(Lang::ZhCn))),
+            format!("<h1>找不到驿站</h1><p>{}</p>", html::escape(e.code().detail(Lang::ZhCn))),
         ),
     };
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(format!(
-            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-             <title>工会驿站</title></head><body>{body}</body></html>"
-        ))
-}
-
-fn escape_html(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    html::page(status, "工会驿站", &body)
 }
 
 // ---- staff: stations ----
@@ -256,11 +235,12 @@ async fn create_station(
     let verified = body.verified;
     let input = body.input()?;
     let base = stations.config.base_url.clone();
-    let view = write(&db, move |conn| {
-        let row = station::create(conn, &caller.user, &caller.actor, org_id, &input, verified)?;
-        row.admin_view(conn, &base, Utc::now())
-    })
-    .await?;
+    let view = db
+        .write(move |conn| {
+            let row = station::create(conn, &caller.user, &caller.actor, org_id, &input, verified)?;
+            row.admin_view(conn, &base, now_utc())
+        })
+        .await?;
     changed(&stations, &db, &coord).await;
     Ok(HttpResponse::Created().json(view))
 }
@@ -300,7 +280,7 @@ async fn list_stations(
     let list = db
         .run(move |conn| {
             staff::require(conn, &user, org_id)?;
-            let now = Utc::now();
+            let now = now_utc();
             let views = station::list_subtree(conn, org_id, filter, page)?
                 .iter()
                 .map(|row| row.admin_view(conn, &base, now))
@@ -323,7 +303,7 @@ async fn admin_station(
     let id = id.into_inner();
     let base = stations.config.base_url.clone();
     let view = db
-        .run(move |conn| station::managed(conn, &user, id)?.admin_view(conn, &base, Utc::now()))
+        .run(move |conn| station::managed(conn, &user, id)?.admin_view(conn, &base, now_utc()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -410,14 +390,15 @@ async fn patch_station(
     let id = id.into_inner();
     let patch = body.into_inner().patch()?;
     let base = stations.config.base_url.clone();
-    let view = write(&db, move |conn| {
-        station::edit(conn, &caller.user, &caller.actor, id, &patch)?.admin_view(
-            conn,
-            &base,
-            Utc::now(),
-        )
-    })
-    .await?;
+    let view = db
+        .write(move |conn| {
+            station::edit(conn, &caller.user, &caller.actor, id, &patch)?.admin_view(
+                conn,
+                &base,
+                now_utc(),
+            )
+        })
+        .await?;
     changed(&stations, &db, &coord).await;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -434,10 +415,15 @@ async fn close_station(
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let base = stations.config.base_url.clone();
-    let view = write(&db, move |conn| {
-        station::close(conn, &caller.user, &caller.actor, id)?.admin_view(conn, &base, Utc::now())
-    })
-    .await?;
+    let view = db
+        .write(move |conn| {
+            station::close(conn, &caller.user, &caller.actor, id)?.admin_view(
+                conn,
+                &base,
+                now_utc(),
+            )
+        })
+        .await?;
     changed(&stations, &db, &coord).await;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -554,10 +540,9 @@ async fn import_csv(
         Ok(rows) => rows,
         Err(refusal) => return refused(refusal, lang, declared),
     };
-    let stored = write(&db, move |conn| {
-        import::store(conn, &caller.user, &caller.actor, org_id, &rows)
-    })
-    .await?;
+    let stored = db
+        .write(move |conn| import::store(conn, &caller.user, &caller.actor, org_id, &rows))
+        .await?;
     match stored {
         Ok(ids) => {
             changed(&stations, &db, &coord).await;
@@ -668,16 +653,17 @@ async fn check_in(
 ) -> Result<HttpResponse> {
     let station_id = id.into_inner();
     let code = body.into_inner().code;
-    let visit = write(&db, move |conn| {
-        visits::check_in(
-            conn,
-            station_id,
-            user.account_id,
-            &code,
-            platform::clock::now().and_utc(),
-        )
-    })
-    .await?;
+    let visit = db
+        .write(move |conn| {
+            visits::check_in(
+                conn,
+                station_id,
+                user.account_id,
+                &code,
+                platform::clock::now().and_utc(),
+            )
+        })
+        .await?;
     Ok(if visit.counted {
         HttpResponse::Created()
     } else {
@@ -717,7 +703,7 @@ async fn station_stats(
     query: Query<StatsQuery>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let to = date(query.to.as_deref(), "to")?.unwrap_or_else(|| hours::local(Utc::now()).date());
+    let to = date(query.to.as_deref(), "to")?.unwrap_or_else(platform::clock::today);
     let from = match date(query.from.as_deref(), "from")? {
         Some(from) => from,
         None => to.checked_sub_days(Days::new(29)).unwrap_or(to),
@@ -769,10 +755,9 @@ async fn post_feedback(
             FEEDBACK_RATE,
         )
         .await?;
-    let view = write(&db, move |conn| {
-        feedback::post(conn, station_id, user.account_id, kind, &text)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| feedback::post(conn, station_id, user.account_id, kind, &text))
+        .await?;
     if kind == FeedbackKind::Fault {
         changed(&stations, &db, &coord).await;
     }
@@ -881,11 +866,12 @@ async fn patch_feedback(
     if reply.is_none() && status.is_none() {
         return Err(Error::invalid(ErrorCode::InvalidField, "reply"));
     }
-    let (view, flag_changed) = write(&db, move |conn| {
-        let Caller { user, actor } = &caller;
-        feedback::update(conn, user, actor, id, reply.as_deref(), status)
-    })
-    .await?;
+    let (view, flag_changed) = db
+        .write(move |conn| {
+            let Caller { user, actor } = &caller;
+            feedback::update(conn, user, actor, id, reply.as_deref(), status)
+        })
+        .await?;
     if flag_changed {
         changed(&stations, &db, &coord).await;
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::coords::{LatLng, NavLinks, Point};
-use crate::hours::{self, Hours, HoursDoc};
+use crate::hours::{Hours, HoursDoc};
 use crate::vocab::{Amenities, Amenity, StationStatus};
 
 pub const MAX_NAME: usize = 60;
@@ -277,7 +277,8 @@ impl Row {
             location: self.location().into(),
             coord: "gcj02",
             amenities: Amenities::from_text(&self.amenities).to_vec(),
-            open_now: status == StationStatus::Open && hours.is_open_at(hours::local(now)),
+            open_now: status == StationStatus::Open
+                && hours.is_open_at(platform::clock::local(now)),
             hours: hours.to_doc(),
             stars: self.stars,
             phone: self.phone.clone(),

@@ -22,7 +22,6 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::hours;
 use crate::vocab::StationStatus;
 
 /// Scans closer together than this count once.
@@ -87,7 +86,7 @@ pub fn check_in(
         }
     };
     let counted_at = if counted {
-        let local = hours::local(now);
+        let local = platform::clock::local(now);
         diesel::insert_into(v::table)
             .values((
                 v::station_id.eq(station_id),

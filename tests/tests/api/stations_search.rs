@@ -1,8 +1,7 @@
 //! Nearby search over HTTP: equal to a brute-force scan of 10,000 random stations, opening
 //! hours across midnight and closures, coordinate systems, and 422s that name the field.
 
-mod stations_support;
-
+use crate::stations_support::{at, create, ids, nearby, station, tree};
 use chrono::{NaiveDateTime, Timelike};
 use gigunion_tests::serde_json::json;
 use gigunion_tests::{assert_problem, spawn_app};
@@ -13,7 +12,6 @@ use stations::coords::LatLng;
 use stations::hours::Hours;
 use stations::stations::{create_many, StationInput};
 use stations::vocab::{Amenities, Amenity, StationStatus};
-use stations_support::{at, create, ids, nearby, station, tree};
 
 /// The test's own great-circle distance (haversine, mean Earth radius).
 fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {

@@ -2,14 +2,12 @@
 //! other's search index, through Redis pub/sub when configured, and through the periodic
 //! version check without it.
 
-mod stations_support;
-
 use std::time::{Duration, Instant};
 
+use crate::stations_support::{create, ids, nearby, station, tree};
 use gigunion_tests::serde_json::json;
 use gigunion_tests::{spawn_app_on, SharedDatabase, TestApp};
 use platform::crypto::random_token;
-use stations_support::{create, ids, nearby, station, tree};
 
 const HERE: &str = "lat=32.0486&lng=118.7977";
 

@@ -2,12 +2,10 @@
 //! action, record and client address; staff read their subtree only, admins everything, workers
 //! nothing; and the stored rows hold no personal data of the member.
 
-mod stations_support;
-
+use crate::stations_support::{create, station};
 use gigunion_tests::reqwest::{Method, RequestBuilder, StatusCode};
 use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{assert_problem, spawn_app_with, Districts, TestApp, Worker};
-use stations_support::{create, station};
 
 /// Where staff of Xuanwu work from, as our proxy (the loopback peer) reports it.
 const STAFF_ADDRESS: &str = "203.0.113.7";

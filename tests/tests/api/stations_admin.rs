@@ -2,12 +2,10 @@
 //! the door QR and check-ins (one per 30 minutes, also under parallel scans), visitor stats,
 //! and the message board whose fault reports flag a station in search.
 
-mod stations_support;
-
+use crate::stations_support::{create, ids, nearby, station, tree};
 use gigunion_tests::reqwest::{Method, StatusCode};
 use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{assert_problem, decode_qr_png, spawn_app, TestApp};
-use stations_support::{create, ids, nearby, station, tree};
 
 async fn patch(
     app: &TestApp,

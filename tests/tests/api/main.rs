@@ -1,0 +1,21 @@
+//! The black-box suite: the real server over HTTP, one module per area. One test binary links
+//! the whole server once, instead of once per area.
+
+mod abuse;
+mod audit;
+mod benefits_concurrency;
+mod benefits_journey;
+mod dependency_outages;
+mod identity_journey;
+mod member_rights;
+mod membership_concurrency;
+mod membership_journey;
+mod membership_rules;
+mod openapi;
+mod real_name;
+mod stations_admin;
+mod stations_instances;
+mod stations_search;
+mod stations_support;
+mod token_attacks;
+mod wire;
