@@ -1,16 +1,242 @@
 //! Health-check bookings: a seat (through the batch writer), the waitlist, cancellation with
 //! automatic promotion of the first person waiting, and no-shows.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use platform::clock::now;
+use platform::crypto::random_token;
 use platform::pagination::{Page, Paged};
 use platform::schema::{bookings as b, health_sessions as hs, programs as p};
-use platform::{DbConn, Error, ErrorCode, Result};
+use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::batcher::{self, BookJob, Issued};
 use crate::ledger;
-use crate::vocab::{BookingStatus, LedgerKind};
+use crate::vocab::{BookingStatus, LedgerKind, ProgramStatus};
+use crate::Benefits;
+
+/// The use case: the caller books a seat of `session_id`, or with `waitlist` a place in its
+/// queue when the seats are gone.
+///
+/// As for claims, the session and the program come from a one-second cache, and membership,
+/// eligibility, one live booking per member and the seats are decided for the whole batch at
+/// once ([`grant`]). A session that has started takes no bookings.
+pub async fn book(
+    db: &Db,
+    benefits: &Benefits,
+    session_id: i64,
+    account_id: i64,
+    waitlist: bool,
+) -> Result<BookingView> {
+    let session = benefits.sessions.get(db, session_id).await?;
+    let program = benefits.programs.get(db, session.program_id).await?;
+    if program.status == ProgramStatus::Draft {
+        return Err(Error::new(ErrorCode::NotFound));
+    }
+    program.require_open(now())?;
+    if session.starts_at <= now() {
+        return Err(Error::new(ErrorCode::ProgramNotOpen));
+    }
+    let outcome = benefits
+        .batcher
+        .book(session_id, program.clone(), account_id, waitlist)
+        .await?;
+    match outcome {
+        BookOutcome::Booked(booking) => Ok(BookingView::booked(
+            &session,
+            program.title.clone(),
+            booking,
+        )),
+        // The queue position needs a count; waitlisting is the rare path.
+        BookOutcome::Waitlisted(booking) => {
+            db.run(move |conn| self::booking(conn, account_id, booking.id))
+                .await
+        }
+        BookOutcome::Full => Err(Error::new(ErrorCode::Full)),
+        BookOutcome::AlreadyBooked => Err(Error::new(ErrorCode::AlreadyBooked)),
+        BookOutcome::Refused(code) => Err(Error::new(code)),
+    }
+}
+
+/// What the batch decided for one booking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookOutcome {
+    Booked(Issued),
+    Waitlisted(Issued),
+    Full,
+    AlreadyBooked,
+    /// Not eligible, or the program closed.
+    Refused(ErrorCode),
+}
+
+/// A booking that holds or waits for a seat: a member has at most one per program.
+const LIVE: [BookingStatus; 3] = [
+    BookingStatus::Booked,
+    BookingStatus::Waitlisted,
+    BookingStatus::CheckedIn,
+];
+
+/// Decides the bookings of a batch, session by session, in arrival order, inside the batch's
+/// transaction.
+pub(crate) fn grant(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcome>> {
+    let mut outcomes = vec![BookOutcome::Full; jobs.len()];
+    let now = now();
+    for (session_id, indexes) in batcher::group_by(jobs, |job| job.session_id) {
+        let batch: Vec<&BookJob> = indexes.iter().map(|&i| jobs[i]).collect();
+        let decided = grant_session(conn, session_id, &batch, now)?;
+        for (i, outcome) in indexes.into_iter().zip(decided) {
+            outcomes[i] = outcome;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// One session's bookings of a batch: under the session row's lock, in memory, then one insert
+/// for all of them and one per ledger kind.
+fn grant_session(
+    conn: &mut DbConn,
+    session_id: i64,
+    jobs: &[&BookJob],
+    now: NaiveDateTime,
+) -> Result<Vec<BookOutcome>> {
+    let (capacity, booked): (i32, i32) = diesel::update(hs::table.find(session_id))
+        .set(hs::booked.eq(hs::booked))
+        .returning((hs::capacity, hs::booked))
+        .get_result(conn)?;
+    let program = &jobs[0].program;
+    let status: String = p::table.find(program.id).select(p::status).first(conn)?;
+    if ProgramStatus::parse(&status) != Some(ProgramStatus::Published) || !program.is_open(now) {
+        return Ok(vec![
+            BookOutcome::Refused(ErrorCode::ProgramNotOpen);
+            jobs.len()
+        ]);
+    }
+    let accounts: Vec<i64> = jobs.iter().map(|job| job.account_id).collect();
+    let refusals = program
+        .rules
+        .refusals(conn, program.org_id, &accounts, now)?;
+    let live: HashSet<i64> = b::table
+        .filter(b::program_id.eq(program.id))
+        .filter(b::account_id.eq_any(&accounts))
+        .filter(b::status.eq_any(LIVE.map(BookingStatus::as_str)))
+        .select(b::account_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let arrivals: Vec<Arrival> = jobs
+        .iter()
+        .map(|job| Arrival {
+            account_id: job.account_id,
+            refusal: refusals.get(&job.account_id).copied(),
+            waitlist: job.waitlist,
+        })
+        .collect();
+    let (mut outcomes, seat, booked) = decide(&arrivals, live, capacity, booked);
+    let ids = insert_bookings(conn, session_id, program.id, &arrivals, &seat, now)?;
+    let (mut seated, mut waiting) = (Vec::new(), Vec::new());
+    for ((i, status), (id, code)) in seat.into_iter().zip(ids) {
+        let account_id = arrivals[i].account_id;
+        let issued = Issued { id, code, at: now };
+        outcomes[i] = if status == BookingStatus::Booked {
+            seated.push((account_id, Some(id)));
+            BookOutcome::Booked(issued)
+        } else {
+            waiting.push((account_id, Some(id)));
+            BookOutcome::Waitlisted(issued)
+        };
+    }
+    ledger::append_many(conn, program.id, LedgerKind::Booked, &seated)?;
+    ledger::append_many(conn, program.id, LedgerKind::Waitlisted, &waiting)?;
+    diesel::update(hs::table.find(session_id))
+        .set(hs::booked.eq(booked))
+        .execute(conn)?;
+    Ok(outcomes)
+}
+
+/// One request of a batch, as the rule sees it.
+struct Arrival {
+    account_id: i64,
+    refusal: Option<ErrorCode>,
+    waitlist: bool,
+}
+
+/// The rule of a booking batch, in memory: in arrival order, a refused member is refused, a
+/// member with a live booking (before or in this batch) has booked already, the rest take a
+/// seat while `booked < capacity`, then a place on the waitlist if they asked for one. Returns
+/// the outcomes (those to write are filled in once written), which arrivals get a booking and
+/// of what status, and the seats taken after.
+fn decide(
+    arrivals: &[Arrival],
+    mut live: HashSet<i64>,
+    capacity: i32,
+    mut booked: i32,
+) -> (Vec<BookOutcome>, Vec<(usize, BookingStatus)>, i32) {
+    let mut outcomes = Vec::with_capacity(arrivals.len());
+    let mut seat = Vec::new();
+    for (i, arrival) in arrivals.iter().enumerate() {
+        let status = match arrival.refusal {
+            Some(code) => Err(BookOutcome::Refused(code)),
+            None if live.contains(&arrival.account_id) => Err(BookOutcome::AlreadyBooked),
+            None if booked < capacity => {
+                booked += 1;
+                Ok(BookingStatus::Booked)
+            }
+            None if arrival.waitlist => Ok(BookingStatus::Waitlisted),
+            None => Err(BookOutcome::Full),
+        };
+        match status {
+            Ok(status) => {
+                live.insert(arrival.account_id);
+                seat.push((i, status));
+                outcomes.push(BookOutcome::Full); // replaced by the booking once it is written
+            }
+            Err(outcome) => outcomes.push(outcome),
+        }
+    }
+    (outcomes, seat, booked)
+}
+
+/// Writes the bookings `seat` names, in one statement; answers their ids and codes in order.
+fn insert_bookings(
+    conn: &mut DbConn,
+    session_id: i64,
+    program_id: i64,
+    arrivals: &[Arrival],
+    seat: &[(usize, BookingStatus)],
+    now: NaiveDateTime,
+) -> Result<Vec<(i64, String)>> {
+    let codes: Vec<String> = seat.iter().map(|_| random_token(9)).collect();
+    let rows: Vec<_> = seat
+        .iter()
+        .zip(&codes)
+        .map(|((i, status), code)| {
+            (
+                b::session_id.eq(session_id),
+                b::program_id.eq(program_id),
+                b::account_id.eq(arrivals[*i].account_id),
+                b::status.eq(status.as_str()),
+                b::code.eq(code),
+                b::created_at.eq(now),
+            )
+        })
+        .collect();
+    let inserted: Vec<(i64, i64)> =
+        platform::insert_rows!(conn, b::table, rows, returning(b::account_id, b::id))?;
+    // One live booking per member per program: the account finds its row.
+    let ids: HashMap<i64, i64> = inserted.into_iter().collect();
+    seat.iter()
+        .zip(codes)
+        .map(|((i, _), code)| {
+            let id = ids.get(&arrivals[*i].account_id).copied().ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("a booking insert returned no id"))
+            })?;
+            Ok((id, code))
+        })
+        .collect()
+}
 
 /// Cancelling closes this long before the session starts.
 pub const CANCEL_CUTOFF: Duration = Duration::hours(2);
@@ -116,7 +342,7 @@ impl BookingView {
     pub fn booked(
         session: &crate::sessions::Session,
         program_title: String,
-        booking: crate::batcher::Issued,
+        booking: Issued,
     ) -> BookingView {
         BookingView {
             id: booking.id,
@@ -331,4 +557,41 @@ pub fn mark_no_shows(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize> {
         }
     }
     Ok(no_shows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(account_id: i64, waitlist: bool) -> Arrival {
+        Arrival {
+            account_id,
+            refusal: None,
+            waitlist,
+        }
+    }
+
+    #[test]
+    fn seats_go_in_arrival_order_then_the_waitlist_to_those_who_asked() {
+        let mut refused = arrival(3, true);
+        refused.refusal = Some(ErrorCode::NotAMember);
+        let arrivals = [
+            arrival(1, false), // booked before the batch
+            arrival(2, false), // the last seat
+            refused,
+            arrival(4, false), // full
+            arrival(5, true),  // waitlisted
+            arrival(5, true),  // the same member again
+        ];
+        let (outcomes, seat, booked) = decide(&arrivals, HashSet::from([1]), 10, 9);
+        assert_eq!(
+            seat,
+            vec![(1, BookingStatus::Booked), (4, BookingStatus::Waitlisted)]
+        );
+        assert_eq!(booked, 10);
+        assert_eq!(outcomes[0], BookOutcome::AlreadyBooked);
+        assert_eq!(outcomes[2], BookOutcome::Refused(ErrorCode::NotAMember));
+        assert_eq!(outcomes[3], BookOutcome::Full);
+        assert_eq!(outcomes[5], BookOutcome::AlreadyBooked);
+    }
 }

@@ -2,112 +2,260 @@
 //!
 //! First come: a claim takes one pack through the batch writer or fails with `sold_out`; a
 //! second claim by the same member fails with `already_claimed`. Once the stock is gone the
-//! answer comes from memory (and Redis across instances) without touching the database, which
-//! is what keeps the service standing when a crowd keeps pressing the button.
+//! answer comes from memory (see `sold_out`) without touching the database.
 //!
 //! Fair mode: during the entry window a claim is an entry; the draw (see `draws`) issues the
 //! vouchers.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use membership::applications::ActiveMember;
+use platform::clock::now;
+use platform::crypto::random_token;
 use platform::db::is_unique_violation;
 use platform::pagination::{Page, Paged};
 use platform::schema::{draw_entries as e, programs as p, vouchers as v};
-use platform::{Coordinator, DbConn, Error, ErrorCode, Result};
+use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::batcher::{self, ClaimJob, Issued};
+use crate::eligibility::active_member;
 use crate::ledger;
 use crate::programs::Program;
-use crate::vocab::{LedgerKind, VoucherStatus};
+use crate::vocab::{LedgerKind, Mode, ProgramKind, ProgramStatus, VoucherStatus};
+use crate::Benefits;
 
-/// How long a local "sold out" is trusted before Redis is asked again, when other instances
-/// may have returned stock (expired vouchers).
-const LOCAL_TRUST: Duration = Duration::from_secs(2);
-
-/// How long a shared mark lives. Any sold-out answer from the database renews it; a mark whose
-/// clearing was lost (stock came back while Redis was away) stops misleading within this.
-const SHARED_MARK_LIFE: Duration = Duration::from_secs(600);
-
-/// Which programs are sold out, known without the database.
-pub struct SoldOut {
-    local: RwLock<HashMap<i64, Instant>>,
-    coord: Coordinator,
+/// What a claim answers.
+pub enum Claimed {
+    /// First come: the voucher just issued.
+    Voucher(VoucherView),
+    /// Fair mode: the entry; `created` is false when the member had entered already.
+    Entry { entry: EntryView, created: bool },
 }
 
-impl SoldOut {
-    pub fn new(coord: Coordinator) -> SoldOut {
-        SoldOut {
-            local: RwLock::new(HashMap::new()),
-            coord,
-        }
+/// The use case: the caller claims a gift pack of `program_id`.
+///
+/// The order is the crowd's fast path: a sold-out program is answered before anything else,
+/// not even `caller` (which checks the access token's signature) is asked, since stock left is
+/// public anyway. Then the program comes from a one-second cache, and membership, eligibility,
+/// the per-member limit and the stock are decided for the whole batch at once ([`grant`]), so a
+/// first-come claim makes no database round trip of its own.
+pub async fn claim(
+    db: &Db,
+    benefits: &Benefits,
+    program_id: i64,
+    caller: impl FnOnce() -> Result<i64>,
+) -> Result<Claimed> {
+    if benefits.sold_out.is_sold_out(program_id).await? {
+        return Err(Error::new(ErrorCode::SoldOut));
     }
-
-    fn key(program_id: i64) -> String {
-        format!("soldout:{program_id}")
+    let account_id = caller()?;
+    let program = benefits.programs.get(db, program_id).await?;
+    if program.status == ProgramStatus::Draft {
+        return Err(Error::new(ErrorCode::NotFound));
     }
-
-    pub async fn is_sold_out(&self, program_id: i64) -> Result<bool> {
-        let seen = self
-            .local
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&program_id)
-            .copied();
-        match seen {
-            // Alone, this instance's knowledge is the truth until it restocks itself.
-            Some(_) if !self.coord.is_redis() => return Ok(true),
-            Some(at) if at.elapsed() < LOCAL_TRUST => return Ok(true),
-            _ => {}
-        }
-        if !self.coord.is_redis() {
-            return Ok(false);
-        }
-        // The mark only saves work; the stock row decides. With Redis away the claim goes to
-        // the database instead of failing: claiming is not one of the routes that must fail
-        // closed.
-        let shared = match self.coord.get(&Self::key(program_id)).await {
-            Ok(mark) => mark.is_some(),
-            Err(e) => {
-                tracing::warn!(error = ?e, program_id, "sold-out mark unreadable; asking the database");
-                return Ok(false);
+    program.require_kind(ProgramKind::GiftPack)?;
+    program.require_open(now())?;
+    if program.mode == Mode::Draw {
+        let (entry, created) = db
+            .write(move |conn| {
+                let member = active_member(conn, account_id)?;
+                check_eligible(conn, &program, &member, now())?;
+                enter(conn, &program, account_id, now())
+            })
+            .await?;
+        return Ok(Claimed::Entry { entry, created });
+    }
+    let valid_until = program.voucher_valid_until(now());
+    match benefits
+        .batcher
+        .claim(program.clone(), account_id, valid_until)
+        .await?
+    {
+        ClaimOutcome::Issued {
+            voucher,
+            sold_out_now,
+        } => {
+            if sold_out_now {
+                benefits.sold_out.mark(program_id).await;
             }
+            let view = VoucherView::issued(&program, voucher, valid_until);
+            Ok(Claimed::Voucher(view))
+        }
+        ClaimOutcome::SoldOut => {
+            benefits.sold_out.mark(program_id).await;
+            Err(Error::new(ErrorCode::SoldOut))
+        }
+        ClaimOutcome::AlreadyClaimed => Err(Error::new(ErrorCode::AlreadyClaimed)),
+        ClaimOutcome::Refused(code) => Err(Error::new(code)),
+    }
+}
+
+/// What the batch decided for one first-come claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// A voucher was issued. `sold_out_now`: this claim took the last pack.
+    Issued {
+        voucher: Issued,
+        sold_out_now: bool,
+    },
+    SoldOut,
+    AlreadyClaimed,
+    /// Not eligible (not a member, outside the subtree, a rule), or the program closed.
+    Refused(ErrorCode),
+}
+
+/// Decides the first-come claims of a batch, program by program, in arrival order, inside the
+/// batch's transaction.
+pub(crate) fn grant(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcome>> {
+    let mut outcomes = vec![ClaimOutcome::SoldOut; jobs.len()];
+    let now = now();
+    for (program_id, indexes) in batcher::group_by(jobs, |job| job.program.id) {
+        let batch: Vec<&ClaimJob> = indexes.iter().map(|&i| jobs[i]).collect();
+        let decided = grant_program(conn, program_id, &batch, now)?;
+        for (i, outcome) in indexes.into_iter().zip(decided) {
+            outcomes[i] = outcome;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// One program's claims of a batch: under the stock row's lock, in memory, then one insert for
+/// all its vouchers and one for their ledger rows (one round trip, not two per claim).
+fn grant_program(
+    conn: &mut DbConn,
+    program_id: i64,
+    jobs: &[&ClaimJob],
+    now: NaiveDateTime,
+) -> Result<Vec<ClaimOutcome>> {
+    // Taking the row lock first: concurrent batches (other instances) queue behind it. The
+    // status is read under the lock: the requests' copy of the program may be a second old,
+    // and a closed program must not issue anything.
+    let (left, status): (Option<i32>, String) = diesel::update(p::table.find(program_id))
+        .set(p::stock_left.eq(p::stock_left))
+        .returning((p::stock_left, p::status))
+        .get_result(conn)?;
+    let left = left.ok_or_else(|| Error::new(ErrorCode::WrongProgramKind))?;
+    let program = &jobs[0].program;
+    if ProgramStatus::parse(&status) != Some(ProgramStatus::Published) || !program.is_open(now) {
+        return Ok(vec![
+            ClaimOutcome::Refused(ErrorCode::ProgramNotOpen);
+            jobs.len()
+        ]);
+    }
+    let accounts: Vec<i64> = jobs.iter().map(|job| job.account_id).collect();
+    let refusals = program
+        .rules
+        .refusals(conn, program.org_id, &accounts, now)?;
+    let held: Vec<i64> = v::table
+        .filter(v::program_id.eq(program_id))
+        .filter(v::account_id.eq_any(&accounts))
+        .select(v::account_id)
+        .load(conn)?;
+    let arrivals: Vec<(i64, Option<ErrorCode>)> = accounts
+        .iter()
+        .map(|account| (*account, refusals.get(account).copied()))
+        .collect();
+    let (mut outcomes, issue, left) = decide(&arrivals, &held, program.per_member_limit, left);
+    let ids = insert_vouchers(conn, program_id, jobs, &issue, now)?;
+    let mut entries = Vec::with_capacity(issue.len());
+    for (n, ((i, _), (id, code))) in issue.iter().zip(ids).enumerate() {
+        entries.push((jobs[*i].account_id, Some(id)));
+        outcomes[*i] = ClaimOutcome::Issued {
+            voucher: Issued { id, code, at: now },
+            sold_out_now: left == 0 && n + 1 == issue.len(),
         };
-        let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
-        if shared {
-            local.insert(program_id, Instant::now());
-        } else {
-            local.remove(&program_id);
-        }
-        Ok(shared)
     }
+    ledger::append_many(conn, program_id, LedgerKind::Claimed, &entries)?;
+    diesel::update(p::table.find(program_id))
+        .set(p::stock_left.eq(left))
+        .execute(conn)?;
+    Ok(outcomes)
+}
 
-    pub async fn mark(&self, program_id: i64) {
-        self.local
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(program_id, Instant::now());
-        if let Err(e) = self
-            .coord
-            .put(&Self::key(program_id), "1", SHARED_MARK_LIFE)
-            .await
-        {
-            tracing::warn!(error = ?e, program_id, "sold-out mark not shared");
-        }
+/// The rule of a first-come batch, in memory: in arrival order, a refused member is refused, a
+/// member at the per-member limit (counting vouchers `held` before and those of this batch)
+/// has claimed already, and the rest take a pack each while `left` lasts. Returns the outcomes
+/// (those to issue are filled in once written), which arrivals get a voucher with their claim
+/// number, and the stock left after.
+fn decide(
+    arrivals: &[(i64, Option<ErrorCode>)],
+    held: &[i64],
+    per_member_limit: i32,
+    mut left: i32,
+) -> (Vec<ClaimOutcome>, Vec<(usize, i32)>, i32) {
+    let mut counts: HashMap<i64, i32> = HashMap::new();
+    for account in held {
+        *counts.entry(*account).or_default() += 1;
     }
+    let mut outcomes = Vec::with_capacity(arrivals.len());
+    let mut issue = Vec::new();
+    for (i, (account, refusal)) in arrivals.iter().enumerate() {
+        let count = counts.entry(*account).or_default();
+        outcomes.push(match refusal {
+            Some(code) => ClaimOutcome::Refused(*code),
+            None if *count >= per_member_limit => ClaimOutcome::AlreadyClaimed,
+            None if left == 0 => ClaimOutcome::SoldOut,
+            None => {
+                *count += 1;
+                left -= 1;
+                issue.push((i, *count));
+                ClaimOutcome::SoldOut // replaced by the voucher once it is written
+            }
+        });
+    }
+    (outcomes, issue, left)
+}
 
-    pub async fn clear(&self, program_id: i64) -> Result<()> {
-        self.local
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&program_id);
-        self.coord.delete(&Self::key(program_id)).await.map(|_| ())
-    }
+/// Writes the vouchers `issue` names, in one statement; answers their ids and codes in order.
+fn insert_vouchers(
+    conn: &mut DbConn,
+    program_id: i64,
+    jobs: &[&ClaimJob],
+    issue: &[(usize, i32)],
+    now: NaiveDateTime,
+) -> Result<Vec<(i64, String)>> {
+    let codes: Vec<String> = issue.iter().map(|_| random_token(9)).collect();
+    let rows: Vec<_> = issue
+        .iter()
+        .zip(&codes)
+        .map(|((i, claim_no), code)| {
+            (
+                v::program_id.eq(program_id),
+                v::account_id.eq(jobs[*i].account_id),
+                v::claim_no.eq(*claim_no),
+                v::code.eq(code),
+                v::status.eq(VoucherStatus::Issued.as_str()),
+                v::issued_at.eq(now),
+                v::valid_until.eq(jobs[*i].valid_until),
+            )
+        })
+        .collect();
+    let inserted: Vec<(i64, i32, i64)> = platform::insert_rows!(
+        conn,
+        v::table,
+        rows,
+        returning(v::account_id, v::claim_no, v::id)
+    )?;
+    // A multi-row insert's RETURNING order is not promised: match the rows by their key.
+    let ids: HashMap<(i64, i32), i64> = inserted
+        .into_iter()
+        .map(|(account, claim_no, id)| ((account, claim_no), id))
+        .collect();
+    issue
+        .iter()
+        .zip(codes)
+        .map(|((i, claim_no), code)| {
+            let id = ids.get(&(jobs[*i].account_id, *claim_no)).copied();
+            let id = id.ok_or_else(|| {
+                Error::internal(anyhow::anyhow!("a voucher insert returned no id"))
+            })?;
+            Ok((id, code))
+        })
+        .collect()
 }
 
 /// A voucher as its holder and staff see it.
@@ -327,4 +475,40 @@ pub fn expire_vouchers(conn: &mut DbConn, now: NaiveDateTime) -> Result<Vec<i64>
             .execute(conn)?;
     }
     Ok(restocked.into_keys().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_decided_in_arrival_order_until_the_stock_is_gone() {
+        let refused = ErrorCode::NotAMember;
+        // Member 1 holds a voucher already; 2 asks twice in the batch; 3 is refused; 4 and 5
+        // come last, when one pack is left.
+        let arrivals = [
+            (1, None),
+            (2, None),
+            (2, None),
+            (3, Some(refused)),
+            (4, None),
+            (5, None),
+        ];
+        let (outcomes, issue, left) = decide(&arrivals, &[1], 1, 2);
+        assert_eq!(issue, vec![(1, 1), (4, 1)]);
+        assert_eq!(left, 0);
+        assert_eq!(outcomes[0], ClaimOutcome::AlreadyClaimed);
+        assert_eq!(outcomes[2], ClaimOutcome::AlreadyClaimed);
+        assert_eq!(outcomes[3], ClaimOutcome::Refused(refused));
+        assert_eq!(outcomes[5], ClaimOutcome::SoldOut);
+    }
+
+    #[test]
+    fn a_per_member_limit_above_one_counts_what_is_held_and_numbers_the_claims() {
+        let arrivals = [(7, None), (7, None), (7, None)];
+        let (outcomes, issue, left) = decide(&arrivals, &[7], 3, 10);
+        assert_eq!(issue, vec![(0, 2), (1, 3)]);
+        assert_eq!(left, 8);
+        assert_eq!(outcomes[2], ClaimOutcome::AlreadyClaimed);
+    }
 }

@@ -4,8 +4,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
-use membership::applications::ActiveMember;
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use membership::applications::{self, ActiveMember};
 use membership::vocab::Occupation;
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,7 @@ impl Rules {
             }
         }
         if let Some(date) = self.joined_before {
-            let cutoff = shanghai_midnight(date);
+            let cutoff = platform::clock::shanghai_midnight(date);
             if member.first_joined_at >= cutoff {
                 return Err(Error::new(ErrorCode::NotEligibleJoinedTooLate));
             }
@@ -102,14 +102,9 @@ impl Rules {
     }
 }
 
-/// Midnight starting a Shanghai calendar day, as a UTC timestamp.
-pub fn shanghai_midnight(date: NaiveDate) -> NaiveDateTime {
-    chrono::FixedOffset::east_opt(8 * 3600)
-        .expect("valid offset")
-        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight"))
-        .single()
-        .expect("fixed offsets are unambiguous")
-        .naive_utc()
+/// The caller as an active member, or `not_a_member`.
+pub fn active_member(conn: &mut DbConn, account_id: i64) -> Result<ActiveMember> {
+    applications::active_member(conn, account_id)?.ok_or_else(|| Error::new(ErrorCode::NotAMember))
 }
 
 #[cfg(test)]

@@ -3,15 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use identity::AuthUser;
 use platform::pagination::{Page, Paged};
 use platform::schema::{benefit_ledger as l, programs as p};
 use platform::{DbConn, Error, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::vocab::LedgerKind;
+use crate::vocab::{LedgerKind, ProgramKind};
 
 pub fn append(
     conn: &mut DbConn,
@@ -143,13 +144,48 @@ pub struct DayCounts {
     pub counts: Counts,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct ProgramStats {
+    pub program_id: i64,
+    pub totals: Counts,
+    /// Gift packs left.
+    pub remaining: Option<i32>,
+    /// Health checks: seats over all sessions, and how many are taken.
+    pub seats_total: Option<i64>,
+    pub seats_booked: Option<i64>,
+    /// Per calendar day (Asia/Shanghai).
+    pub by_day: Vec<DayCounts>,
+}
+
+/// The use case: staff read a program's figures: claimed, redeemed, remaining, seats booked,
+/// checked in, no-shows, in total and per day.
+pub fn program_stats(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<ProgramStats> {
+    let program = crate::programs::managed(conn, user, id)?;
+    let (totals, by_day) = program_counts(conn, id)?;
+    let (seats_total, seats_booked) = match program.kind {
+        ProgramKind::HealthCheck => {
+            let (total, booked) = crate::sessions::seats(conn, id)?;
+            (Some(total), Some(booked))
+        }
+        ProgramKind::GiftPack => (None, None),
+    };
+    Ok(ProgramStats {
+        program_id: id,
+        totals,
+        remaining: program.stock_left,
+        seats_total,
+        seats_booked,
+        by_day,
+    })
+}
+
 /// Totals and per-day counts of a program's ledger.
 pub fn program_counts(conn: &mut DbConn, program_id: i64) -> Result<(Counts, Vec<DayCounts>)> {
     let rows: Vec<(String, NaiveDateTime)> = l::table
         .filter(l::program_id.eq(program_id))
         .select((l::kind, l::at))
         .load(conn)?;
-    let shanghai = FixedOffset::east_opt(8 * 3600).expect("valid offset");
+    let shanghai = platform::clock::shanghai();
     let mut total = Counts::default();
     let mut by_day: BTreeMap<NaiveDate, Counts> = BTreeMap::new();
     for (kind, at) in rows {

@@ -15,6 +15,7 @@ pub mod redemptions;
 pub mod reports;
 pub mod routes;
 pub mod sessions;
+pub mod sold_out;
 pub mod vocab;
 
 pub use routes::{crowd_routes, routes, ApiDoc};
@@ -36,7 +37,7 @@ pub struct BenefitsConfig {
 pub struct Benefits {
     pub config: BenefitsConfig,
     pub batcher: batcher::Batcher,
-    pub sold_out: claims::SoldOut,
+    pub sold_out: sold_out::SoldOut,
     pub programs: recent::Recent<programs::Program>,
     pub sessions: recent::Recent<sessions::Session>,
     pub reports: reports::Reports,
@@ -61,7 +62,7 @@ impl Benefits {
         let benefits = Arc::new(Benefits {
             config,
             batcher: batcher::Batcher::start(db.clone()),
-            sold_out: claims::SoldOut::new(coord),
+            sold_out: sold_out::SoldOut::new(coord),
             programs: recent::Recent::new(programs::get),
             sessions: recent::Recent::new(sessions::get),
             reports,

@@ -9,12 +9,111 @@ use membership::orgs::{self, OrgRef};
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::schema::{health_sessions as hs, org_closure as c, programs as p};
+use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::eligibility::Rules;
+use crate::eligibility::{active_member, Rules};
 use crate::vocab::{Mode, ProgramKind, ProgramStatus};
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateProgram {
+    pub kind: ProgramKind,
+    pub title: Text<100>,
+    /// Up to 2000 characters.
+    #[serde(default)]
+    #[schema(max_length = 2000)]
+    pub description: String,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Claims or bookings per member (default 1).
+    #[schema(minimum = 1, maximum = 10)]
+    pub per_member_limit: Option<i32>,
+    #[serde(default)]
+    pub eligibility: Rules,
+    /// Gift packs: how many (required for them; health checks have none).
+    #[schema(minimum = 1, maximum = 10_000_000)]
+    pub stock: Option<i32>,
+    /// Gift packs: first_come (default) or draw.
+    pub mode: Option<Mode>,
+    /// Fair mode: when entries close and the draw may run.
+    pub entry_closes_at: Option<DateTime<Utc>>,
+    /// Vouchers not redeemed within this many days expire and go back to stock.
+    #[schema(minimum = 1, maximum = 365)]
+    pub voucher_valid_days: Option<i32>,
+}
+
+impl CreateProgram {
+    /// The rules of a new program that its body alone decides; the org's scope is checked by
+    /// [`create`].
+    pub fn validate(self, org_id: i64, by: i64) -> Result<NewProgram> {
+        let body = self;
+        let bad = |field| Error::invalid(ErrorCode::InvalidField, field);
+        let kind = body.kind;
+        if body.starts_at >= body.ends_at {
+            return Err(bad("ends_at"));
+        }
+        let per_member_limit = body.per_member_limit.unwrap_or(1);
+        if !(1..=10).contains(&per_member_limit) {
+            return Err(bad("per_member_limit"));
+        }
+        if body.description.chars().count() > 2000 {
+            return Err(bad("description"));
+        }
+        let description = body.description.trim().to_owned();
+        let mode = body.mode.unwrap_or(Mode::FirstCome);
+        match kind {
+            ProgramKind::GiftPack => {
+                if !body.stock.is_some_and(|s| (1..=10_000_000).contains(&s)) {
+                    return Err(bad("stock"));
+                }
+            }
+            ProgramKind::HealthCheck => {
+                if body.stock.is_some() {
+                    return Err(bad("stock"));
+                }
+                if mode != Mode::FirstCome {
+                    return Err(bad("mode"));
+                }
+            }
+        }
+        let entry_closes_at = match mode {
+            Mode::Draw => {
+                let closes = body.entry_closes_at.ok_or_else(|| bad("entry_closes_at"))?;
+                if closes <= body.starts_at || closes > body.ends_at {
+                    return Err(bad("entry_closes_at"));
+                }
+                Some(closes.naive_utc())
+            }
+            Mode::FirstCome if body.entry_closes_at.is_some() => {
+                return Err(bad("entry_closes_at"))
+            }
+            Mode::FirstCome => None,
+        };
+        if body
+            .voucher_valid_days
+            .is_some_and(|d| !(1..=365).contains(&d))
+        {
+            return Err(bad("voucher_valid_days"));
+        }
+        Ok(NewProgram {
+            org_id,
+            kind,
+            title: body.title.into_inner(),
+            description,
+            starts_at: body.starts_at.naive_utc(),
+            ends_at: body.ends_at.naive_utc(),
+            per_member_limit,
+            rules: body.eligibility.validate()?,
+            mode,
+            stock: body.stock,
+            voucher_valid_days: body.voucher_valid_days,
+            entry_closes_at,
+            created_by: by,
+        })
+    }
+}
 
 /// A program as stored.
 #[derive(Debug, Clone)]
@@ -167,6 +266,15 @@ fn program(row: Row) -> Result<Program> {
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Program> {
     let row: Row = p::table.find(id).select(columns!()).first(conn)?;
     program(row)
+}
+
+/// A program members may see: a draft is `not_found`, as a program that does not exist.
+pub fn published(conn: &mut DbConn, id: i64) -> Result<Program> {
+    let program = get(conn, id)?;
+    if program.status == ProgramStatus::Draft {
+        return Err(Error::new(ErrorCode::NotFound));
+    }
+    Ok(program)
 }
 
 /// A program `user` manages (staff of the issuing org's subtree, or admin).
@@ -387,4 +495,46 @@ pub fn eligible_for(conn: &mut DbConn, member: &ActiveMember) -> Result<Vec<Prog
         }
     }
     Ok(eligible)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProgramDetail {
+    #[serde(flatten)]
+    pub program: ProgramView,
+    /// Whether the caller may use it now.
+    pub eligible: bool,
+    /// If not, the problem code that says why (e.g. `not_eligible_new_members_only`).
+    pub ineligible_reason: Option<String>,
+}
+
+/// The use case: the programs the caller may use now, with stock or seats left. Empty for
+/// non-members.
+pub fn for_member(conn: &mut DbConn, account_id: i64) -> Result<Vec<ProgramView>> {
+    let Some(member) = membership::applications::active_member(conn, account_id)? else {
+        return Ok(Vec::new());
+    };
+    eligible_for(conn, &member)?
+        .iter()
+        .map(|p| view(conn, p))
+        .collect()
+}
+
+/// The use case: a published program (a draft is `not_found`), and whether the caller may use
+/// it now, or the problem code that says why not.
+pub fn detail(
+    conn: &mut DbConn,
+    account_id: i64,
+    id: i64,
+    now: NaiveDateTime,
+) -> Result<ProgramDetail> {
+    let program = published(conn, id)?;
+    let verdict = active_member(conn, account_id).and_then(|member| {
+        program.require_open(now)?;
+        program.rules.check(conn, program.org_id, &member, now)
+    });
+    Ok(ProgramDetail {
+        program: view(conn, &program)?,
+        eligible: verdict.is_ok(),
+        ineligible_reason: verdict.err().map(|e| e.code().as_str().to_owned()),
+    })
 }

@@ -313,6 +313,16 @@ impl Summary {
 /// Largest PDF accepted.
 pub const PDF_LIMIT: usize = 5 * 1024 * 1024;
 
+/// The PDF of a report as sent (base64), checked.
+pub fn decode_pdf(base64_text: &str) -> Result<Vec<u8>> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(base64_text.trim())
+        .map_err(|_| Error::invalid(ErrorCode::InvalidField, "pdf_base64"))?;
+    check_pdf(&bytes)?;
+    Ok(bytes)
+}
+
 /// Checks that bytes are a PDF of acceptable size.
 pub fn check_pdf(bytes: &[u8]) -> Result<()> {
     if bytes.len() > PDF_LIMIT || !bytes.starts_with(b"%PDF-") {

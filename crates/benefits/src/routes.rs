@@ -2,35 +2,27 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use base64::Engine;
-use chrono::{DateTime, Utc};
 use identity::auth::Caller;
 use identity::AuthUser;
-use membership::applications::{self, ActiveMember};
-use membership::orgs::Location;
 use platform::clock::now;
-use platform::db::write_tx;
 use platform::error::Problem;
 use platform::extract::{Json, Query};
 use platform::http::{resource, JSON_LIMIT};
 use platform::idempotency::creating;
 use platform::pagination::{PageQuery, Paged};
 use platform::text::Text;
-use platform::{Db, DbConn, Error, ErrorCode, Result};
+use platform::{Db, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::batcher::{BookOutcome, ClaimOutcome};
 use crate::bookings::{self, BookingView};
-use crate::claims::{self, EntryView, VoucherView};
+use crate::claims::{self, Claimed, EntryView, VoucherView};
 use crate::draws::{self, DrawView};
-use crate::eligibility::Rules;
-use crate::ledger::{self, Counts, DayCounts, LedgerEntry};
-use crate::programs::{self, NewProgram, ProgramView};
+use crate::ledger::{self, LedgerEntry, ProgramStats};
+use crate::programs::{self, CreateProgram, ProgramDetail, ProgramView};
 use crate::redemptions::{self, ScanResult};
 use crate::reports::{self, ReportView, Summary};
-use crate::sessions::{self, NewSession, SessionView};
-use crate::vocab::{Mode, ProgramKind, ProgramStatus};
+use crate::sessions::{self, CreateSession, SessionView};
 use crate::Benefits;
 
 /// The routes a service-fair crowd hammers. The server registers them ahead of everything else:
@@ -85,110 +77,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 )]
 pub struct ApiDoc;
 
-async fn write<T, F>(db: &Db, f: F) -> Result<T>
-where
-    F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
-    T: Send + 'static,
-{
-    db.run(move |conn| write_tx(conn, f)).await
-}
-
-fn member(conn: &mut DbConn, account_id: i64) -> Result<ActiveMember> {
-    applications::active_member(conn, account_id)?.ok_or_else(|| Error::new(ErrorCode::NotAMember))
-}
-
 // ---- staff: programs ----
-
-#[derive(Deserialize, ToSchema)]
-pub struct CreateProgram {
-    pub kind: ProgramKind,
-    pub title: Text<100>,
-    /// Up to 2000 characters.
-    #[serde(default)]
-    #[schema(max_length = 2000)]
-    pub description: String,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    /// Claims or bookings per member (default 1).
-    #[schema(minimum = 1, maximum = 10)]
-    pub per_member_limit: Option<i32>,
-    #[serde(default)]
-    pub eligibility: Rules,
-    /// Gift packs: how many (required for them; health checks have none).
-    #[schema(minimum = 1, maximum = 10_000_000)]
-    pub stock: Option<i32>,
-    /// Gift packs: first_come (default) or draw.
-    pub mode: Option<Mode>,
-    /// Fair mode: when entries close and the draw may run.
-    pub entry_closes_at: Option<DateTime<Utc>>,
-    /// Vouchers not redeemed within this many days expire and go back to stock.
-    #[schema(minimum = 1, maximum = 365)]
-    pub voucher_valid_days: Option<i32>,
-}
-
-fn new_program(org_id: i64, by: i64, body: CreateProgram) -> Result<NewProgram> {
-    let bad = |field| Error::invalid(ErrorCode::InvalidField, field);
-    let kind = body.kind;
-    if body.starts_at >= body.ends_at {
-        return Err(bad("ends_at"));
-    }
-    let per_member_limit = body.per_member_limit.unwrap_or(1);
-    if !(1..=10).contains(&per_member_limit) {
-        return Err(bad("per_member_limit"));
-    }
-    if body.description.chars().count() > 2000 {
-        return Err(bad("description"));
-    }
-    let description = body.description.trim().to_owned();
-    let mode = body.mode.unwrap_or(Mode::FirstCome);
-    match kind {
-        ProgramKind::GiftPack => {
-            if !body.stock.is_some_and(|s| (1..=10_000_000).contains(&s)) {
-                return Err(bad("stock"));
-            }
-        }
-        ProgramKind::HealthCheck => {
-            if body.stock.is_some() {
-                return Err(bad("stock"));
-            }
-            if mode != Mode::FirstCome {
-                return Err(bad("mode"));
-            }
-        }
-    }
-    let entry_closes_at = match mode {
-        Mode::Draw => {
-            let closes = body.entry_closes_at.ok_or_else(|| bad("entry_closes_at"))?;
-            if closes <= body.starts_at || closes > body.ends_at {
-                return Err(bad("entry_closes_at"));
-            }
-            Some(closes.naive_utc())
-        }
-        Mode::FirstCome if body.entry_closes_at.is_some() => return Err(bad("entry_closes_at")),
-        Mode::FirstCome => None,
-    };
-    if body
-        .voucher_valid_days
-        .is_some_and(|d| !(1..=365).contains(&d))
-    {
-        return Err(bad("voucher_valid_days"));
-    }
-    Ok(NewProgram {
-        org_id,
-        kind,
-        title: body.title.into_inner(),
-        description,
-        starts_at: body.starts_at.naive_utc(),
-        ends_at: body.ends_at.naive_utc(),
-        per_member_limit,
-        rules: body.eligibility.validate()?,
-        mode,
-        stock: body.stock,
-        voucher_valid_days: body.voucher_valid_days,
-        entry_closes_at,
-        created_by: by,
-    })
-}
 
 /// Create a program (draft) for the org's subtree.
 #[utoipa::path(post, path = "/v1/admin/orgs/{id}/programs", tag = "benefits", request_body = CreateProgram,
@@ -202,11 +91,10 @@ async fn create_program(
     body: Json<CreateProgram>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let new = new_program(org_id, caller.user.account_id, body.into_inner())?;
-    let view = write(&db, move |conn| {
-        programs::create(conn, &caller.user, &caller.actor, new)
-    })
-    .await?;
+    let new = body.into_inner().validate(org_id, caller.user.account_id)?;
+    let view = db
+        .write(move |conn| programs::create(conn, &caller.user, &caller.actor, new))
+        .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -215,10 +103,9 @@ async fn create_program(
     responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn publish(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let view = write(&db, move |conn| {
-        programs::publish(conn, &caller.user, &caller.actor, id)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| programs::publish(conn, &caller.user, &caller.actor, id))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -227,23 +114,10 @@ async fn publish(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Resul
     responses((status = 200, body = ProgramView), (status = 404, body = Problem)))]
 async fn close(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let view = write(&db, move |conn| {
-        programs::close(conn, &caller.user, &caller.actor, id)
-    })
-    .await?;
+    let view = db
+        .write(move |conn| programs::close(conn, &caller.user, &caller.actor, id))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct CreateSession {
-    pub site_name: Text<100>,
-    pub address: Text<200>,
-    pub location: Option<Location>,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    /// Exams the truck can do in the session (about 200 a day).
-    #[schema(minimum = 1, maximum = 10_000)]
-    pub capacity: i32,
 }
 
 /// Add a health-check session to a program.
@@ -256,28 +130,10 @@ async fn create_session(
     id: web::Path<i64>,
     body: Json<CreateSession>,
 ) -> Result<HttpResponse> {
-    let program_id = id.into_inner();
-    let body = body.into_inner();
-    let bad = |field| Error::invalid(ErrorCode::InvalidField, field);
-    if body.starts_at >= body.ends_at {
-        return Err(bad("ends_at"));
-    }
-    if !(1..=10_000).contains(&body.capacity) {
-        return Err(bad("capacity"));
-    }
-    let new = NewSession {
-        program_id,
-        site_name: body.site_name.into_inner(),
-        address: body.address.into_inner(),
-        location: body.location.map(Location::validate).transpose()?,
-        starts_at: body.starts_at.naive_utc(),
-        ends_at: body.ends_at.naive_utc(),
-        capacity: body.capacity,
-    };
-    let view = write(&db, move |conn| {
-        sessions::create(conn, &caller.user, &caller.actor, new)
-    })
-    .await?;
+    let new = body.into_inner().validate(id.into_inner())?;
+    let view = db
+        .write(move |conn| sessions::create(conn, &caller.user, &caller.actor, new))
+        .await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -286,24 +142,10 @@ async fn create_session(
     responses((status = 200, body = DrawView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn run_draw(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let view = write(&db, move |conn| {
-        draws::run(conn, &caller.user, &caller.actor, id, now())
-    })
-    .await?;
+    let view = db
+        .write(move |conn| draws::run(conn, &caller.user, &caller.actor, id, now()))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ProgramStats {
-    pub program_id: i64,
-    pub totals: Counts,
-    /// Gift packs left.
-    pub remaining: Option<i32>,
-    /// Health checks: seats over all sessions, and how many are taken.
-    pub seats_total: Option<i64>,
-    pub seats_booked: Option<i64>,
-    /// Per calendar day (Asia/Shanghai).
-    pub by_day: Vec<DayCounts>,
 }
 
 /// Claimed, redeemed, remaining, seats booked, checked in, no-shows: totals and per day.
@@ -316,33 +158,7 @@ async fn program_stats(
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let stats = db
-        .run(move |conn| {
-            use diesel::prelude::*;
-            use platform::schema::health_sessions as hs;
-            let program = programs::managed(conn, &user, id)?;
-            let (totals, by_day) = ledger::program_counts(conn, id)?;
-            let (seats_total, seats_booked) = match program.kind {
-                ProgramKind::HealthCheck => {
-                    let seats: Vec<(i32, i32)> = hs::table
-                        .filter(hs::program_id.eq(id))
-                        .select((hs::capacity, hs::booked))
-                        .load(conn)?;
-                    (
-                        Some(seats.iter().map(|(c, _)| i64::from(*c)).sum()),
-                        Some(seats.iter().map(|(_, b)| i64::from(*b)).sum()),
-                    )
-                }
-                ProgramKind::GiftPack => (None, None),
-            };
-            Ok(ProgramStats {
-                program_id: id,
-                totals,
-                remaining: program.stock_left,
-                seats_total,
-                seats_booked,
-                by_day,
-            })
-        })
+        .run(move |conn| ledger::program_stats(conn, &user, id))
         .await?;
     Ok(HttpResponse::Ok().json(stats))
 }
@@ -376,10 +192,11 @@ async fn redeem(
 ) -> Result<HttpResponse> {
     let code = body.into_inner().code.into_inner();
     let window = benefits.config.check_in;
-    let result = write(&db, move |conn| {
-        redemptions::scan(conn, &caller.user, &caller.actor, &code, &window, now())
-    })
-    .await?;
+    let result = db
+        .write(move |conn| {
+            redemptions::scan(conn, &caller.user, &caller.actor, &code, &window, now())
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(result))
 }
 
@@ -408,13 +225,8 @@ async fn attach_report(
     let summary = body.summary.validate()?;
     let pdf = body
         .pdf_base64
-        .map(|b64| {
-            let bytes: Vec<u8> = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .map_err(|_| Error::invalid(ErrorCode::InvalidField, "pdf_base64"))?;
-            reports::check_pdf(&bytes)?;
-            Ok::<_, Error>(bytes)
-        })
+        .as_deref()
+        .map(reports::decode_pdf)
         .transpose()?;
     let view = benefits
         .reports
@@ -435,28 +247,9 @@ pub struct ProgramList {
     responses((status = 200, body = ProgramList), (status = 401, body = Problem)))]
 async fn list_programs(db: web::Data<Db>, user: AuthUser) -> Result<HttpResponse> {
     let items = db
-        .run(move |conn| {
-            let Some(member) = applications::active_member(conn, user.account_id)? else {
-                return Ok(Vec::new());
-            };
-            let programs = programs::eligible_for(conn, &member)?;
-            programs
-                .iter()
-                .map(|p| programs::view(conn, p))
-                .collect::<Result<Vec<_>>>()
-        })
+        .run(move |conn| programs::for_member(conn, user.account_id))
         .await?;
     Ok(HttpResponse::Ok().json(ProgramList { items }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ProgramDetail {
-    #[serde(flatten)]
-    pub program: ProgramView,
-    /// Whether the caller may use it now.
-    pub eligible: bool,
-    /// If not, the problem code that says why (e.g. `not_eligible_new_members_only`).
-    pub ineligible_reason: Option<String>,
 }
 
 /// A published program, and whether the caller may use it.
@@ -469,21 +262,7 @@ async fn get_program(
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let detail = db
-        .run(move |conn| {
-            let program = programs::get(conn, id)?;
-            if program.status == ProgramStatus::Draft {
-                return Err(Error::new(ErrorCode::NotFound));
-            }
-            let verdict = member(conn, user.account_id).and_then(|m| {
-                program.require_open(now())?;
-                claims::check_eligible(conn, &program, &m, now())
-            });
-            Ok(ProgramDetail {
-                program: programs::view(conn, &program)?,
-                eligible: verdict.is_ok(),
-                ineligible_reason: verdict.err().map(|e| e.code().as_str().to_owned()),
-            })
-        })
+        .run(move |conn| programs::detail(conn, user.account_id, id, now()))
         .await?;
     Ok(HttpResponse::Ok().json(detail))
 }
@@ -504,10 +283,7 @@ async fn list_sessions(
     let id = id.into_inner();
     let items = db
         .run(move |conn| {
-            let program = programs::get(conn, id)?;
-            if program.status == ProgramStatus::Draft {
-                return Err(Error::new(ErrorCode::NotFound));
-            }
+            programs::published(conn, id)?;
             sessions::upcoming(conn, id)
         })
         .await?;
@@ -527,58 +303,17 @@ async fn claim(
     benefits: web::Data<Benefits>,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
-    let program_id = id.into_inner();
-    // The crowd's fast path: once sold out, no database work and not even the signature check
-    // (stock left is public anyway). Everything else needs a signed-in member.
-    if benefits.sold_out.is_sold_out(program_id).await? {
-        return Err(Error::new(ErrorCode::SoldOut));
-    }
-    let account_id = identity::auth::authenticate(&req)?.account_id;
-    // No database round trip before the batch: the program comes from a one-second cache and
-    // membership and eligibility are checked for the whole batch at once.
-    let program = benefits.programs.get(&db, program_id).await?;
-    if program.status == ProgramStatus::Draft {
-        return Err(Error::new(ErrorCode::NotFound));
-    }
-    program.require_kind(ProgramKind::GiftPack)?;
-    program.require_open(now())?;
-    if program.mode == Mode::Draw {
-        let (entry, created) = write(&db, move |conn| {
-            let member = member(conn, account_id)?;
-            claims::check_eligible(conn, &program, &member, now())?;
-            claims::enter(conn, &program, account_id, now())
-        })
-        .await?;
-        return Ok(if created {
-            HttpResponse::Created()
-        } else {
-            HttpResponse::Ok()
-        }
-        .json(entry));
-    }
-    let valid_until = program.voucher_valid_until(now());
-    match benefits
-        .batcher
-        .claim(program.clone(), account_id, valid_until)
-        .await?
-    {
-        ClaimOutcome::Issued {
-            voucher,
-            sold_out_now,
-        } => {
-            if sold_out_now {
-                benefits.sold_out.mark(program_id).await;
-            }
-            let view = VoucherView::issued(&program, voucher, valid_until);
-            Ok(HttpResponse::Created().json(view))
-        }
-        ClaimOutcome::SoldOut => {
-            benefits.sold_out.mark(program_id).await;
-            Err(Error::new(ErrorCode::SoldOut))
-        }
-        ClaimOutcome::AlreadyClaimed => Err(Error::new(ErrorCode::AlreadyClaimed)),
-        ClaimOutcome::Refused(code) => Err(Error::new(code)),
-    }
+    let caller = || Ok(identity::auth::authenticate(&req)?.account_id);
+    Ok(
+        match claims::claim(&db, &benefits, id.into_inner(), caller).await? {
+            Claimed::Voucher(voucher) => HttpResponse::Created().json(voucher),
+            Claimed::Entry {
+                entry,
+                created: true,
+            } => HttpResponse::Created().json(entry),
+            Claimed::Entry { entry, .. } => HttpResponse::Ok().json(entry),
+        },
+    )
 }
 
 /// Fair mode: the published seed, the entries and the winners: enough to re-run the draw.
@@ -588,10 +323,7 @@ async fn get_draw(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse>
     let id = id.into_inner();
     let view = db
         .run(move |conn| {
-            let program = programs::get(conn, id)?;
-            if program.status == ProgramStatus::Draft {
-                return Err(Error::new(ErrorCode::NotFound));
-            }
+            let program = programs::published(conn, id)?;
             draws::view(conn, &program)
         })
         .await?;
@@ -618,36 +350,8 @@ async fn book(
     id: web::Path<i64>,
     body: Option<Json<BookRequest>>,
 ) -> Result<HttpResponse> {
-    let session_id = id.into_inner();
-    let waitlist = body.map(|b| b.waitlist).unwrap_or(false);
-    let account_id = user.account_id;
-    // As for claims: cached session and program, eligibility checked in the batch.
-    let session = benefits.sessions.get(&db, session_id).await?;
-    let program = benefits.programs.get(&db, session.program_id).await?;
-    if program.status == ProgramStatus::Draft {
-        return Err(Error::new(ErrorCode::NotFound));
-    }
-    program.require_open(now())?;
-    if session.starts_at <= now() {
-        return Err(Error::new(ErrorCode::ProgramNotOpen));
-    }
-    let view = match benefits
-        .batcher
-        .book(session_id, program.clone(), account_id, waitlist)
-        .await?
-    {
-        BookOutcome::Booked(booking) => {
-            BookingView::booked(&session, program.title.clone(), booking)
-        }
-        // The queue position needs a count; waitlisting is the rare path.
-        BookOutcome::Waitlisted(booking) => {
-            db.run(move |conn| bookings::booking(conn, account_id, booking.id))
-                .await?
-        }
-        BookOutcome::Full => return Err(Error::new(ErrorCode::Full)),
-        BookOutcome::AlreadyBooked => return Err(Error::new(ErrorCode::AlreadyBooked)),
-        BookOutcome::Refused(code) => return Err(Error::new(code)),
-    };
+    let waitlist = body.is_some_and(|b| b.waitlist);
+    let view = bookings::book(&db, &benefits, id.into_inner(), user.account_id, waitlist).await?;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -660,10 +364,9 @@ async fn cancel_booking(
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let view = write(&db, move |conn| {
-        bookings::cancel(conn, user.account_id, id, now())
-    })
-    .await?;
+    let view = db
+        .write(move |conn| bookings::cancel(conn, user.account_id, id, now()))
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

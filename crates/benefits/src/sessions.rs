@@ -6,12 +6,48 @@ use identity::AuthUser;
 use membership::orgs::Location;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::schema::health_sessions as hs;
-use platform::{DbConn, Result};
+use platform::text::Text;
+use platform::{DbConn, Error, ErrorCode, Result};
 
 use crate::programs;
 use crate::vocab::ProgramKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateSession {
+    pub site_name: Text<100>,
+    pub address: Text<200>,
+    pub location: Option<Location>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Exams the truck can do in the session (about 200 a day).
+    #[schema(minimum = 1, maximum = 10_000)]
+    pub capacity: i32,
+}
+
+impl CreateSession {
+    /// The rules of a new session that its body alone decides; the program's scope and kind
+    /// are checked by [`create`].
+    pub fn validate(self, program_id: i64) -> Result<NewSession> {
+        let bad = |field| Error::invalid(ErrorCode::InvalidField, field);
+        if self.starts_at >= self.ends_at {
+            return Err(bad("ends_at"));
+        }
+        if !(1..=10_000).contains(&self.capacity) {
+            return Err(bad("capacity"));
+        }
+        Ok(NewSession {
+            program_id,
+            site_name: self.site_name.into_inner(),
+            address: self.address.into_inner(),
+            location: self.location.map(Location::validate).transpose()?,
+            starts_at: self.starts_at.naive_utc(),
+            ends_at: self.ends_at.naive_utc(),
+            capacity: self.capacity,
+        })
+    }
+}
 
 pub struct NewSession {
     pub program_id: i64,
@@ -209,6 +245,17 @@ pub fn upcoming(conn: &mut DbConn, program_id: i64) -> Result<Vec<SessionView>> 
         .select(columns!())
         .load(conn)?;
     Ok(rows.into_iter().map(view_of).collect())
+}
+
+/// Seats over all sessions of `program_id`, and how many are taken.
+pub fn seats(conn: &mut DbConn, program_id: i64) -> Result<(i64, i64)> {
+    let seats: Vec<(i32, i32)> = hs::table
+        .filter(hs::program_id.eq(program_id))
+        .select((hs::capacity, hs::booked))
+        .load(conn)?;
+    Ok(seats.iter().fold((0, 0), |(total, booked), (c, b)| {
+        (total + i64::from(*c), booked + i64::from(*b))
+    }))
 }
 
 #[cfg(test)]
