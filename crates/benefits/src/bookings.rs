@@ -261,19 +261,22 @@ pub struct BookingView {
     pub checked_in_at: Option<DateTime<Utc>>,
 }
 
-type Row = (
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    NaiveDateTime,
-    NaiveDateTime,
-    String,
-    String,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-);
+/// A booking with its session and program, as [`columns!`] selects it.
+#[derive(Queryable)]
+struct Row {
+    id: i64,
+    session_id: i64,
+    program_id: i64,
+    program_title: String,
+    site_name: String,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    #[diesel(deserialize_as = String)]
+    status: BookingStatus,
+    code: String,
+    created_at: NaiveDateTime,
+    checked_in_at: Option<NaiveDateTime>,
+}
 
 macro_rules! columns {
     () => {
@@ -294,53 +297,38 @@ macro_rules! columns {
 }
 
 fn view_of(conn: &mut DbConn, row: Row) -> Result<BookingView> {
-    let (
-        id,
-        session_id,
-        program_id,
-        program_title,
-        site_name,
-        starts_at,
-        ends_at,
-        status,
-        code,
-        created_at,
-        checked_in_at,
-    ) = row;
-    let status = BookingStatus::parse(&status)
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("booking status {status}")))?;
-    let waitlist_position = match status {
+    let waitlist_position = match row.status {
         BookingStatus::Waitlisted => Some(
             b::table
-                .filter(b::session_id.eq(session_id))
+                .filter(b::session_id.eq(row.session_id))
                 .filter(b::status.eq(BookingStatus::Waitlisted.as_str()))
-                .filter(b::id.lt(id))
+                .filter(b::id.lt(row.id))
                 .count()
                 .get_result(conn)?,
         ),
         _ => None,
     };
     Ok(BookingView {
-        id,
-        session_id,
-        program_id,
-        program_title,
-        site_name,
-        starts_at: starts_at.and_utc(),
-        ends_at: ends_at.and_utc(),
-        status,
-        qr_svg_url: qr_svg_url(id),
-        code,
-        created_at: created_at.and_utc(),
+        id: row.id,
+        session_id: row.session_id,
+        program_id: row.program_id,
+        program_title: row.program_title,
+        site_name: row.site_name,
+        starts_at: row.starts_at.and_utc(),
+        ends_at: row.ends_at.and_utc(),
+        status: row.status,
+        qr_svg_url: qr_svg_url(row.id),
+        code: row.code,
+        created_at: row.created_at.and_utc(),
         waitlist_position,
-        checked_in_at: checked_in_at.map(|t| t.and_utc()),
+        checked_in_at: row.checked_in_at.map(|t| t.and_utc()),
     })
 }
 
 impl BookingView {
     /// A seat the batch writer has just booked, as the booking's answer.
     pub fn booked(
-        session: &crate::sessions::Session,
+        session: &crate::health_sessions::Session,
         program_title: String,
         booking: Issued,
     ) -> BookingView {
@@ -442,8 +430,7 @@ pub fn release(
     now: NaiveDateTime,
 ) -> Result<()> {
     let status: String = b::table.find(id).select(b::status).first(conn)?;
-    let was = BookingStatus::parse(&status)
-        .ok_or_else(|| Error::internal(anyhow::anyhow!("booking status {status}")))?;
+    let was = BookingStatus::try_from(status).map_err(Error::internal)?;
     let cancelled = diesel::update(b::table.find(id))
         .filter(b::status.eq_any([
             BookingStatus::Booked.as_str(),

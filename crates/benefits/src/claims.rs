@@ -300,31 +300,34 @@ fn qr_svg_url(voucher_id: i64) -> String {
     format!("/v1/me/vouchers/{voucher_id}/qr.svg")
 }
 
-type VoucherRow = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-);
+/// A voucher with its program's title, as [`voucher_columns!`] selects it.
+#[derive(Queryable)]
+struct VoucherRow {
+    id: i64,
+    program_id: i64,
+    program_title: String,
+    code: String,
+    #[diesel(deserialize_as = String)]
+    status: VoucherStatus,
+    issued_at: NaiveDateTime,
+    valid_until: Option<NaiveDateTime>,
+    redeemed_at: Option<NaiveDateTime>,
+}
 
-fn voucher_view(row: VoucherRow) -> Result<VoucherView> {
-    let (id, program_id, program_title, code, status, issued_at, valid_until, redeemed_at) = row;
-    Ok(VoucherView {
-        id,
-        program_id,
-        program_title,
-        qr_svg_url: qr_svg_url(id),
-        code,
-        status: VoucherStatus::parse(&status)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("voucher status {status}")))?,
-        issued_at: issued_at.and_utc(),
-        valid_until: valid_until.map(|t| t.and_utc()),
-        redeemed_at: redeemed_at.map(|t| t.and_utc()),
-    })
+impl From<VoucherRow> for VoucherView {
+    fn from(row: VoucherRow) -> VoucherView {
+        VoucherView {
+            id: row.id,
+            program_id: row.program_id,
+            program_title: row.program_title,
+            qr_svg_url: qr_svg_url(row.id),
+            code: row.code,
+            status: row.status,
+            issued_at: row.issued_at.and_utc(),
+            valid_until: row.valid_until.map(|t| t.and_utc()),
+            redeemed_at: row.redeemed_at.map(|t| t.and_utc()),
+        }
+    }
 }
 
 macro_rules! voucher_columns {
@@ -350,7 +353,7 @@ pub fn voucher(conn: &mut DbConn, account_id: i64, voucher_id: i64) -> Result<Vo
         .filter(v::account_id.eq(account_id))
         .select(voucher_columns!())
         .first(conn)?;
-    voucher_view(row)
+    Ok(row.into())
 }
 
 pub fn mine(conn: &mut DbConn, account_id: i64, page: Page) -> Result<Paged<VoucherView>> {
@@ -362,10 +365,7 @@ pub fn mine(conn: &mut DbConn, account_id: i64, page: Page) -> Result<Paged<Vouc
         .limit(page.limit + 1)
         .select(voucher_columns!())
         .load(conn)?;
-    let views = rows
-        .into_iter()
-        .map(voucher_view)
-        .collect::<Result<Vec<_>>>()?;
+    let views = rows.into_iter().map(VoucherView::from).collect();
     Ok(Paged::from_rows(views, page, |v| v.id))
 }
 

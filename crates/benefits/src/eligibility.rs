@@ -34,10 +34,6 @@ impl Rules {
         Ok(self)
     }
 
-    pub fn from_stored(text: &str) -> Result<Rules> {
-        serde_json::from_str(text).map_err(Error::internal)
-    }
-
     pub fn to_stored(&self) -> String {
         serde_json::to_string(self).expect("rules serialise")
     }
@@ -99,6 +95,15 @@ impl Rules {
             }
         }
         Ok(())
+    }
+}
+
+/// Reading the stored rules of a program row (`#[diesel(deserialize_as = String)]`).
+impl TryFrom<String> for Rules {
+    type Error = serde_json::Error;
+
+    fn try_from(text: String) -> std::result::Result<Rules, serde_json::Error> {
+        serde_json::from_str(&text)
     }
 }
 
@@ -164,7 +169,7 @@ mod tests {
             joined_within_days: Some(30),
             joined_before: None,
         };
-        assert_eq!(Rules::from_stored(&rules.to_stored()).unwrap(), rules);
+        assert_eq!(Rules::try_from(rules.to_stored()).unwrap(), rules);
         assert!(serde_json::from_str::<Rules>(r#"{"min_age": 18}"#).is_err());
     }
 }

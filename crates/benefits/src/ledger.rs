@@ -164,7 +164,7 @@ pub fn program_stats(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<Prog
     let (totals, by_day) = program_counts(conn, id)?;
     let (seats_total, seats_booked) = match program.kind {
         ProgramKind::HealthCheck => {
-            let (total, booked) = crate::sessions::seats(conn, id)?;
+            let (total, booked) = crate::health_sessions::seats(conn, id)?;
             (Some(total), Some(booked))
         }
         ProgramKind::GiftPack => (None, None),

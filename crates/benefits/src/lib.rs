@@ -7,6 +7,7 @@ pub mod bookings;
 pub mod claims;
 pub mod draws;
 pub mod eligibility;
+pub mod health_sessions;
 pub mod ledger;
 pub mod personal_data;
 pub mod programs;
@@ -14,7 +15,6 @@ pub mod recent;
 pub mod redemptions;
 pub mod reports;
 pub mod routes;
-pub mod sessions;
 pub mod sold_out;
 pub mod vocab;
 
@@ -30,7 +30,7 @@ use platform::{Coordinator, Db};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BenefitsConfig {
     /// When a booking may be checked in around its session.
-    pub check_in: sessions::CheckInWindow,
+    pub check_in: health_sessions::CheckInWindow,
 }
 
 /// What the benefit routes share, as `web::Data<Benefits>`.
@@ -39,7 +39,7 @@ pub struct Benefits {
     pub batcher: batcher::Batcher,
     pub sold_out: sold_out::SoldOut,
     pub programs: recent::Recent<programs::Program>,
-    pub sessions: recent::Recent<sessions::Session>,
+    pub sessions: recent::Recent<health_sessions::Session>,
     pub reports: reports::Reports,
 }
 
@@ -64,7 +64,7 @@ impl Benefits {
             batcher: batcher::Batcher::start(db.clone()),
             sold_out: sold_out::SoldOut::new(coord),
             programs: recent::Recent::new(programs::get),
-            sessions: recent::Recent::new(sessions::get),
+            sessions: recent::Recent::new(health_sessions::get),
             reports,
         });
         tokio::spawn(housekeeping(db, Arc::downgrade(&benefits)));

@@ -115,19 +115,24 @@ impl CreateProgram {
     }
 }
 
-/// A program as stored.
-#[derive(Debug, Clone)]
+/// A program as stored: its row, with the stored words and rules decoded once as it is read.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = p)]
 pub struct Program {
     pub id: i64,
     pub org_id: i64,
+    #[diesel(deserialize_as = String)]
     pub kind: ProgramKind,
     pub title: String,
     pub description: String,
+    #[diesel(deserialize_as = String)]
     pub status: ProgramStatus,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
     pub per_member_limit: i32,
+    #[diesel(column_name = eligibility, deserialize_as = String)]
     pub rules: Rules,
+    #[diesel(deserialize_as = String)]
     pub mode: Mode,
     pub stock_total: Option<i32>,
     pub stock_left: Option<i32>,
@@ -156,116 +161,8 @@ pub struct NewProgram {
     pub created_by: i64,
 }
 
-type Row = (
-    (
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        NaiveDateTime,
-        i32,
-        String,
-    ),
-    (
-        String,
-        Option<i32>,
-        Option<i32>,
-        Option<i32>,
-        Option<NaiveDateTime>,
-        Option<String>,
-        Option<NaiveDateTime>,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-    ),
-);
-
-macro_rules! columns {
-    () => {
-        (
-            (
-                p::id,
-                p::org_id,
-                p::kind,
-                p::title,
-                p::description,
-                p::status,
-                p::starts_at,
-                p::ends_at,
-                p::per_member_limit,
-                p::eligibility,
-            ),
-            (
-                p::mode,
-                p::stock_total,
-                p::stock_left,
-                p::voucher_valid_days,
-                p::entry_closes_at,
-                p::draw_seed,
-                p::drawn_at,
-                p::created_at,
-                p::published_at,
-            ),
-        )
-    };
-}
-
-fn program(row: Row) -> Result<Program> {
-    let (
-        (
-            id,
-            org_id,
-            kind,
-            title,
-            description,
-            status,
-            starts_at,
-            ends_at,
-            per_member_limit,
-            eligibility,
-        ),
-        rest,
-    ) = row;
-    let (
-        mode,
-        stock_total,
-        stock_left,
-        voucher_valid_days,
-        entry_closes_at,
-        draw_seed,
-        drawn_at,
-        created_at,
-        published_at,
-    ) = rest;
-    let corrupt = || Error::internal(anyhow::anyhow!("program {id}: unknown vocabulary"));
-    Ok(Program {
-        id,
-        org_id,
-        kind: ProgramKind::parse(&kind).ok_or_else(corrupt)?,
-        title,
-        description,
-        status: ProgramStatus::parse(&status).ok_or_else(corrupt)?,
-        starts_at,
-        ends_at,
-        per_member_limit,
-        rules: Rules::from_stored(&eligibility)?,
-        mode: Mode::parse(&mode).ok_or_else(corrupt)?,
-        stock_total,
-        stock_left,
-        voucher_valid_days,
-        entry_closes_at,
-        draw_seed,
-        drawn_at,
-        created_at,
-        published_at,
-    })
-}
-
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Program> {
-    let row: Row = p::table.find(id).select(columns!()).first(conn)?;
-    program(row)
+    Ok(p::table.find(id).select(Program::as_select()).first(conn)?)
 }
 
 /// A program members may see: a draft is `not_found`, as a program that does not exist.
@@ -479,22 +376,16 @@ pub fn view(conn: &mut DbConn, program: &Program) -> Result<ProgramView> {
 /// and passing every rule.
 pub fn eligible_for(conn: &mut DbConn, member: &ActiveMember) -> Result<Vec<Program>> {
     let now = platform::clock::now();
-    let rows: Vec<Row> = p::table
+    let mut programs: Vec<Program> = p::table
         .inner_join(c::table.on(c::ancestor_id.eq(p::org_id)))
         .filter(c::descendant_id.eq(member.org_id))
         .filter(p::status.eq(ProgramStatus::Published.as_str()))
         .filter(p::ends_at.gt(now))
         .order(p::id.desc())
-        .select(columns!())
+        .select(Program::as_select())
         .load(conn)?;
-    let mut eligible = Vec::new();
-    for row in rows {
-        let program = program(row)?;
-        if program.rules.check_personal(member, now).is_ok() {
-            eligible.push(program);
-        }
-    }
-    Ok(eligible)
+    programs.retain(|program| program.rules.check_personal(member, now).is_ok());
+    Ok(programs)
 }
 
 #[derive(Serialize, ToSchema)]

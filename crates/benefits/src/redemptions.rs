@@ -14,8 +14,8 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::health_sessions::CheckInWindow;
 use crate::ledger;
-use crate::sessions::CheckInWindow;
 use crate::vocab::{BookingStatus, LedgerKind, VoucherStatus};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -7,75 +7,63 @@ use identity::AuthUser;
 use platform::clock::now;
 use platform::error::Problem;
 use platform::extract::{Json, Query};
-use platform::http::{resource, JSON_LIMIT};
-use platform::idempotency::creating;
+use platform::http::JSON_LIMIT;
 use platform::pagination::{PageQuery, Paged};
 use platform::text::Text;
 use platform::{Db, Result};
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 use crate::bookings::{self, BookingView};
 use crate::claims::{self, Claimed, EntryView, VoucherView};
 use crate::draws::{self, DrawView};
+use crate::health_sessions::{self, CreateSession, SessionView};
 use crate::ledger::{self, LedgerEntry, ProgramStats};
 use crate::programs::{self, CreateProgram, ProgramDetail, ProgramView};
 use crate::redemptions::{self, ScanResult};
 use crate::reports::{self, ReportView, Summary};
-use crate::sessions::{self, CreateSession, SessionView};
 use crate::Benefits;
 
-/// The routes a service-fair crowd hammers. The server registers them ahead of everything else:
-/// actix tries resources in order, one pattern match each, so these answer after two.
-pub fn crowd_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(creating("/v1/programs/{id}/claims", JSON_LIMIT).route(web::post().to(claim)))
-        .service(creating("/v1/sessions/{id}/bookings", JSON_LIMIT).route(web::post().to(book)));
-}
+platform::api! {
+    /// The benefits part of the OpenAPI document.
+    pub struct ApiDoc {
+        components(schemas(Paged<VoucherView>, Paged<BookingView>, Paged<LedgerEntry>, Paged<ReportView>)),
+        tags((name = "benefits", description = "Programs, gift packs, health checks and the ledger"))
+    }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        creating("/v1/admin/orgs/{id}/programs", JSON_LIMIT).route(web::post().to(create_program)),
-    )
-    .service(resource("/v1/admin/programs/{id}/publish").route(web::post().to(publish)))
-    .service(resource("/v1/admin/programs/{id}/close").route(web::post().to(close)))
-    .service(resource("/v1/admin/programs/{id}/sessions").route(web::post().to(create_session)))
-    .service(resource("/v1/admin/programs/{id}/draw").route(web::post().to(run_draw)))
-    .service(resource("/v1/admin/programs/{id}/stats").route(web::get().to(program_stats)))
-    .service(resource("/v1/admin/redemptions").route(web::post().to(redeem)))
-    .service(
-        resource("/v1/admin/bookings/{id}/report")
-            .app_data(platform::http::json_config(8 * 1024 * 1024))
-            .route(web::post().to(attach_report)),
-    )
-    .service(resource("/v1/programs").route(web::get().to(list_programs)))
-    .service(resource("/v1/programs/{id}").route(web::get().to(get_program)))
-    .service(resource("/v1/programs/{id}/sessions").route(web::get().to(list_sessions)))
-    .service(resource("/v1/programs/{id}/draw").route(web::get().to(get_draw)))
-    .service(resource("/v1/bookings/{id}").route(web::delete().to(cancel_booking)))
-    .service(resource("/v1/me/vouchers").route(web::get().to(my_vouchers)))
-    .service(resource("/v1/me/vouchers/{id}").route(web::get().to(my_voucher)))
-    .service(resource("/v1/me/vouchers/{id}/qr.svg").route(web::get().to(my_voucher_qr)))
-    .service(resource("/v1/me/bookings").route(web::get().to(my_bookings)))
-    .service(resource("/v1/me/bookings/{id}").route(web::get().to(my_booking)))
-    .service(resource("/v1/me/bookings/{id}/qr.svg").route(web::get().to(my_booking_qr)))
-    .service(resource("/v1/me/benefits").route(web::get().to(my_benefits)))
-    .service(resource("/v1/me/reports").route(web::get().to(my_reports)))
-    .service(resource("/v1/me/reports/{id}").route(web::get().to(my_report)))
-    .service(resource("/v1/me/reports/{id}/pdf").route(web::get().to(my_report_pdf)));
-}
+    /// The routes a service-fair crowd hammers. The server registers them ahead of everything
+    /// else: actix tries resources in order, one pattern match each, so these answer after two.
+    pub fn crowd_routes {
+        claim: Kind::Creating(JSON_LIMIT),
+        book: Kind::Creating(JSON_LIMIT),
+    }
 
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        create_program, publish, close, create_session, run_draw, program_stats, redeem, attach_report,
-        list_programs, get_program, list_sessions, claim, get_draw, book, cancel_booking,
-        my_vouchers, my_voucher, my_voucher_qr, my_bookings, my_booking, my_booking_qr, my_benefits, my_reports, my_report,
-        my_report_pdf
-    ),
-    components(schemas(Paged<VoucherView>, Paged<BookingView>, Paged<LedgerEntry>, Paged<ReportView>)),
-    tags((name = "benefits", description = "Programs, gift packs, health checks and the ledger"))
-)]
-pub struct ApiDoc;
+    pub fn routes {
+        create_program: Kind::Creating(JSON_LIMIT),
+        publish,
+        close,
+        create_session,
+        run_draw,
+        program_stats,
+        redeem,
+        attach_report: Kind::LargeJson(8 * 1024 * 1024),
+        list_programs,
+        get_program,
+        list_sessions,
+        get_draw,
+        cancel_booking,
+        my_vouchers,
+        my_voucher,
+        my_voucher_qr,
+        my_bookings,
+        my_booking,
+        my_booking_qr,
+        my_benefits,
+        my_reports,
+        my_report,
+        my_report_pdf,
+    }
+}
 
 // ---- staff: programs ----
 
@@ -132,7 +120,7 @@ async fn create_session(
 ) -> Result<HttpResponse> {
     let new = body.into_inner().validate(id.into_inner())?;
     let view = db
-        .write(move |conn| sessions::create(conn, &caller.user, &caller.actor, new))
+        .write(move |conn| health_sessions::create(conn, &caller.user, &caller.actor, new))
         .await?;
     Ok(HttpResponse::Created().json(view))
 }
@@ -284,7 +272,7 @@ async fn list_sessions(
     let items = db
         .run(move |conn| {
             programs::published(conn, id)?;
-            sessions::upcoming(conn, id)
+            health_sessions::upcoming(conn, id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(SessionList { items }))

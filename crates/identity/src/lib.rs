@@ -11,7 +11,7 @@ pub mod phone;
 pub mod profile;
 pub mod revocations;
 pub mod routes;
-pub mod sessions;
+pub mod sign_in_sessions;
 pub mod signin;
 pub mod sms;
 pub mod tokens;

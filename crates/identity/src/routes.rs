@@ -6,12 +6,11 @@ use chrono::{DateTime, Utc};
 use platform::db::write_tx;
 use platform::error::Problem;
 use platform::extract::Json;
-use platform::http::resource;
 use platform::rights::DataRights;
 use platform::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, ToSchema};
 
 use crate::accounts::StaffScope;
 use crate::auth::Caller;
@@ -21,39 +20,32 @@ use crate::password::Password;
 use crate::personal_data;
 use crate::phone::Phone;
 use crate::profile::{LegalName, ProfileView};
-use crate::sessions::TokenPair;
+use crate::sign_in_sessions::TokenPair;
 use crate::{AuthUser, Identity};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/auth/otp").route(web::post().to(send_otp)))
-        .service(resource("/v1/auth/register").route(web::post().to(register)))
-        .service(resource("/v1/auth/login").route(web::post().to(login)))
-        .service(resource("/v1/auth/refresh").route(web::post().to(refresh)))
-        .service(resource("/v1/auth/logout").route(web::post().to(logout)))
-        .service(resource("/v1/auth/password").route(web::post().to(change_password)))
-        .service(resource("/v1/auth/password/reset").route(web::post().to(reset_password)))
-        .service(
-            resource("/v1/me")
-                .route(web::get().to(me))
-                .route(web::delete().to(delete_account)),
-        )
-        .service(resource("/v1/me/export").route(web::get().to(export)))
-        .service(
-            resource("/v1/me/identity")
-                .route(web::put().to(put_identity))
-                .route(web::delete().to(withdraw_identity)),
-        )
-        .service(resource("/.well-known/jwks.json").route(web::get().to(jwks)));
-}
+platform::api! {
+    /// The identity part of the OpenAPI document.
+    pub struct ApiDoc {
+        modifiers(&BearerAuth),
+        tags((name = "identity", description = "Accounts, sign-in and the real-name profile"))
+    }
 
-#[derive(OpenApi)]
-#[openapi(
-    paths(send_otp, register, login, refresh, logout, change_password, reset_password, me, delete_account, export,
-        put_identity, withdraw_identity, jwks),
-    modifiers(&BearerAuth),
-    tags((name = "identity", description = "Accounts, sign-in and the real-name profile"))
-)]
-pub struct ApiDoc;
+    pub fn routes {
+        send_otp,
+        register,
+        login,
+        refresh,
+        logout,
+        change_password,
+        reset_password,
+        me,
+        delete_account,
+        export,
+        put_identity,
+        withdraw_identity,
+        jwks,
+    }
+}
 
 struct BearerAuth;
 

@@ -15,7 +15,7 @@ use platform::{Error, ErrorCode, Result};
 use crate::password::Password;
 use crate::phone::Phone;
 use crate::revocations::Revocations;
-use crate::sessions::TokenPair;
+use crate::sign_in_sessions::TokenPair;
 use crate::Identity;
 
 impl Identity {

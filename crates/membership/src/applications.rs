@@ -1,4 +1,5 @@
-//! Joining, transferring, leaving, and staff decisions on applications.
+//! Joining, leaving, and staff decisions on applications (moving between orgs is
+//! [`crate::transfers`], on the same rows and rules).
 //!
 //! One row per application; once decided it is the membership period. A person has at most one
 //! active membership and one pending application at a time (unique indexes hold that even under
@@ -6,45 +7,59 @@
 //! transaction, and take the account's row lock first so that one person's parallel requests
 //! (a double tap, a retry) run one after another and find each other's result.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::clock::now;
-use platform::schema::{membership_events as ev, memberships as ms, real_name_profiles as rn};
+use platform::schema::{
+    members as m, membership_events as ev, memberships as ms, real_name_profiles as rn,
+};
+use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::join_codes::{self, JoinCode};
 use crate::orgs::{self, OrgRef};
 use crate::vocab::{EventKind, Occupation, Status};
-use crate::{member_no, staff};
+use crate::{member_no, staff, transfers};
 
-/// What a worker tells the union when joining.
-#[derive(Debug, Clone)]
+/// What a worker tells the union when joining (the same three columns of every period).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ms)]
 pub struct Details {
+    #[diesel(deserialize_as = String)]
     pub occupation: Occupation,
     /// Platform or employer, e.g. 美团, 饿了么, 顺丰.
     pub platform: String,
     pub work_city: String,
 }
 
-/// What a transfer changes of the current details; each left out stays as it is.
-#[derive(Debug, Clone, Default)]
-pub struct DetailChanges {
-    pub occupation: Option<Occupation>,
-    pub platform: Option<String>,
-    pub work_city: Option<String>,
+// The body of `POST /v1/memberships`; not a doc comment, which would become
+// the schema description in the spec.
+#[derive(Deserialize, ToSchema)]
+pub struct JoinRequest {
+    pub join_code: String,
+    pub occupation: Occupation,
+    /// Platform or employer, e.g. 美团.
+    pub platform: Text<40>,
+    pub work_city: Text<40>,
 }
 
-impl DetailChanges {
-    fn over(self, current: Details) -> Details {
-        Details {
-            occupation: self.occupation.unwrap_or(current.occupation),
-            platform: self.platform.unwrap_or(current.platform),
-            work_city: self.work_city.unwrap_or(current.work_city),
-        }
+impl JoinRequest {
+    /// The code to join through and what the worker tells the union; a code not shaped like
+    /// one is `join_code_unknown`, as an unknown code is.
+    pub fn validate(self) -> Result<(JoinCode, Details)> {
+        let code = JoinCode::parse(&self.join_code)?;
+        let details = Details {
+            occupation: self.occupation,
+            platform: self.platform.into_inner(),
+            work_city: self.work_city.into_inner(),
+        };
+        Ok((code, details))
     }
 }
 
@@ -95,78 +110,87 @@ pub enum Outcome {
     Existing(MembershipView),
 }
 
-struct Row {
+/// What the rules of joining and deciding read of a period.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ms)]
+pub(crate) struct Row {
+    pub(crate) id: i64,
+    pub(crate) account_id: i64,
+    pub(crate) org_id: i64,
+    /// The code applied through: the same code again is a retry, not a second application.
+    pub(crate) join_code_id: Option<i64>,
+    #[diesel(deserialize_as = String)]
+    pub(crate) status: Status,
+    #[diesel(embed)]
+    pub(crate) details: Details,
+}
+
+/// A period as the member's pages show it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ms)]
+struct Period {
     id: i64,
     account_id: i64,
     org_id: i64,
-    join_code_id: Option<i64>,
+    #[diesel(deserialize_as = String)]
     status: Status,
+    #[diesel(embed)]
     details: Details,
+    applied_at: NaiveDateTime,
+    decided_at: Option<NaiveDateTime>,
+    reject_reason: Option<String>,
+    started_at: Option<NaiveDateTime>,
+    ended_at: Option<NaiveDateTime>,
+    end_reason: Option<String>,
 }
 
-type RowTuple = (i64, i64, i64, Option<i64>, String, String, String, String);
-
-fn row(t: RowTuple) -> Result<Row> {
-    let (id, account_id, org_id, join_code_id, status, occupation, platform, work_city) = t;
-    let corrupt = || Error::internal(anyhow::anyhow!("membership {id}: unknown vocabulary"));
-    Ok(Row {
-        id,
-        account_id,
-        org_id,
-        join_code_id,
-        status: Status::parse(&status).ok_or_else(corrupt)?,
-        details: Details {
-            occupation: Occupation::parse(&occupation).ok_or_else(corrupt)?,
-            platform,
-            work_city,
-        },
-    })
+/// A history entry as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ev)]
+struct Event {
+    at: NaiveDateTime,
+    #[diesel(deserialize_as = String)]
+    kind: EventKind,
+    org_id: i64,
+    membership_id: i64,
+    note: Option<String>,
 }
-
-const COLUMNS: (
-    ms::id,
-    ms::account_id,
-    ms::org_id,
-    ms::join_code_id,
-    ms::status,
-    ms::occupation,
-    ms::platform,
-    ms::work_city,
-) = (
-    ms::id,
-    ms::account_id,
-    ms::org_id,
-    ms::join_code_id,
-    ms::status,
-    ms::occupation,
-    ms::platform,
-    ms::work_city,
-);
 
 fn by_id(conn: &mut DbConn, id: i64) -> Result<Row> {
-    let found: Option<RowTuple> = ms::table.find(id).select(COLUMNS).first(conn).optional()?;
-    found
-        .map(row)
-        .transpose()?
+    ms::table
+        .find(id)
+        .select(Row::as_select())
+        .first(conn)
+        .optional()?
         .ok_or_else(|| Error::new(ErrorCode::NotFound))
 }
 
-fn with_status(conn: &mut DbConn, account_id: i64, status: Status) -> Result<Option<Row>> {
-    let found: Option<RowTuple> = ms::table
+/// The account's period in `status`; the unique indexes allow one active and one pending.
+pub(crate) fn with_status(
+    conn: &mut DbConn,
+    account_id: i64,
+    status: Status,
+) -> Result<Option<Row>> {
+    Ok(ms::table
         .filter(ms::account_id.eq(account_id))
         .filter(ms::status.eq(status.as_str()))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(conn)
-        .optional()?;
-    found.map(row).transpose()
+        .optional()?)
 }
 
-fn record(conn: &mut DbConn, m: &Row, kind: EventKind, note: Option<&str>) -> Result<()> {
+/// Appends to the person's history.
+pub(crate) fn record(
+    conn: &mut DbConn,
+    period: &Row,
+    kind: EventKind,
+    note: Option<&str>,
+) -> Result<()> {
     diesel::insert_into(ev::table)
         .values((
-            ev::account_id.eq(m.account_id),
-            ev::membership_id.eq(m.id),
-            ev::org_id.eq(m.org_id),
+            ev::account_id.eq(period.account_id),
+            ev::membership_id.eq(period.id),
+            ev::org_id.eq(period.org_id),
             ev::kind.eq(kind.as_str()),
             ev::note.eq(note),
             ev::at.eq(now()),
@@ -176,73 +200,26 @@ fn record(conn: &mut DbConn, m: &Row, kind: EventKind, note: Option<&str>) -> Re
 }
 
 pub fn view(conn: &mut DbConn, id: i64) -> Result<MembershipView> {
-    type Full = (
-        i64,
-        i64,
-        i64,
-        String,
-        String,
-        String,
-        String,
-        NaiveDateTime,
-        Option<NaiveDateTime>,
-        Option<String>,
-        Option<NaiveDateTime>,
-        Option<NaiveDateTime>,
-        Option<String>,
-    );
-    let (
-        id,
-        account_id,
-        org_id,
-        status,
-        occupation,
-        platform,
-        work_city,
-        applied_at,
-        decided_at,
-        reject_reason,
-        started_at,
-        ended_at,
-        end_reason,
-    ): Full = ms::table
-        .find(id)
-        .select((
-            ms::id,
-            ms::account_id,
-            ms::org_id,
-            ms::status,
-            ms::occupation,
-            ms::platform,
-            ms::work_city,
-            ms::applied_at,
-            ms::decided_at,
-            ms::reject_reason,
-            ms::started_at,
-            ms::ended_at,
-            ms::end_reason,
-        ))
-        .first(conn)?;
-    let corrupt = || Error::internal(anyhow::anyhow!("membership {id}: unknown vocabulary"));
-    let status = Status::parse(&status).ok_or_else(corrupt)?;
-    let member_no = match status {
-        Status::Active | Status::Ended => member_no::of(conn, account_id)?,
+    let period = ms::table.find(id).select(Period::as_select()).first(conn)?;
+    // Only a member has a number; a past member keeps showing the one they had.
+    let member_no = match period.status {
+        Status::Active | Status::Ended => member_no::of(conn, period.account_id)?,
         _ => None,
     };
     Ok(MembershipView {
-        id,
-        status,
-        org: orgs::reference(conn, org_id)?,
-        occupation: Occupation::parse(&occupation).ok_or_else(corrupt)?,
-        platform,
-        work_city,
+        id: period.id,
+        status: period.status,
+        org: orgs::reference(conn, period.org_id)?,
+        occupation: period.details.occupation,
+        platform: period.details.platform,
+        work_city: period.details.work_city,
         member_no,
-        applied_at: applied_at.and_utc(),
-        decided_at: decided_at.map(|t| t.and_utc()),
-        reject_reason,
-        started_at: started_at.map(|t| t.and_utc()),
-        ended_at: ended_at.map(|t| t.and_utc()),
-        end_reason,
+        applied_at: period.applied_at.and_utc(),
+        decided_at: period.decided_at.map(|t| t.and_utc()),
+        reject_reason: period.reject_reason,
+        started_at: period.started_at.map(|t| t.and_utc()),
+        ended_at: period.ended_at.map(|t| t.and_utc()),
+        end_reason: period.end_reason,
     })
 }
 
@@ -293,41 +270,8 @@ pub fn join(
     Ok(Outcome::Created(view(conn, application.id)?))
 }
 
-/// A member moves to another org by scanning its code: the old period ends when the new one
-/// starts (at once with an auto-approving code, else on approval).
-pub fn transfer(
-    conn: &mut DbConn,
-    account_id: i64,
-    code: &JoinCode,
-    changes: DetailChanges,
-) -> Result<Outcome> {
-    identity::accounts::lock(conn, account_id)?;
-    let code = join_codes::find(conn, code)?;
-    let Some(active) = with_status(conn, account_id, Status::Active)? else {
-        return Err(Error::new(ErrorCode::NotAMember));
-    };
-    if active.join_code_id == Some(code.id) {
-        return Ok(Outcome::Existing(view(conn, active.id)?));
-    }
-    if let Some(pending) = with_status(conn, account_id, Status::Pending)? {
-        return if pending.join_code_id == Some(code.id) {
-            Ok(Outcome::Existing(view(conn, pending.id)?))
-        } else {
-            Err(Error::new(ErrorCode::ApplicationPending))
-        };
-    }
-    if active.org_id == code.org_id {
-        return Err(Error::new(ErrorCode::AlreadyInOrg));
-    }
-    join_codes::take_use(conn, &code)?;
-    let application = apply(conn, account_id, &code, changes.over(active.details))?;
-    if code.auto_approve {
-        activate(conn, &application, None)?;
-    }
-    Ok(Outcome::Created(view(conn, application.id)?))
-}
-
-fn apply(
+/// A new pending application through `code`, with its history entry.
+pub(crate) fn apply(
     conn: &mut DbConn,
     account_id: i64,
     code: &join_codes::Stored,
@@ -359,18 +303,12 @@ fn apply(
 }
 
 /// Pending -> active: ends any current membership first (a transfer), gives the member number.
-fn activate(conn: &mut DbConn, application: &Row, decided_by: Option<i64>) -> Result<()> {
-    if let Some(current) = with_status(conn, application.account_id, Status::Active)? {
-        let to = orgs::reference(conn, application.org_id)?;
-        diesel::update(ms::table.find(current.id))
-            .set((
-                ms::status.eq(Status::Ended.as_str()),
-                ms::ended_at.eq(now()),
-                ms::end_reason.eq("transferred"),
-            ))
-            .execute(conn)?;
-        record(conn, &current, EventKind::TransferredOut, Some(&to.name))?;
-    }
+pub(crate) fn activate(
+    conn: &mut DbConn,
+    application: &Row,
+    decided_by: Option<i64>,
+) -> Result<()> {
+    transfers::end_previous(conn, application)?;
     let at = now();
     let activated = diesel::update(ms::table.find(application.id))
         .filter(ms::status.eq(Status::Pending.as_str()))
@@ -490,21 +428,20 @@ pub fn mine(conn: &mut DbConn, account_id: i64) -> Result<MyMembership> {
     let pending = with_status(conn, account_id, Status::Pending)?
         .map(|m| view(conn, m.id))
         .transpose()?;
-    let events: Vec<(NaiveDateTime, String, i64, i64, Option<String>)> = ev::table
+    let events: Vec<Event> = ev::table
         .filter(ev::account_id.eq(account_id))
         .order(ev::id.desc())
-        .select((ev::at, ev::kind, ev::org_id, ev::membership_id, ev::note))
+        .select(Event::as_select())
         .load(conn)?;
     let history = events
         .into_iter()
-        .map(|(at, kind, org_id, membership_id, note)| {
+        .map(|event| {
             Ok(EventView {
-                at: at.and_utc(),
-                kind: EventKind::parse(&kind)
-                    .ok_or_else(|| Error::internal(anyhow::anyhow!("event kind {kind}")))?,
-                org: orgs::reference(conn, org_id)?,
-                membership_id,
-                note,
+                at: event.at.and_utc(),
+                kind: event.kind,
+                org: orgs::reference(conn, event.org_id)?,
+                membership_id: event.membership_id,
+                note: event.note,
             })
         })
         .collect::<Result<_>>()?;
@@ -526,55 +463,52 @@ pub struct ActiveMember {
     pub first_joined_at: NaiveDateTime,
 }
 
+/// An active period as benefits read it.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = ms)]
+struct ActiveRow {
+    id: i64,
+    account_id: i64,
+    org_id: i64,
+    /// Set on activation; the type allows none because applications share the table.
+    started_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = String)]
+    occupation: Occupation,
+}
+
 pub fn active_member(conn: &mut DbConn, account_id: i64) -> Result<Option<ActiveMember>> {
     Ok(active_members(conn, &[account_id])?.remove(&account_id))
 }
 
 /// The active memberships of many accounts in two queries (the flash crowd checks a whole
 /// batch of claims at once); accounts without one are absent.
-pub fn active_members(
-    conn: &mut DbConn,
-    accounts: &[i64],
-) -> Result<std::collections::HashMap<i64, ActiveMember>> {
-    let rows: Vec<(i64, i64, i64, Option<NaiveDateTime>, String)> = ms::table
+pub fn active_members(conn: &mut DbConn, accounts: &[i64]) -> Result<HashMap<i64, ActiveMember>> {
+    let rows: Vec<ActiveRow> = ms::table
         .filter(ms::account_id.eq_any(accounts))
         .filter(ms::status.eq(Status::Active.as_str()))
-        .select((
-            ms::id,
-            ms::account_id,
-            ms::org_id,
-            ms::started_at,
-            ms::occupation,
-        ))
+        .select(ActiveRow::as_select())
         .load(conn)?;
-    let with_rows: Vec<i64> = rows.iter().map(|r| r.1).collect();
-    let first_joined: std::collections::HashMap<i64, NaiveDateTime> =
-        platform::schema::members::table
-            .filter(platform::schema::members::account_id.eq_any(&with_rows))
-            .select((
-                platform::schema::members::account_id,
-                platform::schema::members::created_at,
-            ))
-            .load::<(i64, NaiveDateTime)>(conn)?
-            .into_iter()
-            .collect();
+    let with_rows: Vec<i64> = rows.iter().map(|r| r.account_id).collect();
+    let first_joined: HashMap<i64, NaiveDateTime> = m::table
+        .filter(m::account_id.eq_any(&with_rows))
+        .select((m::account_id, m::created_at))
+        .load::<(i64, NaiveDateTime)>(conn)?
+        .into_iter()
+        .collect();
     let corrupt = |what: &str| Error::internal(anyhow::anyhow!("active membership without {what}"));
     rows.into_iter()
-        .map(
-            |(membership_id, account_id, org_id, started_at, occupation)| {
-                let member = ActiveMember {
-                    membership_id,
-                    org_id,
-                    started_at: started_at.ok_or_else(|| corrupt("a start"))?,
-                    occupation: Occupation::parse(&occupation)
-                        .ok_or_else(|| corrupt("an occupation"))?,
-                    first_joined_at: *first_joined
-                        .get(&account_id)
-                        .ok_or_else(|| corrupt("a member record"))?,
-                };
-                Ok((account_id, member))
-            },
-        )
+        .map(|row| {
+            let member = ActiveMember {
+                membership_id: row.id,
+                org_id: row.org_id,
+                started_at: row.started_at.ok_or_else(|| corrupt("a start"))?,
+                occupation: row.occupation,
+                first_joined_at: *first_joined
+                    .get(&row.account_id)
+                    .ok_or_else(|| corrupt("a member record"))?,
+            };
+            Ok((row.account_id, member))
+        })
         .collect()
 }
 

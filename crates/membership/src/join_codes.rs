@@ -6,10 +6,11 @@ use diesel::prelude::*;
 use identity::AuthUser;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::random_token;
-use platform::pagination::Page;
+use platform::pagination::{Page, Paged};
 use platform::schema::join_codes as j;
+use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::orgs::{self, OrgRef, OrgView};
@@ -48,6 +49,56 @@ impl JoinCode {
     }
 }
 
+/// Reading a stored code (`#[diesel(deserialize_as = String)]`): every stored code was made by
+/// `generate`, so one that is not shaped like a code is a corrupt row, not a caller's mistake.
+impl TryFrom<String> for JoinCode {
+    type Error = Error;
+
+    fn try_from(text: String) -> Result<JoinCode> {
+        JoinCode::parse(&text)
+    }
+}
+
+// The body of `POST /v1/admin/orgs/{id}/join-codes`; not a doc comment, which would become
+// the schema description in the spec.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateJoinCode {
+    /// What the poster is for, e.g. "2026 summer service fair".
+    pub label: Text<60>,
+    /// RFC 3339, in the future; the code stops working then.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// How many joins the code allows.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    pub max_uses: Option<i32>,
+    /// Joins are active at once instead of waiting for review (default false).
+    #[serde(default)]
+    pub auto_approve: bool,
+}
+
+impl CreateJoinCode {
+    /// The code `created_by` asks for on `org_id`, or the field at fault: an expiry already
+    /// past would make a dead poster, and the schema bounds `max_uses`.
+    pub fn validate(self, org_id: i64, created_by: i64) -> Result<NewJoinCode> {
+        if self
+            .expires_at
+            .is_some_and(|at| at <= platform::clock::now_utc())
+        {
+            return Err(Error::invalid(ErrorCode::InvalidField, "expires_at"));
+        }
+        if self.max_uses.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
+            return Err(Error::invalid(ErrorCode::InvalidField, "max_uses"));
+        }
+        Ok(NewJoinCode {
+            org_id,
+            label: self.label.into_inner(),
+            expires_at: self.expires_at,
+            max_uses: self.max_uses,
+            auto_approve: self.auto_approve,
+            created_by,
+        })
+    }
+}
+
 pub struct NewJoinCode {
     pub org_id: i64,
     pub label: String,
@@ -79,8 +130,11 @@ pub struct JoinCodeView {
 }
 
 /// A stored code.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = j)]
 pub struct Stored {
     pub id: i64,
+    #[diesel(deserialize_as = String)]
     pub code: JoinCode,
     pub org_id: i64,
     pub label: String,
@@ -90,62 +144,6 @@ pub struct Stored {
     pub auto_approve: bool,
     pub revoked_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
-}
-
-type Row = (
-    i64,
-    String,
-    i64,
-    String,
-    Option<NaiveDateTime>,
-    Option<i32>,
-    i32,
-    bool,
-    Option<NaiveDateTime>,
-    NaiveDateTime,
-);
-
-fn columns() -> (
-    j::id,
-    j::code,
-    j::org_id,
-    j::label,
-    j::expires_at,
-    j::max_uses,
-    j::uses,
-    j::auto_approve,
-    j::revoked_at,
-    j::created_at,
-) {
-    (
-        j::id,
-        j::code,
-        j::org_id,
-        j::label,
-        j::expires_at,
-        j::max_uses,
-        j::uses,
-        j::auto_approve,
-        j::revoked_at,
-        j::created_at,
-    )
-}
-
-fn stored(row: Row) -> Stored {
-    let (id, code, org_id, label, expires_at, max_uses, uses, auto_approve, revoked_at, created_at) =
-        row;
-    Stored {
-        id,
-        code: JoinCode(code),
-        org_id,
-        label,
-        expires_at,
-        max_uses,
-        uses,
-        auto_approve,
-        revoked_at,
-        created_at,
-    }
 }
 
 impl Stored {
@@ -219,30 +217,44 @@ pub fn create(conn: &mut DbConn, new: NewJoinCode) -> Result<Stored> {
 }
 
 fn get_by_id(conn: &mut DbConn, id: i64) -> Result<Stored> {
-    Ok(stored(j::table.find(id).select(columns()).first(conn)?))
+    Ok(j::table.find(id).select(Stored::as_select()).first(conn)?)
 }
 
 /// The stored code; `join_code_unknown` when there is none.
 pub fn find(conn: &mut DbConn, code: &JoinCode) -> Result<Stored> {
-    let row: Option<Row> = j::table
+    j::table
         .filter(j::code.eq(code.as_str()))
-        .select(columns())
+        .select(Stored::as_select())
         .first(conn)
-        .optional()?;
-    row.map(stored)
+        .optional()?
         .ok_or_else(|| Error::new(ErrorCode::JoinCodeUnknown))
 }
 
 /// A page of the org's codes, newest first (one row more than the page, see `Paged`).
 pub fn list_for_org(conn: &mut DbConn, org_id: i64, page: Page) -> Result<Vec<Stored>> {
-    let rows: Vec<Row> = j::table
+    Ok(j::table
         .filter(j::org_id.eq(org_id))
         .filter(j::id.lt(page.before.unwrap_or(i64::MAX)))
         .order(j::id.desc())
         .limit(page.limit + 1)
-        .select(columns())
-        .load(conn)?;
-    Ok(rows.into_iter().map(stored).collect())
+        .select(Stored::as_select())
+        .load(conn)?)
+}
+
+/// The use case: staff of `org_id` read a page of its codes, newest first.
+pub fn list(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    org_id: i64,
+    page: Page,
+    base: &str,
+) -> Result<Paged<JoinCodeView>> {
+    staff::require(conn, user, org_id)?;
+    let views = list_for_org(conn, org_id, page)?
+        .iter()
+        .map(|code| code.view(conn, base))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Paged::from_rows(views, page, |v| v.id))
 }
 
 /// Counts one use, atomically: of many riders scanning at once, never more than `max_uses`
@@ -278,6 +290,11 @@ pub fn managed(conn: &mut DbConn, user: &AuthUser, code: &str) -> Result<Stored>
         .map_err(|_| Error::new(ErrorCode::NotFound))?;
     staff::require(conn, user, stored.org_id)?;
     Ok(stored)
+}
+
+/// The use case: staff fetch the URL a code's poster encodes, to print it as a QR.
+pub fn poster_url(conn: &mut DbConn, user: &AuthUser, code: &str, base: &str) -> Result<String> {
+    Ok(managed(conn, user, code)?.code.poster_url(base))
 }
 
 /// The use case: staff withdraw a code; scanning it then says so. Revoking twice is harmless.
@@ -341,5 +358,37 @@ mod tests {
                 ErrorCode::JoinCodeUnknown
             );
         }
+    }
+
+    #[test]
+    fn a_new_code_must_expire_in_the_future_and_allow_at_least_one_use() {
+        let body = |expires_in_secs: Option<i64>, max_uses| CreateJoinCode {
+            label: Text::parse("夏季服务日").unwrap(),
+            expires_at: expires_in_secs
+                .map(|s| platform::clock::now_utc() + chrono::Duration::seconds(s)),
+            max_uses,
+            auto_approve: false,
+        };
+        let field = |body: CreateJoinCode| {
+            let e = body.validate(7, 1).err().unwrap();
+            (e.code(), e.field().map(str::to_owned))
+        };
+        let invalid = |name: &str| (ErrorCode::InvalidField, Some(name.to_owned()));
+        assert_eq!(field(body(Some(-1), None)), invalid("expires_at"));
+        assert_eq!(field(body(None, Some(0))), invalid("max_uses"));
+        assert_eq!(field(body(None, Some(1_000_001))), invalid("max_uses"));
+        let new = body(Some(3600), Some(1_000_000)).validate(7, 1).unwrap();
+        assert_eq!(
+            (new.org_id, new.created_by, new.label.as_str()),
+            (7, 1, "夏季服务日")
+        );
+    }
+
+    #[test]
+    fn a_stored_code_reads_back_only_when_shaped_like_one() {
+        let code = JoinCode::generate();
+        let read = JoinCode::try_from(code.as_str().to_owned()).unwrap();
+        assert_eq!(read, code);
+        assert!(JoinCode::try_from("not a code".to_owned()).is_err());
     }
 }

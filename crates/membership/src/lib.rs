@@ -12,6 +12,7 @@ pub mod personal_data;
 pub mod roster_csv;
 pub mod routes;
 pub mod staff;
+pub mod transfers;
 pub mod vocab;
 
 pub use routes::{routes, ApiDoc};

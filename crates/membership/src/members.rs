@@ -8,21 +8,96 @@ use identity::phone::Phone;
 use identity::{AuthUser, Identity};
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::clock::shanghai_midnight;
-use platform::pagination::{Page, Paged};
+use platform::error::Lang;
+use platform::pagination::{Cursor, Limit, Page, PageQuery, Paged};
 use platform::schema::{
     accounts as a, members as m, memberships as ms, org_closure as c, orgs as o,
     real_name_profiles as rn,
 };
-use platform::{DbConn, Error, Result};
-use serde::Serialize;
-use utoipa::ToSchema;
+use platform::{DbConn, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::orgs::OrgRef;
-use crate::staff;
+use crate::roster_csv::CsvLang;
 use crate::vocab::{Occupation, Status};
+use crate::{member_no, staff};
 
 /// Largest CSV export; beyond it, narrow the filter.
 pub const EXPORT_LIMIT: i64 = 100_000;
+
+platform::vocabulary! {
+    /// What a list answers in: a page of JSON, or every match as a spreadsheet.
+    ListFormat {
+        Json = "json",
+        Csv = "csv",
+    }
+}
+
+/// The query of `GET /v1/admin/orgs/{id}/members`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// active (default), pending, ended, rejected or withdrawn.
+    #[param(inline)]
+    pub status: Option<Status>,
+    #[param(inline)]
+    pub occupation: Option<Occupation>,
+    pub platform: Option<String>,
+    /// YYYY-MM-DD, Asia/Shanghai.
+    pub joined_from: Option<NaiveDate>,
+    pub joined_to: Option<NaiveDate>,
+    /// A name fragment, a full mobile number, or a member number.
+    pub q: Option<String>,
+    /// `csv` for a spreadsheet of every match (UTF-8 with BOM, personal data masked).
+    #[param(inline)]
+    pub format: Option<ListFormat>,
+    /// The CSV's headers and labels: `zh` (default) or `en` (field names and codes).
+    #[param(inline)]
+    pub lang: Option<CsvLang>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
+}
+
+impl MembersQuery {
+    /// Who to list, and how to answer: a page, or (`format=csv`) every match as a file.
+    pub fn into_parts(self) -> (Filter, Output) {
+        let filter = Filter {
+            status: self.status,
+            occupation: self.occupation,
+            platform: self.platform,
+            joined_from: self.joined_from,
+            joined_to: self.joined_to,
+            q: self.q,
+        };
+        let output = if self.format == Some(ListFormat::Csv) {
+            Output::File(self.lang.unwrap_or_default().into())
+        } else {
+            let page = PageQuery {
+                limit: self.limit,
+                cursor: self.cursor,
+            };
+            Output::Page(page.page())
+        };
+        (filter, output)
+    }
+}
+
+/// How a staff list answers.
+#[derive(Debug, Clone, Copy)]
+pub enum Output {
+    Page(Page),
+    /// Every match, for a file in this language (see [`crate::roster_csv`]).
+    File(Lang),
+}
+
+/// What [`roster`] answers, by [`Output`].
+pub enum Roster {
+    Page(Paged<MemberRow>),
+    File(Export, Lang),
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -56,21 +131,67 @@ pub struct MemberRow {
     pub joined_at: Option<DateTime<Utc>>,
 }
 
-type Tuple = (
-    i64,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    String,
-    NaiveDateTime,
-    Option<NaiveDateTime>,
-);
+/// A row as read: the columns of [`query`]'s join, in its select order.
+#[derive(Queryable)]
+struct Listed {
+    membership_id: i64,
+    member_no: Option<String>,
+    legal_name: Option<String>,
+    phone_enc: String,
+    id_number_masked: Option<String>,
+    org_id: i64,
+    org_name: String,
+    #[diesel(deserialize_as = String)]
+    occupation: Occupation,
+    platform: String,
+    work_city: String,
+    #[diesel(deserialize_as = String)]
+    status: Status,
+    applied_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+}
+
+/// What a staff search text means.
+#[derive(Debug, PartialEq, Eq)]
+enum Search {
+    /// A full mobile number, as its hash: numbers are stored encrypted, so only a whole one
+    /// can be looked up.
+    PhoneHash(String),
+    MemberNo(String),
+    /// A `LIKE` pattern (escaped with `\`) for a fragment of the legal name.
+    Name(String),
+}
+
+impl Search {
+    fn of(identity: &Identity, q: Option<&str>) -> Option<Search> {
+        let text = q.map(str::trim).filter(|t| !t.is_empty())?;
+        Some(if let Some(phone) = Phone::parse(text) {
+            Search::PhoneHash(identity.phone_hash(&phone))
+        } else if member_no::is_valid(text) {
+            Search::MemberNo(text.to_owned())
+        } else {
+            Search::Name(name_pattern(text))
+        })
+    }
+}
+
+/// Matches names holding `fragment`, its `%` and `_` taken literally.
+fn name_pattern(fragment: &str) -> String {
+    let escaped = fragment
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The filter's days as instants `[from, until)`: whole days in Asia/Shanghai.
+fn joined_window(filter: &Filter) -> (Option<NaiveDateTime>, Option<NaiveDateTime>) {
+    let from = filter.joined_from.map(shanghai_midnight);
+    let until = filter
+        .joined_to
+        .map(|to| shanghai_midnight(to + chrono::Days::new(1)));
+    (from, until)
+}
 
 /// Rows of the subtree of `org_id` matching `filter`, newest first, below `before`, at most
 /// `limit`.
@@ -119,82 +240,55 @@ fn query(
         q = q.filter(ms::platform.eq(platform.clone()));
     }
     // Applications have not joined yet: their dates filter on when they applied.
-    let joined_is_applied = matches!(
+    let by_applied = matches!(
         status,
         Status::Pending | Status::Rejected | Status::Withdrawn
     );
-    if let Some(from) = filter.joined_from {
-        let from = shanghai_midnight(from);
-        q = if joined_is_applied {
+    let (from, until) = joined_window(filter);
+    if let Some(from) = from {
+        q = if by_applied {
             q.filter(ms::applied_at.ge(from))
         } else {
             q.filter(ms::started_at.ge(from))
         };
     }
-    if let Some(to) = filter.joined_to {
-        let until = shanghai_midnight(to + chrono::Days::new(1));
-        q = if joined_is_applied {
+    if let Some(until) = until {
+        q = if by_applied {
             q.filter(ms::applied_at.lt(until))
         } else {
             q.filter(ms::started_at.lt(until))
         };
     }
-    if let Some(text) = filter.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        // Phone numbers are stored encrypted: only a full number can be searched, by its hash.
-        if let Some(phone) = Phone::parse(text) {
-            q = q.filter(a::phone_hash.eq(identity.phone_hash(&phone)));
-        } else if crate::member_no::is_valid(text) {
-            q = q.filter(m::member_no.eq(text.to_owned()));
-        } else {
-            let escaped = text
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            q = q.filter(rn::legal_name.like(format!("%{escaped}%")).escape('\\'));
-        }
-    }
-    let rows: Vec<Tuple> = q.load(conn)?;
-    rows.into_iter().map(|t| member_row(identity, t)).collect()
+    q = match Search::of(identity, filter.q.as_deref()) {
+        Some(Search::PhoneHash(hash)) => q.filter(a::phone_hash.eq(hash)),
+        Some(Search::MemberNo(number)) => q.filter(m::member_no.eq(number)),
+        Some(Search::Name(pattern)) => q.filter(rn::legal_name.like(pattern).escape('\\')),
+        None => q,
+    };
+    let rows: Vec<Listed> = q.load(conn)?;
+    rows.into_iter().map(|r| member_row(identity, r)).collect()
 }
 
-fn member_row(identity: &Identity, t: Tuple) -> Result<MemberRow> {
-    let (
-        membership_id,
-        member_no,
-        legal_name,
-        phone_enc,
-        id_number_masked,
-        org_id,
-        org_name,
-        occupation,
-        platform,
-        work_city,
-        status,
-        applied_at,
-        started_at,
-    ) = t;
-    let phone = identity.open_phone(&phone_enc, format_args!("membership {membership_id}"))?;
-    let corrupt = || {
-        Error::internal(anyhow::anyhow!(
-            "membership {membership_id}: unknown vocabulary"
-        ))
-    };
+/// The row staff see: the phone opened only to be masked.
+fn member_row(identity: &Identity, row: Listed) -> Result<MemberRow> {
+    let id = row.membership_id;
+    let phone = identity.open_phone(&row.phone_enc, format_args!("membership {id}"))?;
     Ok(MemberRow {
-        membership_id,
-        member_no,
-        legal_name,
+        membership_id: row.membership_id,
+        member_no: row.member_no,
+        legal_name: row.legal_name,
         phone_masked: phone.masked(),
-        id_number_masked,
+        id_number_masked: row.id_number_masked,
         org: OrgRef {
-            id: org_id,
-            name: org_name,
+            id: row.org_id,
+            name: row.org_name,
         },
-        occupation: Occupation::parse(&occupation).ok_or_else(corrupt)?,
-        platform,
-        work_city,
-        status: Status::parse(&status).ok_or_else(corrupt)?,
-        applied_at: applied_at.and_utc(),
-        joined_at: started_at.map(|t| t.and_utc()),
+        occupation: row.occupation,
+        platform: row.platform,
+        work_city: row.work_city,
+        status: row.status,
+        applied_at: row.applied_at.and_utc(),
+        joined_at: row.started_at.map(|t| t.and_utc()),
     })
 }
 
@@ -241,6 +335,27 @@ pub fn applications(
     Ok(Paged::from_rows(rows, page, |r| r.membership_id))
 }
 
+/// The use case behind the member list: a page, or every match for a file.
+pub fn roster(
+    conn: &mut DbConn,
+    identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
+    org_id: i64,
+    filter: &Filter,
+    output: Output,
+) -> Result<Roster> {
+    match output {
+        Output::Page(page) => {
+            list(conn, identity, user, actor, org_id, filter, page).map(Roster::Page)
+        }
+        Output::File(lang) => {
+            let export = export(conn, identity, user, actor, org_id, filter)?;
+            Ok(Roster::File(export, lang))
+        }
+    }
+}
+
 /// Every match in an org's subtree, for a file (see [`crate::roster_csv`]).
 pub struct Export {
     /// The org exported: the file is named after it.
@@ -272,5 +387,51 @@ mod tests {
     fn shanghai_days_start_at_16_utc_the_day_before() {
         let start = shanghai_midnight(NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
         assert_eq!(start.to_string(), "2026-11-22 16:00:00");
+    }
+
+    #[test]
+    fn the_window_runs_from_the_first_midnight_to_the_one_after_the_last_day() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let filter = Filter {
+            joined_from: Some(day(23)),
+            joined_to: Some(day(24)),
+            ..Filter::default()
+        };
+        let (from, until) = joined_window(&filter);
+        assert_eq!(from.unwrap().to_string(), "2026-11-22 16:00:00");
+        assert_eq!(until.unwrap().to_string(), "2026-11-24 16:00:00");
+        assert_eq!(joined_window(&Filter::default()), (None, None));
+    }
+
+    #[test]
+    fn name_fragments_match_their_wildcards_literally() {
+        assert_eq!(name_pattern("张"), "%张%");
+        assert_eq!(name_pattern(r"5%_\"), r"%5\%\_\\%");
+    }
+
+    #[test]
+    fn only_csv_answers_with_a_file() {
+        let query = |format, lang| MembersQuery {
+            status: Some(Status::Pending),
+            occupation: None,
+            platform: None,
+            joined_from: None,
+            joined_to: None,
+            q: Some("张".to_owned()),
+            format,
+            lang,
+            limit: None,
+            cursor: None,
+        };
+        let (filter, output) = query(Some(ListFormat::Csv), None).into_parts();
+        assert_eq!(filter.status, Some(Status::Pending));
+        assert_eq!(filter.q.as_deref(), Some("张"));
+        assert!(matches!(output, Output::File(Lang::ZhCn)));
+        let (_, output) = query(Some(ListFormat::Csv), Some(CsvLang::En)).into_parts();
+        assert!(matches!(output, Output::File(Lang::En)));
+        for format in [None, Some(ListFormat::Json)] {
+            let (_, output) = query(format, Some(CsvLang::En)).into_parts();
+            assert!(matches!(output, Output::Page(Page { before: None, .. })));
+        }
     }
 }

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use identity::AuthUser;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::schema::{org_closure as c, orgs as o};
+use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -46,6 +47,35 @@ impl Location {
     }
 }
 
+// The body of `POST /v1/admin/orgs`; not a doc comment, which would become
+// the schema description in the spec.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateOrg {
+    /// The parent org; omitted only for a top-level federation (admins only).
+    pub parent_id: Option<i64>,
+    pub kind: OrgKind,
+    pub name: Text<100>,
+    /// 6-digit administrative division code, e.g. 320102.
+    #[schema(pattern = "^[1-8][0-9]{5}$")]
+    pub region_code: String,
+    pub address: Text<200>,
+    pub location: Option<Location>,
+}
+
+impl CreateOrg {
+    /// The org to found, or the first field at fault (the region code, then the location).
+    pub fn validate(self) -> Result<NewOrg> {
+        Ok(NewOrg {
+            parent_id: self.parent_id,
+            kind: self.kind,
+            name: self.name.into_inner(),
+            region_code: RegionCode::parse(&self.region_code)?,
+            address: self.address.into_inner(),
+            location: self.location.map(Location::validate).transpose()?,
+        })
+    }
+}
+
 /// What a new org needs.
 pub struct NewOrg {
     pub parent_id: Option<i64>,
@@ -72,17 +102,21 @@ pub struct OrgView {
     pub created_at: DateTime<Utc>,
 }
 
-type OrgRow = (
-    i64,
-    Option<i64>,
-    String,
-    String,
-    String,
-    String,
-    Option<f64>,
-    Option<f64>,
-    NaiveDateTime,
-);
+/// An org as stored; the location is two nullable columns, both set or neither.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = o)]
+struct OrgRow {
+    id: i64,
+    parent_id: Option<i64>,
+    #[diesel(deserialize_as = String)]
+    kind: OrgKind,
+    name: String,
+    region_code: String,
+    address: String,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    created_at: NaiveDateTime,
+}
 
 /// Trims and bounds a free-text field (names, addresses, labels): `platform::text`'s rule.
 pub fn text(input: &str, field: &'static str, max_chars: usize) -> Result<String> {
@@ -160,36 +194,21 @@ pub fn exists(conn: &mut DbConn, id: i64) -> Result<bool> {
 
 /// The public view of an org; `not_found` when there is none.
 pub fn view(conn: &mut DbConn, id: i64) -> Result<OrgView> {
-    let row: OrgRow = o::table
-        .find(id)
-        .select((
-            o::id,
-            o::parent_id,
-            o::kind,
-            o::name,
-            o::region_code,
-            o::address,
-            o::lat,
-            o::lng,
-            o::created_at,
-        ))
-        .first(conn)?;
-    let (id, parent_id, kind, name, region_code, address, lat, lng, created_at) = row;
-    let parent_name = match parent_id {
+    let row = o::table.find(id).select(OrgRow::as_select()).first(conn)?;
+    let parent_name = match row.parent_id {
         Some(p) => Some(o::table.find(p).select(o::name).first(conn)?),
         None => None,
     };
     Ok(OrgView {
-        id,
-        parent_id,
+        id: row.id,
+        parent_id: row.parent_id,
         parent_name,
-        kind: OrgKind::parse(&kind)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("org {id}: kind {kind}")))?,
-        name,
-        region_code,
-        address,
-        location: lat.zip(lng).map(|(lat, lng)| Location { lat, lng }),
-        created_at: created_at.and_utc(),
+        kind: row.kind,
+        name: row.name,
+        region_code: row.region_code,
+        address: row.address,
+        location: row.lat.zip(row.lng).map(|(lat, lng)| Location { lat, lng }),
+        created_at: row.created_at.and_utc(),
     })
 }
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::applications;
+use crate::transfers::TRANSFERRED;
 
 /// Why a membership ended or an application was refused, once the account was deleted: the
 /// staff lists still show a reason, and it says nothing about the person.
@@ -23,10 +24,6 @@ pub const ERASED_REASON: &str = "账号已注销";
 
 /// Why a membership ended when its real-name profile was withdrawn.
 pub const REAL_NAME_WITHDRAWN_REASON: &str = "撤回实名信息同意";
-
-/// The end reason the system itself writes on a transfer: a code, not the member's words, and
-/// what tells transfers from departures, so erasure keeps it.
-const TRANSFERRED: &str = "transferred";
 
 /// Membership's part of the member's data.
 #[derive(Debug, Clone, Copy, Default)]
@@ -143,6 +140,7 @@ fn anonymise_memberships(conn: &mut DbConn, account_id: i64) -> Result<()> {
     diesel::update(rows.filter(ms::reject_reason.is_not_null()))
         .set(ms::reject_reason.eq(ERASED_REASON))
         .execute(conn)?;
+    // A transfer's end reason is the system's code, not the member's words: it stays.
     diesel::update(
         rows.filter(ms::end_reason.is_not_null())
             .filter(ms::end_reason.ne(TRANSFERRED)),
@@ -265,7 +263,7 @@ mod tests {
             },
         )
         .unwrap();
-        applications::transfer(conn, worker, &code.code, Default::default()).unwrap();
+        crate::transfers::transfer(conn, worker, &code.code, Default::default()).unwrap();
         crate::staff::grant(conn, gulou, worker, admin).unwrap();
         let rows_before: i64 = ms::table.count().get_result(conn).unwrap();
 

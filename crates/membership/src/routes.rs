@@ -2,100 +2,62 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDate, Utc};
-use identity::phone::Phone;
+use identity::auth::Caller;
 use identity::{AuthUser, Identity};
-use platform::audit::{ActionPrefix, AuditEntry};
+use platform::audit::AuditEntry;
 use platform::error::Problem;
 use platform::extract::{Json, Query};
 use platform::html;
-use platform::http::{resource, JSON_LIMIT};
-use platform::idempotency::creating;
-use platform::pagination::{Cursor, Limit, PageQuery, Paged};
+use platform::http::JSON_LIMIT;
+use platform::pagination::{PageQuery, Paged};
 use platform::text::Text;
-use platform::{Db, Error, ErrorCode, Result};
+use platform::{Db, Result};
 use serde::Deserialize;
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::applications::{self, DetailChanges, Details, MembershipView, MyMembership, Outcome};
+use crate::applications::{self, JoinRequest, MembershipView, MyMembership, Outcome};
+use crate::audit::{self, AuditQuery};
 use crate::card::{self, Card, Verification};
-use crate::join_codes::{self, JoinCode, JoinCodeView, JoinPreview, NewJoinCode};
-use crate::members::{self, Filter, MemberRow};
-use crate::orgs::{self, Location, NewOrg, OrgView, RegionCode};
-use crate::roster_csv;
-use crate::staff::{self, StaffGrant};
-use crate::vocab::{Occupation, OrgKind, Status};
-use crate::{audit, MembershipConfig};
-use identity::auth::Caller;
+use crate::join_codes::{self, CreateJoinCode, JoinCode, JoinCodeView, JoinPreview};
+use crate::members::{self, MemberRow, MembersQuery, Roster};
+use crate::orgs::{self, CreateOrg, OrgView};
+use crate::staff::{self, GrantStaff, StaffGrant};
+use crate::transfers::{self, TransferRequest};
+use crate::{roster_csv, MembershipConfig};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/admin/orgs").route(web::post().to(create_org)))
-        .service(resource("/v1/orgs/{id}").route(web::get().to(get_org)))
-        .service(resource("/v1/admin/orgs/{id}/staff").route(web::post().to(grant_staff)))
-        .service(
-            resource("/v1/admin/orgs/{id}/join-codes")
-                .route(web::post().to(create_join_code))
-                .route(web::get().to(list_join_codes)),
-        )
-        .service(resource("/v1/admin/join-codes/{code}/qr.svg").route(web::get().to(join_code_svg)))
-        .service(resource("/v1/admin/join-codes/{code}/qr.png").route(web::get().to(join_code_png)))
-        .service(
-            resource("/v1/admin/join-codes/{code}/revoke").route(web::post().to(revoke_join_code)),
-        )
-        .service(resource("/v1/join/{code}").route(web::get().to(preview_join)))
-        .service(resource("/j/{code}").route(web::get().to(poster_landing)))
-        .service(creating("/v1/memberships", JSON_LIMIT).route(web::post().to(join)))
-        .service(
-            resource("/v1/me/membership")
-                .route(web::get().to(my_membership))
-                .route(web::delete().to(leave)),
-        )
-        .service(resource("/v1/me/membership/transfer").route(web::post().to(transfer)))
-        .service(resource("/v1/me/card").route(web::get().to(my_card)))
-        .service(
-            resource("/v1/admin/orgs/{id}/applications").route(web::get().to(list_applications)),
-        )
-        .service(resource("/v1/admin/memberships/{id}/approve").route(web::post().to(approve)))
-        .service(resource("/v1/admin/memberships/{id}/reject").route(web::post().to(reject)))
-        .service(resource("/v1/admin/orgs/{id}/members").route(web::get().to(list_members)))
-        .service(resource("/v1/admin/cards/verify").route(web::post().to(verify_card)))
-        .service(resource("/v1/admin/orgs/{id}/audit").route(web::get().to(audit_log)));
-}
+platform::api! {
+    /// The membership part of the OpenAPI document.
+    pub struct ApiDoc {
+        components(schemas(Paged<MemberRow>, Paged<JoinCodeView>, Paged<AuditEntry>)),
+        tags((name = "membership", description = "Union orgs, join codes, members and the e-card"))
+    }
 
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        create_org, get_org, grant_staff, create_join_code, list_join_codes, join_code_svg,
-        join_code_png, revoke_join_code, preview_join, poster_landing, join, my_membership, leave, transfer,
-        my_card, list_applications, approve, reject, list_members, verify_card, audit_log
-    ),
-    components(schemas(Paged<MemberRow>, Paged<JoinCodeView>, Paged<AuditEntry>)),
-    tags((name = "membership", description = "Union orgs, join codes, members and the e-card"))
-)]
-pub struct ApiDoc;
-
-platform::vocabulary! {
-    /// What a list answers in: a page of JSON, or every match as a spreadsheet.
-    ListFormat {
-        Json = "json",
-        Csv = "csv",
+    pub fn routes {
+        create_org,
+        get_org,
+        grant_staff,
+        create_join_code,
+        list_join_codes,
+        join_code_svg,
+        join_code_png,
+        revoke_join_code,
+        preview_join,
+        poster_landing,
+        join: Kind::Creating(JSON_LIMIT),
+        my_membership,
+        leave,
+        transfer,
+        my_card,
+        list_applications,
+        approve,
+        reject,
+        list_members,
+        verify_card,
+        audit_log,
     }
 }
 
 // ---- orgs and staff ----
-
-#[derive(Deserialize, ToSchema)]
-pub struct CreateOrg {
-    /// The parent org; omitted only for a top-level federation (admins only).
-    pub parent_id: Option<i64>,
-    pub kind: OrgKind,
-    pub name: Text<100>,
-    /// 6-digit administrative division code, e.g. 320102.
-    #[schema(pattern = "^[1-8][0-9]{5}$")]
-    pub region_code: String,
-    pub address: Text<200>,
-    pub location: Option<Location>,
-}
 
 /// Create a union org under `parent_id`.
 #[utoipa::path(post, path = "/v1/admin/orgs", tag = "membership", request_body = CreateOrg,
@@ -106,15 +68,7 @@ async fn create_org(
     caller: Caller,
     body: Json<CreateOrg>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    let new = NewOrg {
-        parent_id: body.parent_id,
-        kind: body.kind,
-        name: body.name.into_inner(),
-        region_code: RegionCode::parse(&body.region_code)?,
-        address: body.address.into_inner(),
-        location: body.location.map(Location::validate).transpose()?,
-    };
+    let new = body.into_inner().validate()?;
     let view = db
         .write(move |conn| orgs::found(conn, &caller.user, &caller.actor, new))
         .await?;
@@ -130,13 +84,6 @@ async fn get_org(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse> 
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct GrantStaff {
-    /// The phone number of an existing account.
-    #[schema(schema_with = Phone::schema)]
-    pub phone: String,
-}
-
 /// Make an account staff of this org (and so of its whole subtree).
 #[utoipa::path(post, path = "/v1/admin/orgs/{id}/staff", tag = "membership", request_body = GrantStaff,
     security(("bearer" = [])),
@@ -150,8 +97,7 @@ async fn grant_staff(
     body: Json<GrantStaff>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let phone = Phone::parse(&body.phone)
-        .ok_or_else(|| Error::invalid(ErrorCode::InvalidPhone, "phone"))?;
+    let phone = body.validate()?;
     let identity = identity.into_inner();
     let (grant, created) = db
         .write(move |conn| {
@@ -169,20 +115,6 @@ async fn grant_staff(
 
 // ---- join codes ----
 
-#[derive(Deserialize, ToSchema)]
-pub struct CreateJoinCode {
-    /// What the poster is for, e.g. "2026 summer service fair".
-    pub label: Text<60>,
-    /// RFC 3339, in the future; the code stops working then.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// How many joins the code allows.
-    #[schema(minimum = 1, maximum = 1_000_000)]
-    pub max_uses: Option<i32>,
-    /// Joins are active at once instead of waiting for review (default false).
-    #[serde(default)]
-    pub auto_approve: bool,
-}
-
 /// Create a join code for a poster.
 #[utoipa::path(post, path = "/v1/admin/orgs/{id}/join-codes", tag = "membership", request_body = CreateJoinCode,
     security(("bearer" = [])),
@@ -195,25 +127,7 @@ async fn create_join_code(
     body: Json<CreateJoinCode>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let body = body.into_inner();
-    let label = body.label.into_inner();
-    if body
-        .expires_at
-        .is_some_and(|at| at <= platform::clock::now_utc())
-    {
-        return Err(Error::invalid(ErrorCode::InvalidField, "expires_at"));
-    }
-    if body.max_uses.is_some_and(|n| !(1..=1_000_000).contains(&n)) {
-        return Err(Error::invalid(ErrorCode::InvalidField, "max_uses"));
-    }
-    let new = NewJoinCode {
-        org_id,
-        label,
-        expires_at: body.expires_at,
-        max_uses: body.max_uses,
-        auto_approve: body.auto_approve,
-        created_by: caller.user.account_id,
-    };
+    let new = body.into_inner().validate(org_id, caller.user.account_id)?;
     let view = db
         .write(move |conn| {
             join_codes::issue(conn, &caller.user, &caller.actor, new, &config.base_url)
@@ -236,15 +150,7 @@ async fn list_join_codes(
     let org_id = id.into_inner();
     let page = page.page();
     let list = db
-        .run(move |conn| {
-            staff::require(conn, &user, org_id)?;
-            let rows = join_codes::list_for_org(conn, org_id, page)?;
-            let views = rows
-                .iter()
-                .map(|r| r.view(conn, &config.base_url))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Paged::from_rows(views, page, |v| v.id))
-        })
+        .run(move |conn| join_codes::list(conn, &user, org_id, page, &config.base_url))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -259,12 +165,8 @@ async fn poster(
     code: String,
 ) -> Result<String> {
     let base = config.base_url.clone();
-    db.run(move |conn| {
-        Ok(join_codes::managed(conn, &user, &code)?
-            .code
-            .poster_url(&base))
-    })
-    .await
+    db.run(move |conn| join_codes::poster_url(conn, &user, &code, &base))
+        .await
 }
 
 /// The poster QR as SVG (encodes `{PUBLIC_BASE_URL}/j/{code}`).
@@ -364,15 +266,6 @@ async fn poster_landing(db: web::Data<Db>, code: web::Path<String>) -> HttpRespo
 
 // ---- worker side ----
 
-#[derive(Deserialize, ToSchema)]
-pub struct JoinRequest {
-    pub join_code: String,
-    pub occupation: Occupation,
-    /// Platform or employer, e.g. 美团.
-    pub platform: Text<40>,
-    pub work_city: Text<40>,
-}
-
 fn outcome_response(outcome: Outcome) -> HttpResponse {
     match outcome {
         Outcome::Created(view) => HttpResponse::Created().json(view),
@@ -393,13 +286,7 @@ async fn join(
     user: AuthUser,
     body: Json<JoinRequest>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    let code = JoinCode::parse(&body.join_code)?;
-    let details = Details {
-        occupation: body.occupation,
-        platform: body.platform.into_inner(),
-        work_city: body.work_city.into_inner(),
-    };
+    let (code, details) = body.into_inner().validate()?;
     let policy = identity.config.consent_policy.clone();
     let outcome = db
         .write(move |conn| applications::join(conn, user.account_id, &code, details, &policy))
@@ -417,15 +304,6 @@ async fn my_membership(db: web::Data<Db>, user: AuthUser) -> Result<HttpResponse
     Ok(HttpResponse::Ok().json(mine))
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct TransferRequest {
-    pub join_code: String,
-    /// Each of these three defaults to the current membership's.
-    pub occupation: Option<Occupation>,
-    pub platform: Option<Text<40>>,
-    pub work_city: Option<Text<40>>,
-}
-
 /// Move to the union of another code; the current period ends when the new one starts.
 #[utoipa::path(post, path = "/v1/me/membership/transfer", tag = "membership", request_body = TransferRequest,
     security(("bearer" = [])),
@@ -436,15 +314,9 @@ async fn transfer(
     user: AuthUser,
     body: Json<TransferRequest>,
 ) -> Result<HttpResponse> {
-    let body = body.into_inner();
-    let code = JoinCode::parse(&body.join_code)?;
-    let changes = DetailChanges {
-        occupation: body.occupation,
-        platform: body.platform.map(Text::into_inner),
-        work_city: body.work_city.map(Text::into_inner),
-    };
+    let (code, changes) = body.into_inner().validate()?;
     let outcome = db
-        .write(move |conn| applications::transfer(conn, user.account_id, &code, changes))
+        .write(move |conn| transfers::transfer(conn, user.account_id, &code, changes))
         .await?;
     Ok(outcome_response(outcome))
 }
@@ -566,32 +438,6 @@ async fn reject(
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MembersQuery {
-    /// active (default), pending, ended, rejected or withdrawn.
-    #[param(inline)]
-    pub status: Option<Status>,
-    #[param(inline)]
-    pub occupation: Option<Occupation>,
-    pub platform: Option<String>,
-    /// YYYY-MM-DD, Asia/Shanghai.
-    pub joined_from: Option<NaiveDate>,
-    pub joined_to: Option<NaiveDate>,
-    /// A name fragment, a full mobile number, or a member number.
-    pub q: Option<String>,
-    /// `csv` for a spreadsheet of every match (UTF-8 with BOM, personal data masked).
-    #[param(inline)]
-    pub format: Option<ListFormat>,
-    /// The CSV's headers and labels: `zh` (default) or `en` (field names and codes).
-    #[param(inline)]
-    pub lang: Option<roster_csv::CsvLang>,
-    #[param(inline)]
-    pub limit: Option<Limit>,
-    #[param(inline)]
-    pub cursor: Option<Cursor>,
-}
-
 /// Members of the org's subtree: filter, search, page, or export as CSV.
 #[utoipa::path(get, path = "/v1/admin/orgs/{id}/members", tag = "membership", params(MembersQuery),
     security(("bearer" = [])),
@@ -606,39 +452,18 @@ async fn list_members(
     query: Query<MembersQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let query = query.into_inner();
-    let filter = Filter {
-        status: query.status,
-        occupation: query.occupation,
-        platform: query.platform,
-        joined_from: query.joined_from,
-        joined_to: query.joined_to,
-        q: query.q,
-    };
-    let csv = query.format == Some(ListFormat::Csv);
-    let lang = query.lang.unwrap_or_default().into();
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .page();
+    let (filter, output) = query.into_inner().into_parts();
     let identity = identity.into_inner();
-    if csv {
-        let export = db
-            .run(move |conn| {
-                let Caller { user, actor } = &caller;
-                members::export(conn, &identity, user, actor, org_id, &filter)
-            })
-            .await?;
-        return Ok(roster_csv::response(&export, lang));
-    }
-    let list = db
+    let roster = db
         .run(move |conn| {
             let Caller { user, actor } = &caller;
-            members::list(conn, &identity, user, actor, org_id, &filter, page)
+            members::roster(conn, &identity, user, actor, org_id, &filter, output)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(match roster {
+        Roster::Page(list) => HttpResponse::Ok().json(list),
+        Roster::File(export, lang) => roster_csv::response(&export, lang),
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -668,18 +493,6 @@ async fn verify_card(
     Ok(HttpResponse::Ok().json(result))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AuditQuery {
-    /// Only actions starting with this, e.g. `membership.` or `members.export`.
-    #[param(schema_with = ActionPrefix::schema)]
-    pub action: Option<String>,
-    #[param(inline)]
-    pub limit: Option<Limit>,
-    #[param(inline)]
-    pub cursor: Option<Cursor>,
-}
-
 /// The audit log, newest first: who approved, exported, created or changed what, when and
 /// from which address. Staff see the entries of the org's subtree; admins see every entry,
 /// whichever org the path names (entries that belong to no org included).
@@ -694,17 +507,7 @@ async fn audit_log(
     query: Query<AuditQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let query = query.into_inner();
-    let action = query
-        .action
-        .as_deref()
-        .map(|a| ActionPrefix::parse(a, "action"))
-        .transpose()?;
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .page();
+    let (action, page) = query.into_inner().validate()?;
     let list = db
         .run(move |conn| audit::list(conn, &user, org_id, action.as_ref(), page))
         .await?;

@@ -13,7 +13,7 @@ use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::is_unique_violation;
 use platform::schema::{org_closure as c, orgs as o, staff_grants as g};
 use platform::{Db, DbConn, Error, ErrorCode, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::orgs::{self, OrgRef};
@@ -30,6 +30,22 @@ pub fn scopes(conn: &mut DbConn, account_id: i64) -> Result<Vec<StaffScope>> {
         .into_iter()
         .map(|(org_id, org_name)| StaffScope { org_id, org_name })
         .collect())
+}
+
+// The body of `POST /v1/admin/orgs/{id}/staff`; not a doc comment, which would become
+// the schema description in the spec.
+#[derive(Deserialize, ToSchema)]
+pub struct GrantStaff {
+    /// The phone number of an existing account.
+    #[schema(schema_with = Phone::schema)]
+    pub phone: String,
+}
+
+impl GrantStaff {
+    /// The number to appoint, or `invalid_phone`.
+    pub fn validate(&self) -> Result<Phone> {
+        Phone::parse(&self.phone).ok_or_else(|| Error::invalid(ErrorCode::InvalidPhone, "phone"))
+    }
 }
 
 /// A staff grant as the granting staff see it.

@@ -1,6 +1,7 @@
 //! What every domain crate shares: the error type, the database, the coordination layer,
 //! protection of personal data, HTTP plumbing and idempotent POSTs.
 
+pub mod api;
 pub mod audit;
 pub mod client_addr;
 pub mod clock;

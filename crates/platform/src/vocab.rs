@@ -22,8 +22,37 @@ macro_rules! vocabulary {
                 match text { $($text => Some($name::$variant),)* _ => None }
             }
         }
+
+        /// Reading a stored value: a row struct's field of this type decodes its text column
+        /// with `#[diesel(deserialize_as = String)]`, so a stored word is parsed once, where
+        /// the row is read, and a word no version wrote fails the query instead of a caller.
+        impl ::std::convert::TryFrom<String> for $name {
+            type Error = $crate::vocab::UnknownWord;
+
+            fn try_from(text: String) -> ::std::result::Result<$name, $crate::vocab::UnknownWord> {
+                $name::parse(&text).ok_or($crate::vocab::UnknownWord {
+                    vocabulary: stringify!($name),
+                    text,
+                })
+            }
+        }
     };
 }
+
+/// A stored word that is not in its vocabulary: the database holds what no version wrote.
+#[derive(Debug)]
+pub struct UnknownWord {
+    pub vocabulary: &'static str,
+    pub text: String,
+}
+
+impl std::fmt::Display for UnknownWord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?} is no {}", self.text, self.vocabulary)
+    }
+}
+
+impl std::error::Error for UnknownWord {}
 
 #[cfg(test)]
 mod tests {
@@ -43,5 +72,12 @@ mod tests {
             assert_eq!(serde_json::to_value(colour).unwrap(), colour.as_str());
         }
         assert_eq!(Colour::parse("green"), None);
+    }
+
+    #[test]
+    fn a_stored_word_decodes_or_names_what_it_is_not() {
+        assert_eq!(Colour::try_from("blue".to_owned()).unwrap(), Colour::Blue);
+        let unknown = Colour::try_from("green".to_owned()).unwrap_err();
+        assert_eq!(unknown.to_string(), "\"green\" is no Colour");
     }
 }

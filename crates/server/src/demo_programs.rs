@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use benefits::eligibility::Rules;
+use benefits::health_sessions::{self, NewSession};
 use benefits::programs::{self, NewProgram};
-use benefits::sessions::{self, NewSession};
 use benefits::vocab::{Mode, ProgramKind};
 use diesel::prelude::*;
 use identity::phone::Phone;
@@ -187,7 +187,7 @@ fn health_check(org_id: i64, user: &AuthUser) -> NewProgram {
 
 fn add_truck_sessions(conn: &mut DbConn, user: &AuthUser, program_id: i64) -> platform::Result<()> {
     for session in truck_sessions(program_id) {
-        sessions::create(conn, user, &Actor::system(), session)?;
+        health_sessions::create(conn, user, &Actor::system(), session)?;
     }
     Ok(())
 }

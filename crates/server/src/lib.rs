@@ -131,7 +131,7 @@ impl AppState {
         let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
         let reports = Reports::new(reports, identity.protector.clone());
         let config = benefits::BenefitsConfig {
-            check_in: benefits::sessions::CheckInWindow::minutes(
+            check_in: benefits::health_sessions::CheckInWindow::minutes(
                 settings.checkin_opens_before_minutes,
                 settings.checkin_closes_after_minutes,
             ),
@@ -237,8 +237,8 @@ pub fn server(
     Ok(server)
 }
 
-/// Periodic clean-up that keeps tables bounded and data no longer than it is needed (README
-/// "Retention"). One-time codes need none: they live in the coordination store with a TTL.
+/// Periodic clean-up that keeps tables bounded and data no longer than it is needed
+/// (docs/personal-data.md, "Retention"). One-time codes need none: they live in the coordination store with a TTL.
 fn spawn_housekeeping(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
@@ -249,7 +249,9 @@ fn spawn_housekeeping(state: AppState) {
             let keep = state.retention;
             let sessions = state
                 .db
-                .run(move |conn| identity::sessions::purge_expired(conn, keep.expired_sessions))
+                .run(move |conn| {
+                    identity::sign_in_sessions::purge_expired(conn, keep.expired_sessions)
+                })
                 .await;
             purged("expired refresh tokens", sessions);
             let visits = state

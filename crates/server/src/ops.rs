@@ -3,21 +3,23 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use platform::crypto::{constant_time_eq, sha256_hex};
-use platform::http::resource;
 use platform::{Coordinator, Db, Error, ErrorCode};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(healthz)))
-        .service(resource("/readyz").route(web::get().to(readyz)))
-        .service(resource("/metrics").route(web::get().to(metrics)))
-        .service(resource("/openapi.json").route(web::get().to(openapi)));
+platform::api! {
+    /// The operations part of the OpenAPI document.
+    pub struct ApiDoc {
+        tags((name = "operations"))
+    }
+
+    pub fn routes {
+        healthz,
+        readyz,
+        metrics,
+        openapi,
+    }
 }
-
-#[derive(OpenApi)]
-#[openapi(paths(healthz, readyz, metrics, openapi), tags((name = "operations")))]
-pub struct ApiDoc;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {

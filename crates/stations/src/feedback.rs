@@ -2,24 +2,34 @@
 //! during opening hours"); staff answer and resolve. An unresolved fault report flags its station
 //! in search, kept as a count on the station row so the index sees it with the station.
 
+use std::time::Duration;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::caller_gone;
-use platform::pagination::Page;
+use platform::pagination::{Cursor, Limit, Page, PageQuery, Paged};
 use platform::schema::{org_closure as c, station_feedback as f, stations as s};
-use platform::{DbConn, Error, ErrorCode, Result};
-use serde::Serialize;
-use utoipa::ToSchema;
+use platform::{DbConn, Error, ErrorCode, Rate, Result};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
-use crate::stations::add_open_faults;
+use crate::station::{self, add_open_faults};
 use crate::vocab::{FeedbackKind, FeedbackStatus, StationStatus};
 
 pub const MAX_BODY: usize = 500;
 /// A message or a reply as the API takes it.
 pub type Body = platform::text::Text<MAX_BODY>;
+
+/// Messages one account may post per hour: a board is for reports, not for chatting.
+pub const RATE: Rate = Rate::per(10, Duration::from_secs(3600));
+
+/// The throttle bucket of one account's posts, across all boards.
+pub fn rate_key(account_id: i64) -> String {
+    format!("station-feedback:{account_id}")
+}
 
 /// A message as the board shows it (no personal data of its author).
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -37,18 +47,22 @@ pub struct FeedbackView {
     pub created_at: DateTime<Utc>,
 }
 
-type Row = (
-    i64,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<NaiveDateTime>,
-    Option<NaiveDateTime>,
-    NaiveDateTime,
-);
+/// A stored message with its station's name, in the order of [`COLUMNS`].
+#[derive(Debug, Clone, Queryable)]
+struct Message {
+    id: i64,
+    station_id: i64,
+    station_name: String,
+    #[diesel(deserialize_as = String)]
+    kind: FeedbackKind,
+    body: String,
+    #[diesel(deserialize_as = String)]
+    status: FeedbackStatus,
+    reply: Option<String>,
+    replied_at: Option<NaiveDateTime>,
+    resolved_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+}
 
 type Columns = (
     f::id,
@@ -63,6 +77,7 @@ type Columns = (
     f::created_at,
 );
 
+/// What a [`Message`] is read from (messages joined with their stations).
 const COLUMNS: Columns = (
     f::id,
     f::station_id,
@@ -76,61 +91,65 @@ const COLUMNS: Columns = (
     f::created_at,
 );
 
-fn view(row: Row) -> Result<FeedbackView> {
-    let (
-        id,
-        station_id,
-        station_name,
-        kind,
-        body,
-        status,
-        reply,
-        replied_at,
-        resolved_at,
-        created_at,
-    ) = row;
-    let corrupt = || Error::internal(anyhow::anyhow!("feedback {id}: {kind}/{status}"));
-    Ok(FeedbackView {
-        id,
-        station_id,
-        station_name,
-        kind: FeedbackKind::parse(&kind).ok_or_else(corrupt)?,
-        body,
-        status: FeedbackStatus::parse(&status).ok_or_else(corrupt)?,
-        reply,
-        replied_at: replied_at.map(|t| t.and_utc()),
-        resolved_at: resolved_at.map(|t| t.and_utc()),
-        created_at: created_at.and_utc(),
-    })
+impl From<Message> for FeedbackView {
+    fn from(m: Message) -> FeedbackView {
+        FeedbackView {
+            id: m.id,
+            station_id: m.station_id,
+            station_name: m.station_name,
+            kind: m.kind,
+            body: m.body,
+            status: m.status,
+            reply: m.reply,
+            replied_at: m.replied_at.map(|t| t.and_utc()),
+            resolved_at: m.resolved_at.map(|t| t.and_utc()),
+            created_at: m.created_at.and_utc(),
+        }
+    }
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<FeedbackView> {
-    view(
-        f::table
-            .inner_join(s::table)
-            .filter(f::id.eq(id))
-            .select(COLUMNS)
-            .first(conn)?,
-    )
+    let message: Message = f::table
+        .inner_join(s::table)
+        .filter(f::id.eq(id))
+        .select(COLUMNS)
+        .first(conn)?;
+    Ok(message.into())
 }
 
-/// The station a message is about.
-pub fn station_of(conn: &mut DbConn, id: i64) -> Result<(i64, i64)> {
+/// The org running the station a message is about.
+fn org_of(conn: &mut DbConn, id: i64) -> Result<i64> {
     Ok(f::table
         .inner_join(s::table)
         .filter(f::id.eq(id))
-        .select((s::id, s::org_id))
+        .select(s::org_id)
         .first(conn)?)
 }
 
-/// Posts a message; a fault report flags the station.
+/// A message after a write, and whether the write moved its station's fault flag: the flag
+/// is part of what search shows, so the stations index has to catch up.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub view: FeedbackView,
+    pub flag_changed: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FeedbackRequest {
+    /// `suggestion` or `fault` (a fault flags the station in search until resolved).
+    pub kind: FeedbackKind,
+    /// Up to 500 characters, e.g. "微波炉坏了".
+    pub body: Body,
+}
+
+/// The use case: a worker posts a message; a fault report flags the station.
 pub fn post(
     conn: &mut DbConn,
     station_id: i64,
     account_id: i64,
     kind: FeedbackKind,
     body: &str,
-) -> Result<FeedbackView> {
+) -> Result<Outcome> {
     let status: String = s::table.find(station_id).select(s::status).first(conn)?;
     if status == StationStatus::Closed.as_str() {
         return Err(Error::new(ErrorCode::StationClosed));
@@ -147,10 +166,42 @@ pub fn post(
         .returning(f::id)
         .get_result(conn)
         .map_err(caller_gone)?;
-    if kind == FeedbackKind::Fault {
+    let flag_changed = kind == FeedbackKind::Fault;
+    if flag_changed {
         add_open_faults(conn, station_id, 1)?;
     }
-    get(conn, id)
+    Ok(Outcome {
+        view: get(conn, id)?,
+        flag_changed,
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PatchFeedback {
+    /// Staff's answer, shown on the board (replaces an earlier one).
+    pub reply: Option<Body>,
+    /// `resolved`, or `open` to reopen.
+    pub status: Option<FeedbackStatus>,
+}
+
+/// Staff's answer to a message: a reply, a new status, or both.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub reply: Option<String>,
+    pub status: Option<FeedbackStatus>,
+}
+
+impl PatchFeedback {
+    /// The answer the body gives; one that changes nothing is refused (naming `reply`).
+    pub fn validate(self) -> Result<Answer> {
+        if self.reply.is_none() && self.status.is_none() {
+            return Err(Error::invalid(ErrorCode::InvalidField, "reply"));
+        }
+        Ok(Answer {
+            reply: self.reply.map(Body::into_inner),
+            status: self.status,
+        })
+    }
 }
 
 /// The use case: staff of the station's subtree answer and/or change the status. Only a real
@@ -161,15 +212,14 @@ pub fn update(
     user: &AuthUser,
     actor: &Actor,
     id: i64,
-    reply: Option<&str>,
-    status: Option<FeedbackStatus>,
-) -> Result<(FeedbackView, bool)> {
-    let (_, org_id) = station_of(conn, id)?;
+    answer: &Answer,
+) -> Result<Outcome> {
+    let org_id = org_of(conn, id)?;
     staff::require(conn, user, org_id)?;
     let entry = Entry::new(Action::FeedbackUpdate, Record::new("feedback", id)).in_org(org_id);
     audit::record(conn, actor, entry)?;
     let now = platform::clock::now();
-    if let Some(reply) = reply {
+    if let Some(reply) = &answer.reply {
         diesel::update(f::table.find(id))
             .set((
                 f::reply.eq(reply),
@@ -178,8 +228,8 @@ pub fn update(
             ))
             .execute(conn)?;
     }
-    let mut flag_changed = false;
-    if let Some(status) = status {
+    let mut status_changed = false;
+    if let Some(status) = answer.status {
         let resolved_at = (status == FeedbackStatus::Resolved).then_some(now);
         let changed = diesel::update(f::table.find(id))
             .filter(f::status.ne(status.as_str()))
@@ -188,21 +238,20 @@ pub fn update(
                 f::resolved_at.eq(resolved_at),
             ))
             .execute(conn)?;
-        let (station_id, kind): (i64, String) = f::table
-            .find(id)
-            .select((f::station_id, f::kind))
-            .first(conn)?;
-        if changed == 1 && kind == FeedbackKind::Fault.as_str() {
-            let delta = if status == FeedbackStatus::Resolved {
-                -1
-            } else {
-                1
-            };
-            add_open_faults(conn, station_id, delta)?;
-            flag_changed = true;
-        }
+        status_changed = changed == 1;
     }
-    Ok((get(conn, id)?, flag_changed))
+    let view = get(conn, id)?;
+    let flag_changed = status_changed && view.kind == FeedbackKind::Fault;
+    if flag_changed {
+        // The status just changed to the stored one: resolving lowers the count.
+        let delta = if view.status == FeedbackStatus::Resolved {
+            -1
+        } else {
+            1
+        };
+        add_open_faults(conn, view.station_id, delta)?;
+    }
+    Ok(Outcome { view, flag_changed })
 }
 
 /// Filters of a board.
@@ -247,10 +296,52 @@ pub fn list(
     if let Some(kind) = filter.kind {
         query = query.filter(f::kind.eq(kind.as_str()));
     }
-    let rows: Vec<Row> = query
+    let messages: Vec<Message> = query
         .order(f::id.desc())
         .limit(page.limit + 1)
         .select(COLUMNS)
         .load(conn)?;
-    rows.into_iter().map(view).collect()
+    Ok(messages.into_iter().map(FeedbackView::from).collect())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BoardQuery {
+    /// `open` or `resolved`; both when omitted.
+    #[param(inline)]
+    pub status: Option<FeedbackStatus>,
+    /// `suggestion` or `fault`; both when omitted.
+    #[param(inline)]
+    pub kind: Option<FeedbackKind>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
+}
+
+/// The use case: staff read a board they answer for (a station they manage, or an org of
+/// their subtree), newest first.
+pub fn staff_board(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    board: Board,
+    query: BoardQuery,
+) -> Result<Paged<FeedbackView>> {
+    match board {
+        Board::Station(id) => {
+            station::managed(conn, user, id)?;
+        }
+        Board::Subtree(org_id) => staff::require(conn, user, org_id)?,
+    }
+    let filter = BoardFilter {
+        status: query.status,
+        kind: query.kind,
+    };
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page();
+    let rows = list(conn, board, filter, page)?;
+    Ok(Paged::from_rows(rows, page, |f| f.id))
 }

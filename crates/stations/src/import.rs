@@ -27,14 +27,15 @@ use std::collections::HashMap;
 use identity::AuthUser;
 use membership::{orgs, staff};
 use platform::audit::{self, Action, Actor, Entry, Record};
-use platform::DbConn;
-use serde::Serialize;
-use utoipa::ToSchema;
+use platform::{DbConn, Error, ErrorCode};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::coords::LatLng;
 use crate::csv_text::{self, Charset};
+use crate::fields::{self, ContactPhone, Stars};
 use crate::hours::Hours;
-use crate::stations::{self, ContactPhone, Stars, StationInput};
+use crate::station::{self, StationInput};
 use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
 
 /// Most rows one file may hold.
@@ -224,6 +225,46 @@ impl Faults {
     }
 }
 
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// System of the file's `lat`/`lng`: `gcj02` (default), `wgs84` or `bd09`.
+    #[param(inline)]
+    pub coord: Option<CoordSystem>,
+    /// The file's encoding: `utf-8`, `gb18030` or `gbk` (the same decoder). Without it, a file
+    /// with a UTF-8 BOM or that is valid UTF-8 is read as UTF-8, anything else as GB18030. A
+    /// UTF-8 BOM wins over this parameter; the `charset` of `Content-Type` is not used (clients
+    /// send `utf-8` whatever the file holds).
+    #[param(schema_with = Charset::schema)]
+    pub encoding: Option<String>,
+}
+
+/// How to read a file: the system of its coordinates and the encoding it declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Format {
+    pub coord: CoordSystem,
+    pub declared: Option<Charset>,
+}
+
+impl ImportQuery {
+    /// The format the query names; an encoding no decoder reads is refused before the file
+    /// is read.
+    pub fn validate(&self) -> platform::Result<Format> {
+        let declared = self
+            .encoding
+            .as_deref()
+            .map(|name| {
+                Charset::parse(name)
+                    .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "encoding"))
+            })
+            .transpose()?;
+        Ok(Format {
+            coord: self.coord.unwrap_or_default(),
+            declared,
+        })
+    }
+}
+
 /// Parses and checks a whole file (everything but the database step). `declared`: the
 /// encoding the request names, if it names one.
 pub fn parse(
@@ -360,9 +401,9 @@ fn optional<T>(text: &str, parse: impl FnOnce(&str) -> Option<T>) -> Option<Opti
 fn parse_row(cells: &Cells<'_>, coord: CoordSystem) -> Result<(Option<i64>, StationInput), Check> {
     let cell = |column: &str| cells.get(column);
     let mut check = Check::default();
-    let name = StationInput::name(cell("name")).ok();
+    let name = fields::name(cell("name")).ok();
     let name = check.field("name", Reason::Name, name);
-    let address = StationInput::address(cell("address")).ok();
+    let address = fields::address(cell("address")).ok();
     let address = check.field("address", Reason::Address, address);
     let location = location(cell("lat"), cell("lng"), coord, &mut check);
     let hours = hours(cell("hours"), cell("closed_dates"), &mut check);
@@ -377,10 +418,10 @@ fn parse_row(cells: &Cells<'_>, coord: CoordSystem) -> Result<(Option<i64>, Stat
         .split(|ch: char| ch == ';' || ch.is_whitespace())
         .filter(|p| !p.is_empty())
         .collect();
-    let photos = check.field("photos", Reason::Photos, stations::photos(&photo_list).ok());
+    let photos = check.field("photos", Reason::Photos, fields::photos(&photo_list).ok());
     let status = match cell("status") {
         "" => Some(StationStatus::Open),
-        text => StationStatus::parse(text).filter(|s| *s != StationStatus::Closed),
+        text => fields::opening_status(text),
     };
     let status = check.field("status", Reason::Status, status);
     let org_id = optional(cell("org_id"), |t| t.parse::<i64>().ok());
@@ -480,7 +521,7 @@ pub fn store(
     if let Err(refusal) = faults.into_result(()) {
         return Ok(Err(refusal));
     }
-    let ids = stations::create_many(
+    let ids = station::create_many(
         conn,
         rows.iter().map(|r| (r.org_id.unwrap_or(org_id), &r.input)),
         Some(user.account_id),
@@ -690,8 +731,8 @@ mod tests {
             assert!(zh.contains(column) && en.contains(column), "{column}");
         }
         for (reason, max) in [
-            (Reason::Name, stations::MAX_NAME),
-            (Reason::Address, stations::MAX_ADDRESS),
+            (Reason::Name, fields::MAX_NAME),
+            (Reason::Address, fields::MAX_ADDRESS),
         ] {
             let (zh, en) = reason.texts();
             assert!(zh.contains(&max.to_string()) && en.contains(&max.to_string()));

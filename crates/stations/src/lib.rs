@@ -4,6 +4,7 @@
 pub mod coords;
 pub mod csv_text;
 pub mod feedback;
+pub mod fields;
 pub mod hours;
 pub mod import;
 pub mod index;
@@ -11,7 +12,7 @@ pub mod nearby;
 pub mod personal_data;
 pub mod routes;
 pub mod seed;
-pub mod stations;
+pub mod station;
 pub mod sync;
 pub mod visits;
 pub mod vocab;

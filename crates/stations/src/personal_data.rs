@@ -39,8 +39,18 @@ struct VisitView {
     member: bool,
 }
 
+/// A stored visit with its station's name, in the order of the select in [`visits`].
+#[derive(Queryable)]
+struct Visit {
+    id: i64,
+    station_id: i64,
+    station_name: String,
+    at: NaiveDateTime,
+    member: bool,
+}
+
 fn visits(conn: &mut DbConn, account_id: i64) -> Result<Vec<VisitView>> {
-    let rows: Vec<(i64, i64, String, NaiveDateTime, bool)> = v::table
+    let rows: Vec<Visit> = v::table
         .inner_join(s::table.on(s::id.eq(v::station_id)))
         .filter(v::account_id.eq(account_id))
         .order(v::id.desc())
@@ -48,12 +58,12 @@ fn visits(conn: &mut DbConn, account_id: i64) -> Result<Vec<VisitView>> {
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, station_id, station_name, at, member)| VisitView {
-            id,
-            station_id,
-            station_name,
-            at: at.and_utc(),
-            member,
+        .map(|visit| VisitView {
+            id: visit.id,
+            station_id: visit.station_id,
+            station_name: visit.station_name,
+            at: visit.at.and_utc(),
+            member: visit.member,
         })
         .collect())
 }
@@ -141,7 +151,7 @@ mod tests {
         )
         .unwrap();
         // Staff's answer, as the board stores it (a suggestion moves no fault flag).
-        diesel::update(f::table.find(asked.id))
+        diesel::update(f::table.find(asked.view.id))
             .set((
                 f::reply.eq(format!("已安排-{n}")),
                 f::replied_by.eq(id),

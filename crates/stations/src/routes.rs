@@ -1,10 +1,7 @@
 //! HTTP in and out for stations; the rules live in the modules named for them.
 
-use std::time::Duration;
-
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{Days, NaiveDate};
 use futures_util::StreamExt;
 use identity::auth::Caller;
 use identity::AuthUser;
@@ -13,72 +10,52 @@ use platform::clock::now_utc;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
 use platform::extract::{Json, Query};
 use platform::html;
-use platform::http::{resource, JSON_LIMIT};
-use platform::idempotency::creating;
-use platform::pagination::{Cursor, Limit, PageQuery, Paged};
-use platform::text::Text;
-use platform::{Coordinator, Db, Error, ErrorCode, Rate, Result};
-use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use platform::http::JSON_LIMIT;
+use platform::pagination::Paged;
+use platform::{Coordinator, Db, Error, ErrorCode, Result};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::coords::{LatLng, Point};
 use crate::csv_text::{self, Charset};
-use crate::feedback::{self, Board, BoardFilter, FeedbackView};
-use crate::hours::{Hours, HoursDoc};
-use crate::import::{self, Refusal, RowError};
+use crate::feedback::{self, Board, BoardQuery, FeedbackRequest, FeedbackView, PatchFeedback};
+use crate::import::{self, ImportQuery, Refusal, RowError};
 use crate::nearby::{self, Nearby, NearbyParams};
-use crate::stations::{
-    self as station, AdminStationView, ContactPhone, Stars, StationAddress, StationInput,
-    StationName, StationPatch, StationView,
+use crate::station::{
+    self, AdminStationView, CreateStation, PatchStation, StationListQuery, StationView,
 };
-use crate::visits::{self, CheckIn, Stats, MAX_STATS_DAYS};
-use crate::vocab::{Amenity, CoordSystem, FeedbackKind, FeedbackStatus, StationStatus};
+use crate::visits::{self, CheckIn, CheckInRequest, Stats, StatsQuery};
+use crate::vocab::{Amenity, StationStatus};
 use crate::Stations;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/stations/nearby").route(web::get().to(nearby)))
-        .service(resource("/v1/stations/{id}").route(web::get().to(get_station)))
-        .service(creating("/v1/stations/{id}/visits", JSON_LIMIT).route(web::post().to(check_in)))
-        .service(
-            creating("/v1/stations/{id}/feedback", JSON_LIMIT).route(web::post().to(post_feedback)),
-        )
-        .service(resource("/s/{id}").route(web::get().to(door_landing)))
-        .service(
-            creating("/v1/admin/orgs/{id}/stations", JSON_LIMIT)
-                .route(web::post().to(create_station))
-                .route(web::get().to(list_stations)),
-        )
-        .service(
-            creating("/v1/admin/orgs/{id}/stations/import", import::MAX_BYTES)
-                .route(web::post().to(import_csv)),
-        )
-        .service(resource("/v1/admin/orgs/{id}/feedback").route(web::get().to(org_feedback)))
-        .service(
-            resource("/v1/admin/stations/{id}")
-                .route(web::get().to(admin_station))
-                .route(web::patch().to(patch_station))
-                .route(web::delete().to(close_station)),
-        )
-        .service(resource("/v1/admin/stations/{id}/qr.svg").route(web::get().to(door_qr_svg)))
-        .service(resource("/v1/admin/stations/{id}/qr.png").route(web::get().to(door_qr_png)))
-        .service(resource("/v1/admin/stations/{id}/stats").route(web::get().to(station_stats)))
-        .service(
-            resource("/v1/admin/stations/{id}/feedback").route(web::get().to(station_feedback)),
-        )
-        .service(resource("/v1/admin/feedback/{id}").route(web::patch().to(patch_feedback)));
-}
+platform::api! {
+    /// The stations part of the OpenAPI document.
+    pub struct ApiDoc {
+        components(schemas(Paged<AdminStationView>, Paged<FeedbackView>, Amenity, StationStatus)),
+        tags((name = "stations", description = "Rest stations, nearby search, check-ins and the message board"))
+    }
 
-#[derive(OpenApi)]
-#[openapi(
-    paths(
-        nearby, get_station, check_in, post_feedback, door_landing, create_station, list_stations,
-        import_csv, org_feedback, admin_station, patch_station, close_station, door_qr_svg,
-        door_qr_png, station_stats, station_feedback, patch_feedback
-    ),
-    components(schemas(Paged<AdminStationView>, Paged<FeedbackView>, Amenity, StationStatus)),
-    tags((name = "stations", description = "Rest stations, nearby search, check-ins and the message board"))
-)]
-pub struct ApiDoc;
+    pub fn routes {
+        // Before `/v1/stations/{id}`, whose pattern would take it.
+        nearby,
+        get_station,
+        check_in: Kind::Creating(JSON_LIMIT),
+        post_feedback: Kind::Creating(JSON_LIMIT),
+        door_landing,
+        create_station: Kind::Creating(JSON_LIMIT),
+        // Shares its path with create_station, so its resource honours the key too.
+        list_stations: Kind::Creating(JSON_LIMIT),
+        import_csv: Kind::Creating(import::MAX_BYTES),
+        org_feedback,
+        admin_station,
+        patch_station,
+        close_station,
+        door_qr_svg,
+        door_qr_png,
+        station_stats,
+        station_feedback,
+        patch_feedback,
+    }
+}
 
 // ---- nearby search ----
 
@@ -104,7 +81,7 @@ async fn nearby(
 async fn get_station(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpResponse> {
     let id = id.into_inner();
     let view = db
-        .run(move |conn| station::get(conn, id)?.view(conn, now_utc()))
+        .run(move |conn| station::show(conn, id, now_utc()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }
@@ -137,81 +114,6 @@ async fn door_landing(db: web::Data<Db>, id: web::Path<i64>) -> HttpResponse {
 
 // ---- staff: stations ----
 
-#[derive(Deserialize, ToSchema)]
-pub struct CreateStation {
-    pub name: StationName,
-    pub address: StationAddress,
-    pub location: Point,
-    /// System of `location`: `gcj02` (default), `wgs84` or `bd09`; stored as GCJ-02.
-    pub coord: Option<CoordSystem>,
-    /// Amenity codes.
-    #[serde(default)]
-    #[schema(value_type = Vec<Amenity>)]
-    pub amenities: Vec<String>,
-    pub hours: HoursDoc,
-    /// 1 to 5.
-    #[schema(minimum = 1, maximum = 5)]
-    pub stars: Option<i64>,
-    #[schema(schema_with = ContactPhone::schema)]
-    pub phone: Option<String>,
-    /// Photo URLs, at most nine.
-    #[serde(default)]
-    #[schema(schema_with = station::photos_schema)]
-    pub photos: Vec<String>,
-    /// `open` (default) or `temporarily_closed`.
-    #[schema(schema_with = opening_status)]
-    pub status: Option<String>,
-    /// `true`: staff checked the station on site just now (sets `last_verified_at`, which
-    /// otherwise stays null).
-    #[serde(default)]
-    pub verified: bool,
-}
-
-fn location(point: Point, coord: Option<CoordSystem>) -> Result<LatLng> {
-    let at = LatLng::parse(point.lat, point.lng)
-        .map_err(|_| Error::invalid(ErrorCode::InvalidField, "location"))?;
-    Ok(coord.unwrap_or_default().to_gcj02(at))
-}
-
-/// The statuses a new station may have: any but `closed` (null: `open`).
-fn opening_status() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
-    let open = StationStatus::ALL
-        .iter()
-        .filter(|s| **s != StationStatus::Closed);
-    let values = open.map(|s| serde_json::json!(s.as_str()));
-    ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-        .enum_values(Some(values.chain([serde_json::Value::Null])))
-        .build()
-}
-
-fn status(input: &str) -> Result<StationStatus> {
-    StationStatus::parse(input).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "status"))
-}
-
-impl CreateStation {
-    fn input(self) -> Result<StationInput> {
-        Ok(StationInput {
-            name: self.name.into_inner(),
-            address: self.address.into_inner(),
-            location: location(self.location, self.coord)?,
-            amenities: station::amenities(&self.amenities, "amenities")?,
-            hours: Hours::from_doc(&self.hours, "hours")?,
-            stars: self.stars.map(Stars::parse).transpose()?,
-            phone: self.phone.as_deref().map(ContactPhone::parse).transpose()?,
-            photos: station::photos(&self.photos)?,
-            status: match self.status.as_deref() {
-                None => StationStatus::Open,
-                Some(s) => status(s).and_then(|s| match s {
-                    StationStatus::Closed => Err(Error::invalid(ErrorCode::InvalidField, "status")),
-                    open => Ok(open),
-                })?,
-            },
-        })
-    }
-}
-
 /// Read a stations-changing write back into this instance's index and tell the others.
 async fn changed(stations: &Stations, db: &Db, coord: &Coordinator) {
     stations.changed(db, coord).await;
@@ -231,30 +133,16 @@ async fn create_station(
     body: Json<CreateStation>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let body = body.into_inner();
-    let verified = body.verified;
-    let input = body.input()?;
+    let new = body.into_inner().validate()?;
     let base = stations.config.base_url.clone();
     let view = db
         .write(move |conn| {
-            let row = station::create(conn, &caller.user, &caller.actor, org_id, &input, verified)?;
-            row.admin_view(conn, &base, now_utc())
+            let Caller { user, actor } = &caller;
+            station::create(conn, user, actor, org_id, &new, &base, now_utc())
         })
         .await?;
     changed(&stations, &db, &coord).await;
     Ok(HttpResponse::Created().json(view))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StationListQuery {
-    /// `open`, `temporarily_closed` or `closed`; all when omitted.
-    #[param(inline)]
-    pub status: Option<StationStatus>,
-    #[param(inline)]
-    pub limit: Option<Limit>,
-    #[param(inline)]
-    pub cursor: Option<Cursor>,
 }
 
 /// The stations of the org's subtree, newest first.
@@ -270,23 +158,9 @@ async fn list_stations(
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let query = query.into_inner();
-    let filter = query.status;
-    let page = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .page();
     let base = stations.config.base_url.clone();
     let list = db
-        .run(move |conn| {
-            staff::require(conn, &user, org_id)?;
-            let now = now_utc();
-            let views = station::list_subtree(conn, org_id, filter, page)?
-                .iter()
-                .map(|row| row.admin_view(conn, &base, now))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Paged::from_rows(views, page, |v| v.station.id))
-        })
+        .run(move |conn| station::list(conn, &user, org_id, query, &base, now_utc()))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -303,76 +177,9 @@ async fn admin_station(
     let id = id.into_inner();
     let base = stations.config.base_url.clone();
     let view = db
-        .run(move |conn| station::managed(conn, &user, id)?.admin_view(conn, &base, now_utc()))
+        .run(move |conn| station::show_managed(conn, &user, id, &base, now_utc()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-/// Present fields replace stored ones; `null` clears `stars` or `phone`.
-fn nullable<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
-#[derive(Deserialize, ToSchema, Default)]
-pub struct PatchStation {
-    pub name: Option<StationName>,
-    pub address: Option<StationAddress>,
-    pub location: Option<Point>,
-    /// System of `location`: `gcj02` (default), `wgs84` or `bd09`.
-    pub coord: Option<CoordSystem>,
-    #[schema(value_type = Option<Vec<Amenity>>)]
-    pub amenities: Option<Vec<String>>,
-    pub hours: Option<HoursDoc>,
-    /// 1 to 5, or null to clear.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i64>, minimum = 1, maximum = 5)]
-    pub stars: Option<Option<i64>>,
-    /// null to clear.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(schema_with = ContactPhone::schema)]
-    pub phone: Option<Option<String>>,
-    #[schema(schema_with = station::photos_or_null_schema)]
-    pub photos: Option<Vec<String>>,
-    /// `open`, `temporarily_closed` or `closed`.
-    pub status: Option<StationStatus>,
-    /// `true`: staff checked the station on site just now (sets `last_verified_at`).
-    #[serde(default)]
-    pub verified: bool,
-}
-
-impl PatchStation {
-    fn patch(self) -> Result<StationPatch> {
-        Ok(StationPatch {
-            name: self.name.map(Text::into_inner),
-            address: self.address.map(Text::into_inner),
-            location: self.location.map(|p| location(p, self.coord)).transpose()?,
-            amenities: self
-                .amenities
-                .as_deref()
-                .map(|a| station::amenities(a, "amenities"))
-                .transpose()?,
-            hours: self
-                .hours
-                .as_ref()
-                .map(|h| Hours::from_doc(h, "hours"))
-                .transpose()?,
-            stars: self
-                .stars
-                .map(|s| s.map(Stars::parse).transpose())
-                .transpose()?,
-            phone: self
-                .phone
-                .map(|p| p.as_deref().map(ContactPhone::parse).transpose())
-                .transpose()?,
-            photos: self.photos.as_deref().map(station::photos).transpose()?,
-            status: self.status,
-            verified: self.verified,
-        })
-    }
 }
 
 /// Edit a station; `verified: true` records an on-site check.
@@ -388,15 +195,12 @@ async fn patch_station(
     body: Json<PatchStation>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let patch = body.into_inner().patch()?;
+    let patch = body.into_inner().validate()?;
     let base = stations.config.base_url.clone();
     let view = db
         .write(move |conn| {
-            station::edit(conn, &caller.user, &caller.actor, id, &patch)?.admin_view(
-                conn,
-                &base,
-                now_utc(),
-            )
+            let Caller { user, actor } = &caller;
+            station::edit(conn, user, actor, id, &patch, &base, now_utc())
         })
         .await?;
     changed(&stations, &db, &coord).await;
@@ -417,11 +221,8 @@ async fn close_station(
     let base = stations.config.base_url.clone();
     let view = db
         .write(move |conn| {
-            station::close(conn, &caller.user, &caller.actor, id)?.admin_view(
-                conn,
-                &base,
-                now_utc(),
-            )
+            let Caller { user, actor } = &caller;
+            station::close(conn, user, actor, id, &base, now_utc())
         })
         .await?;
     changed(&stations, &db, &coord).await;
@@ -429,20 +230,6 @@ async fn close_station(
 }
 
 // ---- staff: CSV import ----
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ImportQuery {
-    /// System of the file's `lat`/`lng`: `gcj02` (default), `wgs84` or `bd09`.
-    #[param(inline)]
-    pub coord: Option<CoordSystem>,
-    /// The file's encoding: `utf-8`, `gb18030` or `gbk` (the same decoder). Without it, a file
-    /// with a UTF-8 BOM or that is valid UTF-8 is read as UTF-8, anything else as GB18030. A
-    /// UTF-8 BOM wins over this parameter; the `charset` of `Content-Type` is not used (clients
-    /// send `utf-8` whatever the file holds).
-    #[param(schema_with = Charset::schema)]
-    pub encoding: Option<String>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Imported {
@@ -507,15 +294,7 @@ async fn import_csv(
     payload: web::Payload,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let query = Query::<ImportQuery>::from_query(req.query_string())?;
-    let system = query.coord.unwrap_or_default();
-    let declared = query
-        .encoding
-        .as_deref()
-        .map(|name| {
-            Charset::parse(name).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "encoding"))
-        })
-        .transpose()?;
+    let format = Query::<ImportQuery>::from_query(req.query_string())?.validate()?;
     let is_csv = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -535,10 +314,10 @@ async fn import_csv(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let parsed = web::block(move || import::parse(&body, system, declared)).await?;
+    let parsed = web::block(move || import::parse(&body, format.coord, format.declared)).await?;
     let rows = match parsed {
         Ok(rows) => rows,
-        Err(refusal) => return refused(refusal, lang, declared),
+        Err(refusal) => return refused(refusal, lang, format.declared),
     };
     let stored = db
         .write(move |conn| import::store(conn, &caller.user, &caller.actor, org_id, &rows))
@@ -551,7 +330,7 @@ async fn import_csv(
                 ids,
             }))
         }
-        Err(refusal) => refused(refusal, lang, declared),
+        Err(refusal) => refused(refusal, lang, format.declared),
     }
 }
 
@@ -587,7 +366,7 @@ const DOOR_QR_PX: u32 = 1024;
 
 async fn door_url(db: &Db, stations: &Stations, user: AuthUser, id: i64) -> Result<String> {
     let base = stations.config.base_url.clone();
-    db.run(move |conn| Ok(station::managed(conn, &user, id)?.door_url(&base)))
+    db.run(move |conn| station::managed_door_url(conn, &user, id, &base))
         .await
 }
 
@@ -631,12 +410,6 @@ async fn door_qr_png(
 
 // ---- visits ----
 
-#[derive(Deserialize, ToSchema)]
-pub struct CheckInRequest {
-    /// The `c` parameter of the scanned door QR.
-    pub code: Text<64>,
-}
-
 /// Check in at a station by its scanned door QR. Any signed-in worker may (stations serve
 /// members and non-members alike; the visit records which). One visit per account and station
 /// per 30 minutes counts: 201 when this one counted, 200 with `counted: false` otherwise.
@@ -672,26 +445,6 @@ async fn check_in(
     .json(visit))
 }
 
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct StatsQuery {
-    /// First day, YYYY-MM-DD (Asia/Shanghai); default 29 days before `to`.
-    #[param(value_type = Option<String>, format = Date)]
-    pub from: Option<String>,
-    /// Last day, inclusive; default today. At most 366 days in all.
-    #[param(value_type = Option<String>, format = Date)]
-    pub to: Option<String>,
-}
-
-fn date(value: Option<&str>, field: &'static str) -> Result<Option<NaiveDate>> {
-    value
-        .map(|v| {
-            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
-                .map_err(|_| Error::invalid(ErrorCode::InvalidField, field))
-        })
-        .transpose()
-}
-
 /// Visits by day and by hour of day (Asia/Shanghai): total, by members, distinct visitors.
 #[utoipa::path(get, path = "/v1/admin/stations/{id}/stats", tag = "stations", params(StatsQuery),
     security(("bearer" = [])),
@@ -703,35 +456,14 @@ async fn station_stats(
     query: Query<StatsQuery>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let to = date(query.to.as_deref(), "to")?.unwrap_or_else(platform::clock::today);
-    let from = match date(query.from.as_deref(), "from")? {
-        Some(from) => from,
-        None => to.checked_sub_days(Days::new(29)).unwrap_or(to),
-    };
-    if from > to || (to - from).num_days() >= MAX_STATS_DAYS {
-        return Err(Error::invalid(ErrorCode::InvalidField, "from"));
-    }
+    let range = query.validate()?;
     let stats = db
-        .run(move |conn| {
-            station::managed(conn, &user, id)?;
-            visits::stats(conn, id, from, to)
-        })
+        .run(move |conn| visits::staff_stats(conn, &user, id, range))
         .await?;
     Ok(HttpResponse::Ok().json(stats))
 }
 
 // ---- feedback ----
-
-#[derive(Deserialize, ToSchema)]
-pub struct FeedbackRequest {
-    /// `suggestion` or `fault` (a fault flags the station in search until resolved).
-    pub kind: FeedbackKind,
-    /// Up to 500 characters, e.g. "微波炉坏了".
-    pub body: feedback::Body,
-}
-
-/// Messages one account may post per hour.
-const FEEDBACK_RATE: Rate = Rate::per(10, Duration::from_secs(3600));
 
 /// Post a suggestion or a fault report on a station's board.
 #[utoipa::path(post, path = "/v1/stations/{id}/feedback", tag = "stations", request_body = FeedbackRequest,
@@ -750,48 +482,15 @@ async fn post_feedback(
     let station_id = id.into_inner();
     let FeedbackRequest { kind, body: text } = body.into_inner();
     coord
-        .throttle(
-            &format!("station-feedback:{}", user.account_id),
-            FEEDBACK_RATE,
-        )
+        .throttle(&feedback::rate_key(user.account_id), feedback::RATE)
         .await?;
-    let view = db
+    let posted = db
         .write(move |conn| feedback::post(conn, station_id, user.account_id, kind, &text))
         .await?;
-    if kind == FeedbackKind::Fault {
+    if posted.flag_changed {
         changed(&stations, &db, &coord).await;
     }
-    Ok(HttpResponse::Created().json(view))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct BoardQuery {
-    /// `open` or `resolved`; both when omitted.
-    #[param(inline)]
-    pub status: Option<FeedbackStatus>,
-    /// `suggestion` or `fault`; both when omitted.
-    #[param(inline)]
-    pub kind: Option<FeedbackKind>,
-    #[param(inline)]
-    pub limit: Option<Limit>,
-    #[param(inline)]
-    pub cursor: Option<Cursor>,
-}
-
-impl BoardQuery {
-    fn parts(self) -> (BoardFilter, platform::pagination::Page) {
-        let filter = BoardFilter {
-            status: self.status,
-            kind: self.kind,
-        };
-        let page = PageQuery {
-            limit: self.limit,
-            cursor: self.cursor,
-        }
-        .page();
-        (filter, page)
-    }
+    Ok(HttpResponse::Created().json(posted.view))
 }
 
 /// A station's board, newest first.
@@ -804,14 +503,10 @@ async fn station_feedback(
     id: web::Path<i64>,
     query: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
-    let id = id.into_inner();
-    let (filter, page) = query.into_inner().parts();
+    let board = Board::Station(id.into_inner());
+    let query = query.into_inner();
     let list = db
-        .run(move |conn| {
-            station::managed(conn, &user, id)?;
-            let rows = feedback::list(conn, Board::Station(id), filter, page)?;
-            Ok(Paged::from_rows(rows, page, |f| f.id))
-        })
+        .run(move |conn| feedback::staff_board(conn, &user, board, query))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -827,24 +522,12 @@ async fn org_feedback(
     id: web::Path<i64>,
     query: Query<BoardQuery>,
 ) -> Result<HttpResponse> {
-    let org_id = id.into_inner();
-    let (filter, page) = query.into_inner().parts();
+    let board = Board::Subtree(id.into_inner());
+    let query = query.into_inner();
     let list = db
-        .run(move |conn| {
-            staff::require(conn, &user, org_id)?;
-            let rows = feedback::list(conn, Board::Subtree(org_id), filter, page)?;
-            Ok(Paged::from_rows(rows, page, |f| f.id))
-        })
+        .run(move |conn| feedback::staff_board(conn, &user, board, query))
         .await?;
     Ok(HttpResponse::Ok().json(list))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct PatchFeedback {
-    /// Staff's answer, shown on the board (replaces an earlier one).
-    pub reply: Option<feedback::Body>,
-    /// `resolved`, or `open` to reopen.
-    pub status: Option<FeedbackStatus>,
 }
 
 /// Answer and/or resolve a message. Resolving a fault report lifts the station's flag once no
@@ -861,19 +544,15 @@ async fn patch_feedback(
     body: Json<PatchFeedback>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let body = body.into_inner();
-    let PatchFeedback { reply, status } = body;
-    if reply.is_none() && status.is_none() {
-        return Err(Error::invalid(ErrorCode::InvalidField, "reply"));
-    }
-    let (view, flag_changed) = db
+    let answer = body.into_inner().validate()?;
+    let answered = db
         .write(move |conn| {
             let Caller { user, actor } = &caller;
-            feedback::update(conn, user, actor, id, reply.as_deref(), status)
+            feedback::update(conn, user, actor, id, &answer)
         })
         .await?;
-    if flag_changed {
+    if answered.flag_changed {
         changed(&stations, &db, &coord).await;
     }
-    Ok(HttpResponse::Ok().json(view))
+    Ok(HttpResponse::Ok().json(answered.view))
 }

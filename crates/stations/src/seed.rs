@@ -15,8 +15,9 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::coords::LatLng;
+use crate::fields::{ContactPhone, Stars};
 use crate::hours::Hours;
-use crate::stations::{self, ContactPhone, Stars, StationInput};
+use crate::station::{self, StationInput};
 use crate::vocab::{Amenities, Amenity, StationStatus};
 
 /// A district: its GCJ-02 centre, spread (degrees) and roads.
@@ -148,23 +149,56 @@ const BANKS: &[&str] = &[
 ];
 const SPRING_FESTIVAL: (u32, u32) = (6, 8);
 
-/// Draws one realistic station in `district`.
-fn station(rng: &mut StdRng, district: &District, n: usize) -> StationInput {
+/// Draws one realistic station in `district`, the `n`th of its set. The draws happen in a
+/// fixed order (the helpers below keep it), so a seed always gives the same stations.
+fn draw_station(rng: &mut StdRng, district: &District, n: usize) -> StationInput {
     let road = district.roads[rng.gen_range(0..district.roads.len())];
     let number = rng.gen_range(1..400);
+    // Bank branches open their lobbies as stations, within banking hours.
     let bank = rng.gen_bool(0.2);
-    let name = if bank {
+    let name = draw_name(rng, district, road, bank);
+    let location = scatter(rng, district.center, (0.018, 0.022));
+    let hours = draw_hours(rng, bank);
+    let amenities = draw_amenities(rng);
+    let stars = draw_stars(rng);
+    let status = match n % 100 {
+        0 => StationStatus::Closed,
+        1..=4 => StationStatus::TemporarilyClosed,
+        _ => StationStatus::Open,
+    };
+    StationInput {
+        name,
+        address: format!("{}{}{road}{number}号", district.city, district.name),
+        location,
+        amenities,
+        hours,
+        stars,
+        phone: Some(ContactPhone::parse("12351").expect("the union hotline")),
+        photos: Vec::new(),
+        status,
+    }
+}
+
+fn draw_name(rng: &mut StdRng, district: &District, road: &str, bank: bool) -> String {
+    if bank {
         let b = BANKS[rng.gen_range(0..BANKS.len())];
         format!("{b}{road}网点爱心驿站")
     } else {
         let host = HOSTS[rng.gen_range(0..HOSTS.len())];
         format!("{}{road}{host}", district.name.trim_end_matches('区'))
-    };
-    let (spread_lat, spread_lng) = (0.018, 0.022);
-    let location = LatLng {
-        lat: micro_degrees(district.center.0 + gaussian(rng) * spread_lat),
-        lng: micro_degrees(district.center.1 + gaussian(rng) * spread_lng),
-    };
+    }
+}
+
+/// A point around `center`, normally spread by `spread` degrees (lat, lng).
+fn scatter(rng: &mut StdRng, center: (f64, f64), spread: (f64, f64)) -> LatLng {
+    LatLng {
+        lat: micro_degrees(center.0 + gaussian(rng) * spread.0),
+        lng: micro_degrees(center.1 + gaussian(rng) * spread.1),
+    }
+}
+
+/// Weekly hours (a bank's, or one of the common patterns); some close for Spring Festival.
+fn draw_hours(rng: &mut StdRng, bank: bool) -> Hours {
     let hours = if bank {
         Hours::parse_compact("mon-fri 09:00-17:00; sat 09:00-12:00", "")
     } else {
@@ -181,14 +215,18 @@ fn station(rng: &mut StdRng, district: &District, n: usize) -> StationInput {
         Hours::parse_compact(compact, "")
     }
     .expect("demo hours parse");
-    let hours = if rng.gen_bool(0.15) {
+    if rng.gen_bool(0.15) {
         let (from, to) = SPRING_FESTIVAL;
         hours.with_closed_dates(
             (from..=to).map(|d| NaiveDate::from_ymd_opt(2027, 2, d).expect("valid date")),
         )
     } else {
         hours
-    };
+    }
+}
+
+/// The basics almost everywhere, the rest as often as the source articles suggest.
+fn draw_amenities(rng: &mut StdRng) -> Amenities {
     let mut amenities: Amenities = [
         Amenity::DrinkingWater,
         Amenity::RestArea,
@@ -216,29 +254,18 @@ fn station(rng: &mut StdRng, district: &District, n: usize) -> StationInput {
             amenities.insert(amenity);
         }
     }
-    let stars = match rng.gen_range(0..100) {
+    amenities
+}
+
+/// Three in ten stations are not graded.
+fn draw_stars(rng: &mut StdRng) -> Option<Stars> {
+    match rng.gen_range(0..100) {
         0..=9 => Some(5),
         10..=34 => Some(4),
         35..=69 => Some(3),
         _ => None,
     }
-    .map(|n| Stars::parse(n).expect("valid demo stars"));
-    let status = match n % 100 {
-        0 => StationStatus::Closed,
-        1..=4 => StationStatus::TemporarilyClosed,
-        _ => StationStatus::Open,
-    };
-    StationInput {
-        name,
-        address: format!("{}{}{road}{number}号", district.city, district.name),
-        location,
-        amenities,
-        hours,
-        stars,
-        phone: Some(ContactPhone::parse("12351").expect("the union hotline")),
-        photos: Vec::new(),
-        status,
-    }
+    .map(|n| Stars::parse(n).expect("valid demo stars"))
 }
 
 /// Six decimals, as map apps give coordinates (about 0.1 m).
@@ -329,83 +356,7 @@ pub struct Demo {
 /// to the demo union tree when it exists; Hefei gets a small tree of its own. Door QRs of two
 /// stations are written to `posters`.
 pub async fn demo(db: &Db, base_url: &str, posters: &Path) -> Result<Demo> {
-    let created = db
-        .run(|conn| {
-            write_tx(conn, |conn| {
-                let first = binhu();
-                let exists: bool = diesel::select(diesel::dsl::exists(
-                    s::table.filter(s::name.eq(&first.name)),
-                ))
-                .get_result(conn)?;
-                if exists {
-                    return Ok(Vec::new());
-                }
-                let anhui = org(
-                    conn,
-                    None,
-                    OrgKind::Federation,
-                    "安徽省总工会",
-                    "340000",
-                    "安徽省合肥市蜀山区",
-                    (31.8612, 117.2830),
-                )?;
-                let hefei = org(
-                    conn,
-                    Some(anhui),
-                    OrgKind::City,
-                    "合肥市总工会",
-                    "340100",
-                    "安徽省合肥市庐阳区",
-                    (31.8669, 117.2825),
-                )?;
-                org(
-                    conn,
-                    Some(hefei),
-                    OrgKind::District,
-                    "包河区总工会",
-                    "340111",
-                    "安徽省合肥市包河区",
-                    (31.7930, 117.3100),
-                )?;
-                org(
-                    conn,
-                    Some(hefei),
-                    OrgKind::District,
-                    "蜀山区总工会",
-                    "340104",
-                    "安徽省合肥市蜀山区",
-                    (31.8510, 117.2600),
-                )?;
-                let mut rng = StdRng::seed_from_u64(2026);
-                let mut rows: Vec<(i64, StationInput)> = vec![(
-                    membership::orgs::named(conn, "包河区总工会")?.unwrap_or(hefei),
-                    first,
-                )];
-                let nanjing_city = membership::orgs::named(conn, "南京市总工会")?;
-                for district in NANJING.iter().chain(HEFEI) {
-                    let fallback = if district.city == "南京市" {
-                        nanjing_city
-                    } else {
-                        Some(hefei)
-                    };
-                    let Some(org_id) = membership::orgs::named(conn, district.org)?.or(fallback)
-                    else {
-                        continue;
-                    };
-                    for _ in 0..PER_DISTRICT {
-                        let input = station(&mut rng, district, rows.len());
-                        rows.push((org_id, input));
-                    }
-                }
-                let ids = stations::create_many(conn, rows.iter().map(|(o, s)| (*o, s)), None)?;
-                let names: Vec<(String, bool)> = rows
-                    .into_iter()
-                    .map(|(_, s)| (s.name, s.status == StationStatus::Open))
-                    .collect();
-                Ok(ids.into_iter().zip(names).collect::<Vec<_>>())
-            })
-        })
-        .await?;
+    let created = db.run(|conn| write_tx(conn, insert_demo)).await?;
     let mut demo = Demo {
         stations: created.len(),
         posters: Vec::new(),
@@ -419,20 +370,112 @@ pub async fn demo(db: &Db, base_url: &str, posters: &Path) -> Result<Demo> {
         .into_iter()
         .filter_map(|(id, (name, open))| open.then_some((id, name)));
     for (id, name) in open.take(2) {
-        let row = db.run(move |conn| stations::get(conn, id)).await?;
-        let url = row.door_url(base_url);
-        let png = posters.join(format!("station-{id}.png"));
-        std::fs::write(&png, platform::qr::png(&url, 1024)?).map_err(platform::Error::internal)?;
-        std::fs::write(
-            posters.join(format!("station-{id}.svg")),
-            platform::qr::svg(&url, 1024)?,
-        )
-        .map_err(platform::Error::internal)?;
         demo.posters
-            .push((format!("驿站门贴 {name} -> {url}"), png));
+            .push(poster(db, base_url, posters, id, &name).await?);
     }
     tracing::info!(stations = demo.stations, "demo stations loaded");
     Ok(demo)
+}
+
+/// The demo stations, unless they exist: each new id with its name and whether it is open.
+fn insert_demo(conn: &mut DbConn) -> Result<Vec<(i64, (String, bool))>> {
+    let first = binhu();
+    let exists: bool = diesel::select(diesel::dsl::exists(
+        s::table.filter(s::name.eq(&first.name)),
+    ))
+    .get_result(conn)?;
+    if exists {
+        return Ok(Vec::new());
+    }
+    let hefei = hefei_tree(conn)?;
+    let mut rng = StdRng::seed_from_u64(2026);
+    let mut rows: Vec<(i64, StationInput)> = vec![(
+        membership::orgs::named(conn, "包河区总工会")?.unwrap_or(hefei),
+        first,
+    )];
+    let nanjing_city = membership::orgs::named(conn, "南京市总工会")?;
+    for district in NANJING.iter().chain(HEFEI) {
+        let fallback = if district.city == "南京市" {
+            nanjing_city
+        } else {
+            Some(hefei)
+        };
+        let Some(org_id) = membership::orgs::named(conn, district.org)?.or(fallback) else {
+            continue;
+        };
+        for _ in 0..PER_DISTRICT {
+            let input = draw_station(&mut rng, district, rows.len());
+            rows.push((org_id, input));
+        }
+    }
+    let ids = station::create_many(conn, rows.iter().map(|(o, s)| (*o, s)), None)?;
+    let names: Vec<(String, bool)> = rows
+        .into_iter()
+        .map(|(_, s)| (s.name, s.status == StationStatus::Open))
+        .collect();
+    Ok(ids.into_iter().zip(names).collect())
+}
+
+/// Hefei's union tree (the province above it, two districts below), found or created; the
+/// city's org.
+fn hefei_tree(conn: &mut DbConn) -> Result<i64> {
+    let anhui = org(
+        conn,
+        None,
+        OrgKind::Federation,
+        "安徽省总工会",
+        "340000",
+        "安徽省合肥市蜀山区",
+        (31.8612, 117.2830),
+    )?;
+    let hefei = org(
+        conn,
+        Some(anhui),
+        OrgKind::City,
+        "合肥市总工会",
+        "340100",
+        "安徽省合肥市庐阳区",
+        (31.8669, 117.2825),
+    )?;
+    org(
+        conn,
+        Some(hefei),
+        OrgKind::District,
+        "包河区总工会",
+        "340111",
+        "安徽省合肥市包河区",
+        (31.7930, 117.3100),
+    )?;
+    org(
+        conn,
+        Some(hefei),
+        OrgKind::District,
+        "蜀山区总工会",
+        "340104",
+        "安徽省合肥市蜀山区",
+        (31.8510, 117.2600),
+    )?;
+    Ok(hefei)
+}
+
+/// Writes the door QR of station `id` into `dir` as PNG and SVG; what it is, and the PNG.
+async fn poster(
+    db: &Db,
+    base_url: &str,
+    dir: &Path,
+    id: i64,
+    name: &str,
+) -> Result<(String, PathBuf)> {
+    let row = db.run(move |conn| station::get(conn, id)).await?;
+    let url = row.door_url(base_url);
+    let png = dir.join(format!("station-{id}.png"));
+    std::fs::write(&png, platform::qr::png(&url, 1024)?).map_err(platform::Error::internal)?;
+    std::fs::write(
+        dir.join(format!("station-{id}.svg")),
+        platform::qr::svg(&url, 1024)?,
+    )
+    .map_err(platform::Error::internal)?;
+    Ok((format!("驿站门贴 {name} -> {url}"), png))
 }
 
 /// City centres (GCJ-02) for the synthetic set: China's large cities, where stations cluster.
@@ -487,16 +530,13 @@ pub fn synthetic(conn: &mut DbConn, org_id: i64, n: usize, seed: u64) -> Result<
         // Nanjing and Hefei get a double share: benchmark queries go there.
         let pick = rng.gen_range(0..districts.len() + 2) % districts.len();
         let district = &districts[pick];
-        let mut input = station(&mut rng, district, i);
+        let mut input = draw_station(&mut rng, district, i);
         // A city is larger than one district: spread over about 30 km.
-        input.location = LatLng {
-            lat: micro_degrees(district.center.0 + gaussian(&mut rng) * 0.09),
-            lng: micro_degrees(district.center.1 + gaussian(&mut rng) * 0.11),
-        };
+        input.location = scatter(&mut rng, district.center, (0.09, 0.11));
         rows.push(input);
     }
     write_tx(conn, |conn| {
-        stations::create_many(conn, rows.iter().map(|s| (org_id, s)), None)
+        station::create_many(conn, rows.iter().map(|s| (org_id, s)), None)
     })
     .map(|ids| ids.len())
 }

@@ -12,16 +12,18 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Duration as Span, NaiveDate, Timelike, Utc};
+use chrono::{DateTime, Days, Duration as Span, NaiveDate, Timelike, Utc};
 use diesel::prelude::*;
 use diesel::AggregateExpressionMethods;
+use identity::AuthUser;
 use platform::crypto::constant_time_eq;
 use platform::db::{caller_gone, is_unique_violation};
 use platform::schema::{station_visit_windows as w, station_visits as v, stations as s};
 use platform::{DbConn, Error, ErrorCode, Result};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
+use crate::station;
 use crate::vocab::StationStatus;
 
 /// Scans closer together than this count once.
@@ -42,7 +44,23 @@ pub struct CheckIn {
     pub member: bool,
 }
 
-/// Records a scan of the door QR by `account_id`.
+#[derive(Deserialize, ToSchema)]
+pub struct CheckInRequest {
+    /// The `c` parameter of the scanned door QR.
+    pub code: platform::text::Text<64>,
+}
+
+/// What a check-in needs to know of its station.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = s)]
+struct Door {
+    name: String,
+    #[diesel(deserialize_as = String)]
+    status: StationStatus,
+    door_code: String,
+}
+
+/// The use case: `account_id` scanned the door QR of `station_id`, which gave `door_code`.
 pub fn check_in(
     conn: &mut DbConn,
     station_id: i64,
@@ -50,14 +68,14 @@ pub fn check_in(
     door_code: &str,
     now: DateTime<Utc>,
 ) -> Result<CheckIn> {
-    let (name, status, code): (String, String, String) = s::table
+    let door: Door = s::table
         .find(station_id)
-        .select((s::name, s::status, s::door_code))
+        .select(Door::as_select())
         .first(conn)?;
-    if !constant_time_eq(code.as_bytes(), door_code.as_bytes()) {
+    if !constant_time_eq(door.door_code.as_bytes(), door_code.as_bytes()) {
         return Err(Error::invalid(ErrorCode::InvalidField, "code"));
     }
-    if status != StationStatus::Open.as_str() {
+    if door.status != StationStatus::Open {
         return Err(Error::new(ErrorCode::StationClosed));
     }
     let member = membership::applications::active(conn, account_id)?.is_some();
@@ -107,7 +125,7 @@ pub fn check_in(
     };
     Ok(CheckIn {
         station_id,
-        station_name: name,
+        station_name: door.name,
         counted,
         counted_at,
         member,
@@ -143,6 +161,60 @@ pub struct Stats {
     pub by_day: Vec<DayCount>,
     /// Visits by hour of day over the range, all 24 hours.
     pub by_hour: Vec<HourCount>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// First day, YYYY-MM-DD (Asia/Shanghai); default 29 days before `to`.
+    #[param(value_type = Option<String>, format = Date)]
+    pub from: Option<String>,
+    /// Last day, inclusive; default today. At most 366 days in all.
+    #[param(value_type = Option<String>, format = Date)]
+    pub to: Option<String>,
+}
+
+fn date(value: Option<&str>, field: &'static str) -> Result<Option<NaiveDate>> {
+    value
+        .map(|v| {
+            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d")
+                .map_err(|_| Error::invalid(ErrorCode::InvalidField, field))
+        })
+        .transpose()
+}
+
+/// Days from `from` to `to` inclusive, at most [`MAX_STATS_DAYS`] of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl StatsQuery {
+    /// The range asked for: the last 30 days up to `to` (default today) unless `from` says
+    /// otherwise. A range backwards or too long names `from`.
+    pub fn validate(&self) -> Result<Range> {
+        let to = date(self.to.as_deref(), "to")?.unwrap_or_else(platform::clock::today);
+        let from = match date(self.from.as_deref(), "from")? {
+            Some(from) => from,
+            None => to.checked_sub_days(Days::new(29)).unwrap_or(to),
+        };
+        if from > to || (to - from).num_days() >= MAX_STATS_DAYS {
+            return Err(Error::invalid(ErrorCode::InvalidField, "from"));
+        }
+        Ok(Range { from, to })
+    }
+}
+
+/// The use case: staff read the visitor counts of a station they manage.
+pub fn staff_stats(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    station_id: i64,
+    range: Range,
+) -> Result<Stats> {
+    station::managed(conn, user, station_id)?;
+    stats(conn, station_id, range.from, range.to)
 }
 
 /// Counts visits from `from` to `to` inclusive (Asia/Shanghai dates).

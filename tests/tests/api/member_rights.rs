@@ -494,7 +494,7 @@ async fn retention_purges_old_visits_and_long_expired_sessions() {
         .run(move |conn| {
             Ok((
                 stations::visits::purge_before(conn, keep.visits)?,
-                identity::sessions::purge_expired(conn, keep.expired_sessions)?,
+                identity::sign_in_sessions::purge_expired(conn, keep.expired_sessions)?,
             ))
         })
         .await

@@ -10,7 +10,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stations::coords::LatLng;
 use stations::hours::Hours;
-use stations::stations::{create_many, StationInput};
+use stations::station::{create_many, StationInput};
 use stations::vocab::{Amenities, Amenity, StationStatus};
 
 /// The test's own great-circle distance (haversine, mean Earth radius).

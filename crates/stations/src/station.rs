@@ -1,4 +1,5 @@
-//! Stations themselves: what a station is, the rules its fields follow, and its rows.
+//! Stations themselves: what a station is, its rows, and the use cases of the staff who run
+//! it (the rules each field follows are in [`crate::fields`]).
 //!
 //! Every transaction that changes a station first bumps the one-row `stations_version` counter
 //! and stamps the rows it writes with the new value. The counter row's lock orders those
@@ -12,130 +13,17 @@ use membership::orgs::{self, OrgRef};
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::random_token;
-use platform::pagination::Page;
+use platform::pagination::{Cursor, Limit, PageQuery, Paged};
 use platform::schema::{org_closure as c, stations as s, stations_version as sv};
+use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::coords::{LatLng, NavLinks, Point};
+use crate::fields::{self, ContactPhone, Stars, StationAddress, StationName};
 use crate::hours::{Hours, HoursDoc};
-use crate::vocab::{Amenities, Amenity, StationStatus};
-
-pub const MAX_NAME: usize = 60;
-pub const MAX_ADDRESS: usize = 200;
-/// A station's name and address as the API takes them.
-pub type StationName = platform::text::Text<MAX_NAME>;
-pub type StationAddress = platform::text::Text<MAX_ADDRESS>;
-pub const MAX_PHOTOS: usize = 9;
-const MAX_PHOTO_URL: usize = 500;
-/// [`ContactPhone::parse`] as a pattern: 5 to 20 digits, separators anywhere.
-const CONTACT_PHONE_PATTERN: &str = "^[ ()+-]*([0-9][ ()+-]*){5,20}$";
-/// [`photos`] as a pattern: the blanks and controls spelled out as in `platform::text`.
-const PHOTO_URL_PATTERN: &str =
-    "^https?://[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]+$";
-
-/// A star rating, the union's own grading of its stations (1 to 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stars(i16);
-
-impl Stars {
-    pub fn parse(n: i64) -> Result<Stars> {
-        (1..=5)
-            .contains(&n)
-            .then_some(Stars(n as i16))
-            .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "stars"))
-    }
-
-    pub fn get(self) -> i16 {
-        self.0
-    }
-}
-
-/// A contact number as people write it: a mobile, a landline with area code, a short hotline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContactPhone(String);
-
-impl ContactPhone {
-    /// 5 to 20 digits with spaces, `-`, `+` and brackets between them, 24 characters at most
-    /// as sent; stored trimmed.
-    pub fn parse(input: &str) -> Result<ContactPhone> {
-        let digits = input.chars().filter(char::is_ascii_digit).count();
-        let ok = input.len() <= 24
-            && (5..=20).contains(&digits)
-            && input
-                .chars()
-                .all(|ch| ch.is_ascii_digit() || matches!(ch, ' ' | '-' | '+' | '(' | ')'));
-        ok.then(|| ContactPhone(input.trim().to_owned()))
-            .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "phone"))
-    }
-
-    /// The rule of [`ContactPhone::parse`] as a schema (nullable: null clears it).
-    pub fn schema() -> utoipa::openapi::schema::Object {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                utoipa::openapi::schema::Type::String,
-                utoipa::openapi::schema::Type::Null,
-            ]))
-            .max_length(Some(24))
-            .pattern(Some(CONTACT_PHONE_PATTERN))
-            .build()
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// Photo URLs (http or https), at most nine.
-pub fn photos<S: AsRef<str>>(urls: &[S]) -> Result<Vec<String>> {
-    let invalid = || Error::invalid(ErrorCode::InvalidField, "photos");
-    if urls.len() > MAX_PHOTOS {
-        return Err(invalid());
-    }
-    urls.iter()
-        .map(|u| {
-            let u = u.as_ref();
-            let rest = u
-                .strip_prefix("https://")
-                .or_else(|| u.strip_prefix("http://"));
-            let ok = rest.is_some_and(|r| !r.is_empty())
-                && u.chars().count() <= MAX_PHOTO_URL
-                && !u.chars().any(|ch| ch.is_whitespace() || ch.is_control());
-            ok.then(|| u.to_owned()).ok_or_else(invalid)
-        })
-        .collect()
-}
-
-/// The rule of [`photos`] as a schema: at most nine http(s) URLs without blanks or controls.
-pub fn photos_schema() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
-    let url = ObjectBuilder::new()
-        .schema_type(Type::String)
-        .max_length(Some(MAX_PHOTO_URL))
-        .pattern(Some(PHOTO_URL_PATTERN));
-    ArrayBuilder::new()
-        .items(url)
-        .max_items(Some(MAX_PHOTOS))
-        .build()
-}
-
-/// [`photos_schema`] where null means "unchanged".
-pub fn photos_or_null_schema() -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{SchemaType, Type};
-    let mut schema = photos_schema();
-    schema.schema_type = SchemaType::from_iter([Type::Array, Type::Null]);
-    schema
-}
-
-/// Amenity codes from the API.
-pub fn amenities<S: AsRef<str>>(codes: &[S], field: &'static str) -> Result<Amenities> {
-    codes
-        .iter()
-        .map(|c| Amenity::parse(c.as_ref().trim()))
-        .collect::<Option<Amenities>>()
-        .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, field))
-}
+use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
 
 /// A station's editable fields, validated.
 #[derive(Debug, Clone)]
@@ -152,14 +40,11 @@ pub struct StationInput {
     pub status: StationStatus,
 }
 
-impl StationInput {
-    pub fn name(input: &str) -> Result<String> {
-        orgs::text(input, "name", MAX_NAME)
-    }
-
-    pub fn address(input: &str) -> Result<String> {
-        orgs::text(input, "address", MAX_ADDRESS)
-    }
+/// A station to create: its fields, and whether staff checked it on site just now.
+#[derive(Debug, Clone)]
+pub struct NewStation {
+    pub input: StationInput,
+    pub verified: bool,
 }
 
 /// A change to some fields; `None` leaves a field as it is.
@@ -179,7 +64,8 @@ pub struct StationPatch {
 }
 
 /// A stored station.
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = s)]
 pub struct Row {
     pub id: i64,
     pub org_id: i64,
@@ -193,7 +79,8 @@ pub struct Row {
     pub stars: Option<i16>,
     pub phone: Option<String>,
     pub photos: String,
-    pub status: String,
+    #[diesel(deserialize_as = String)]
+    pub status: StationStatus,
     pub door_code: String,
     pub open_faults: i32,
     pub last_verified_at: Option<NaiveDateTime>,
@@ -201,59 +88,7 @@ pub struct Row {
     pub updated_at: NaiveDateTime,
 }
 
-type Columns = (
-    s::id,
-    s::org_id,
-    s::name,
-    s::address,
-    s::lat,
-    s::lng,
-    s::amenities,
-    s::hours,
-    s::closed_dates,
-    s::stars,
-    s::phone,
-    s::photos,
-    s::status,
-    s::door_code,
-    s::open_faults,
-    s::last_verified_at,
-    s::created_at,
-    s::updated_at,
-);
-
-const COLUMNS: Columns = (
-    s::id,
-    s::org_id,
-    s::name,
-    s::address,
-    s::lat,
-    s::lng,
-    s::amenities,
-    s::hours,
-    s::closed_dates,
-    s::stars,
-    s::phone,
-    s::photos,
-    s::status,
-    s::door_code,
-    s::open_faults,
-    s::last_verified_at,
-    s::created_at,
-    s::updated_at,
-);
-
 impl Row {
-    pub fn status(&self) -> Result<StationStatus> {
-        StationStatus::parse(&self.status).ok_or_else(|| {
-            Error::internal(anyhow::anyhow!(
-                "station {}: status {}",
-                self.id,
-                self.status
-            ))
-        })
-    }
-
     pub fn location(&self) -> LatLng {
         LatLng {
             lat: self.lat,
@@ -268,7 +103,6 @@ impl Row {
 
     pub fn view(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<StationView> {
         let hours = Hours::from_storage(&self.hours, &self.closed_dates)?;
-        let status = self.status()?;
         Ok(StationView {
             id: self.id,
             org: orgs::reference(conn, self.org_id)?,
@@ -277,13 +111,13 @@ impl Row {
             location: self.location().into(),
             coord: "gcj02",
             amenities: Amenities::from_text(&self.amenities).to_vec(),
-            open_now: status == StationStatus::Open
+            open_now: self.status == StationStatus::Open
                 && hours.is_open_at(platform::clock::local(now)),
             hours: hours.to_doc(),
             stars: self.stars,
             phone: self.phone.clone(),
             photos: serde_json::from_str(&self.photos).map_err(Error::internal)?,
-            status,
+            status: self.status,
             flagged: self.open_faults > 0,
             last_verified_at: self.last_verified_at.map(|t| t.and_utc()),
             links: NavLinks::to(self.location(), &self.name),
@@ -419,7 +253,7 @@ pub fn create_many<'a>(
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Row> {
-    Ok(s::table.find(id).select(COLUMNS).first(conn)?)
+    Ok(s::table.find(id).select(Row::as_select()).first(conn)?)
 }
 
 /// A station `user` may manage (staff of its org's subtree, or admin).
@@ -434,6 +268,83 @@ fn record(conn: &mut DbConn, actor: &Actor, action: Action, id: i64, org_id: i64
     audit::record(conn, actor, entry)
 }
 
+/// The use case: anyone reads a station's page.
+pub fn show(conn: &mut DbConn, id: i64, now: DateTime<Utc>) -> Result<StationView> {
+    get(conn, id)?.view(conn, now)
+}
+
+/// The use case: staff read a station they manage, with its door QR links.
+pub fn show_managed(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: i64,
+    base: &str,
+    now: DateTime<Utc>,
+) -> Result<AdminStationView> {
+    managed(conn, user, id)?.admin_view(conn, base, now)
+}
+
+/// The use case: staff print the door QR of a station they manage; what it encodes.
+pub fn managed_door_url(conn: &mut DbConn, user: &AuthUser, id: i64, base: &str) -> Result<String> {
+    Ok(managed(conn, user, id)?.door_url(base))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateStation {
+    pub name: StationName,
+    pub address: StationAddress,
+    pub location: Point,
+    /// System of `location`: `gcj02` (default), `wgs84` or `bd09`; stored as GCJ-02.
+    pub coord: Option<CoordSystem>,
+    /// Amenity codes.
+    #[serde(default)]
+    #[schema(value_type = Vec<Amenity>)]
+    pub amenities: Vec<String>,
+    pub hours: HoursDoc,
+    /// 1 to 5.
+    #[schema(minimum = 1, maximum = 5)]
+    pub stars: Option<i64>,
+    #[schema(schema_with = ContactPhone::schema)]
+    pub phone: Option<String>,
+    /// Photo URLs, at most nine.
+    #[serde(default)]
+    #[schema(schema_with = fields::photos_schema)]
+    pub photos: Vec<String>,
+    /// `open` (default) or `temporarily_closed`.
+    #[schema(schema_with = fields::opening_status_schema)]
+    pub status: Option<String>,
+    /// `true`: staff checked the station on site just now (sets `last_verified_at`, which
+    /// otherwise stays null).
+    #[serde(default)]
+    pub verified: bool,
+}
+
+impl CreateStation {
+    /// The station the body describes; a refusal names the first field at fault, in the
+    /// order of the fields.
+    pub fn validate(self) -> Result<NewStation> {
+        let input = StationInput {
+            name: self.name.into_inner(),
+            address: self.address.into_inner(),
+            location: fields::location(self.location, self.coord)?,
+            amenities: fields::amenities(&self.amenities, "amenities")?,
+            hours: Hours::from_doc(&self.hours, "hours")?,
+            stars: self.stars.map(Stars::parse).transpose()?,
+            phone: self.phone.as_deref().map(ContactPhone::parse).transpose()?,
+            photos: fields::photos(&self.photos)?,
+            status: match self.status.as_deref() {
+                None => StationStatus::Open,
+                Some(text) => fields::opening_status(text)
+                    .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "status"))?,
+            },
+        };
+        Ok(NewStation {
+            input,
+            verified: self.verified,
+        })
+    }
+}
+
 /// The use case: staff create a station run by `org_id`, an org of their subtree; `verified`
 /// records that they checked it on site.
 pub fn create(
@@ -441,21 +352,93 @@ pub fn create(
     user: &AuthUser,
     actor: &Actor,
     org_id: i64,
-    input: &StationInput,
-    verified: bool,
-) -> Result<Row> {
+    new: &NewStation,
+    base: &str,
+    now: DateTime<Utc>,
+) -> Result<AdminStationView> {
     staff::require(conn, user, org_id)?;
     let version = bump_version(conn)?;
     let id = insert(
         conn,
         org_id,
-        input,
+        &new.input,
         Some(user.account_id),
-        verified,
+        new.verified,
         version,
     )?;
     record(conn, actor, Action::StationCreate, id, org_id)?;
-    get(conn, id)
+    get(conn, id)?.admin_view(conn, base, now)
+}
+
+/// Present fields replace stored ones; `null` clears `stars` or `phone`.
+fn nullable<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct PatchStation {
+    pub name: Option<StationName>,
+    pub address: Option<StationAddress>,
+    pub location: Option<Point>,
+    /// System of `location`: `gcj02` (default), `wgs84` or `bd09`.
+    pub coord: Option<CoordSystem>,
+    #[schema(value_type = Option<Vec<Amenity>>)]
+    pub amenities: Option<Vec<String>>,
+    pub hours: Option<HoursDoc>,
+    /// 1 to 5, or null to clear.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 5)]
+    pub stars: Option<Option<i64>>,
+    /// null to clear.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = ContactPhone::schema)]
+    pub phone: Option<Option<String>>,
+    #[schema(schema_with = fields::photos_or_null_schema)]
+    pub photos: Option<Vec<String>>,
+    /// `open`, `temporarily_closed` or `closed`.
+    pub status: Option<StationStatus>,
+    /// `true`: staff checked the station on site just now (sets `last_verified_at`).
+    #[serde(default)]
+    pub verified: bool,
+}
+
+impl PatchStation {
+    /// The change the body describes; a refusal names the first present field at fault.
+    pub fn validate(self) -> Result<StationPatch> {
+        Ok(StationPatch {
+            name: self.name.map(Text::into_inner),
+            address: self.address.map(Text::into_inner),
+            location: self
+                .location
+                .map(|p| fields::location(p, self.coord))
+                .transpose()?,
+            amenities: self
+                .amenities
+                .as_deref()
+                .map(|a| fields::amenities(a, "amenities"))
+                .transpose()?,
+            hours: self
+                .hours
+                .as_ref()
+                .map(|h| Hours::from_doc(h, "hours"))
+                .transpose()?,
+            stars: self
+                .stars
+                .map(|s| s.map(Stars::parse).transpose())
+                .transpose()?,
+            phone: self
+                .phone
+                .map(|p| p.as_deref().map(ContactPhone::parse).transpose())
+                .transpose()?,
+            photos: self.photos.as_deref().map(fields::photos).transpose()?,
+            status: self.status,
+            verified: self.verified,
+        })
+    }
 }
 
 /// The use case: staff edit a station; `verified` records an on-site check.
@@ -465,15 +448,24 @@ pub fn edit(
     actor: &Actor,
     id: i64,
     patch: &StationPatch,
-) -> Result<Row> {
+    base: &str,
+    now: DateTime<Utc>,
+) -> Result<AdminStationView> {
     let row = managed(conn, user, id)?;
     update(conn, id, patch)?;
     record(conn, actor, Action::StationUpdate, id, row.org_id)?;
-    get(conn, id)
+    get(conn, id)?.admin_view(conn, base, now)
 }
 
 /// The use case: staff close a station for good; it leaves search and stays for its history.
-pub fn close(conn: &mut DbConn, user: &AuthUser, actor: &Actor, id: i64) -> Result<Row> {
+pub fn close(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+    base: &str,
+    now: DateTime<Utc>,
+) -> Result<AdminStationView> {
     let row = managed(conn, user, id)?;
     let patch = StationPatch {
         status: Some(StationStatus::Closed),
@@ -481,12 +473,7 @@ pub fn close(conn: &mut DbConn, user: &AuthUser, actor: &Actor, id: i64) -> Resu
     };
     update(conn, id, &patch)?;
     record(conn, actor, Action::StationClose, id, row.org_id)?;
-    get(conn, id)
-}
-
-/// The org running a station; `not_found` when there is no such station.
-pub fn org_of(conn: &mut DbConn, id: i64) -> Result<i64> {
-    Ok(s::table.find(id).select(s::org_id).first(conn)?)
+    get(conn, id)?.admin_view(conn, base, now)
 }
 
 #[derive(AsChangeset)]
@@ -558,14 +545,34 @@ pub fn add_open_faults(conn: &mut DbConn, id: i64, delta: i32) -> Result<()> {
     Ok(())
 }
 
-/// A page of the stations of an org's subtree, newest first (one row more than the page).
-pub fn list_subtree(
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StationListQuery {
+    /// `open`, `temporarily_closed` or `closed`; all when omitted.
+    #[param(inline)]
+    pub status: Option<StationStatus>,
+    #[param(inline)]
+    pub limit: Option<Limit>,
+    #[param(inline)]
+    pub cursor: Option<Cursor>,
+}
+
+/// The use case: staff list the stations of an org's subtree, newest first.
+pub fn list(
     conn: &mut DbConn,
+    user: &AuthUser,
     org_id: i64,
-    status: Option<StationStatus>,
-    page: Page,
-) -> Result<Vec<Row>> {
-    let mut query = s::table
+    query: StationListQuery,
+    base: &str,
+    now: DateTime<Utc>,
+) -> Result<Paged<AdminStationView>> {
+    staff::require(conn, user, org_id)?;
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page();
+    let mut rows = s::table
         .filter(
             s::org_id.eq_any(
                 c::table
@@ -575,48 +582,18 @@ pub fn list_subtree(
         )
         .filter(s::id.lt(page.before.unwrap_or(i64::MAX)))
         .into_boxed();
-    if let Some(status) = status {
-        query = query.filter(s::status.eq(status.as_str()));
+    if let Some(status) = query.status {
+        rows = rows.filter(s::status.eq(status.as_str()));
     }
-    Ok(query
+    // One row more than the page: whether there is a next one.
+    let rows: Vec<Row> = rows
         .order(s::id.desc())
         .limit(page.limit + 1)
-        .select(COLUMNS)
-        .load(conn)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn field_rules_name_the_field() {
-        assert_eq!(Stars::parse(5).unwrap().get(), 5);
-        assert_eq!(Stars::parse(0).unwrap_err().field(), Some("stars"));
-        assert_eq!(Stars::parse(6).unwrap_err().field(), Some("stars"));
-        for ok in ["025-84561234", "13800000000", "12351", "+86 551 6512 3456"] {
-            assert!(ContactPhone::parse(ok).is_ok(), "{ok}");
-        }
-        for bad in ["1234", "call me", "025-8456-1234-5678-9012-3456"] {
-            assert_eq!(
-                ContactPhone::parse(bad).unwrap_err().field(),
-                Some("phone"),
-                "{bad}"
-            );
-        }
-        assert!(photos(&["https://img.example.cn/a.jpg"]).is_ok());
-        assert!(photos(&["ftp://x/a.jpg"]).is_err());
-        assert!(photos(&["https://"]).is_err());
-        assert!(photos(&["https://a.cn/x.jpg"; 10]).is_err());
-        assert_eq!(
-            amenities(&["toilet", "wifi"], "amenities")
-                .unwrap()
-                .to_text(),
-            "toilet,wifi"
-        );
-        assert_eq!(
-            amenities(&["sauna"], "amenities").unwrap_err().field(),
-            Some("amenities")
-        );
-    }
+        .select(Row::as_select())
+        .load(conn)?;
+    let views = rows
+        .iter()
+        .map(|row| row.admin_view(conn, base, now))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Paged::from_rows(views, page, |v| v.station.id))
 }

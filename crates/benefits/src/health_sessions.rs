@@ -140,48 +140,35 @@ impl CheckInWindow {
     }
 }
 
-type Row = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<f64>,
-    Option<f64>,
-    NaiveDateTime,
-    NaiveDateTime,
-    i32,
-    i32,
-);
-
-macro_rules! columns {
-    () => {
-        (
-            hs::id,
-            hs::program_id,
-            hs::site_name,
-            hs::address,
-            hs::lat,
-            hs::lng,
-            hs::starts_at,
-            hs::ends_at,
-            hs::capacity,
-            hs::booked,
-        )
-    };
+/// A session as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = hs)]
+struct Row {
+    id: i64,
+    program_id: i64,
+    site_name: String,
+    address: String,
+    lat: Option<f64>,
+    lng: Option<f64>,
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    capacity: i32,
+    booked: i32,
 }
 
-fn view_of(row: Row) -> SessionView {
-    let (id, program_id, site_name, address, lat, lng, starts_at, ends_at, capacity, booked) = row;
-    SessionView {
-        id,
-        program_id,
-        site_name,
-        address,
-        location: lat.zip(lng).map(|(lat, lng)| Location { lat, lng }),
-        starts_at: starts_at.and_utc(),
-        ends_at: ends_at.and_utc(),
-        capacity,
-        seats_left: capacity - booked,
+impl From<Row> for SessionView {
+    fn from(row: Row) -> SessionView {
+        SessionView {
+            id: row.id,
+            program_id: row.program_id,
+            site_name: row.site_name,
+            address: row.address,
+            location: row.lat.zip(row.lng).map(|(lat, lng)| Location { lat, lng }),
+            starts_at: row.starts_at.and_utc(),
+            ends_at: row.ends_at.and_utc(),
+            capacity: row.capacity,
+            seats_left: row.capacity - row.booked,
+        }
     }
 }
 
@@ -212,8 +199,8 @@ pub fn create(
     let entry =
         Entry::new(Action::SessionCreate, Record::new("session", id)).in_org(program.org_id);
     audit::record(conn, actor, entry)?;
-    let row: Row = hs::table.find(id).select(columns!()).first(conn)?;
-    Ok(view_of(row))
+    let row = hs::table.find(id).select(Row::as_select()).first(conn)?;
+    Ok(SessionView::from(row))
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Session> {
@@ -242,9 +229,9 @@ pub fn upcoming(conn: &mut DbConn, program_id: i64) -> Result<Vec<SessionView>> 
         .filter(hs::program_id.eq(program_id))
         .filter(hs::ends_at.gt(platform::clock::now()))
         .order((hs::starts_at, hs::id))
-        .select(columns!())
+        .select(Row::as_select())
         .load(conn)?;
-    Ok(rows.into_iter().map(view_of).collect())
+    Ok(rows.into_iter().map(SessionView::from).collect())
 }
 
 /// Seats over all sessions of `program_id`, and how many are taken.

@@ -40,6 +40,19 @@ fn chrono(d: std::time::Duration) -> ChronoDuration {
     ChronoDuration::from_std(d).expect("durations are small")
 }
 
+/// The stored session a presented refresh token names.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = rt)]
+struct Presented {
+    id: i64,
+    account_id: i64,
+    family_id: String,
+    expires_at: NaiveDateTime,
+    rotated_at: Option<NaiveDateTime>,
+    rotation_replay: Option<String>,
+    revoked_at: Option<NaiveDateTime>,
+}
+
 enum Rotation {
     Rotated(TokenPair),
     Reused,
@@ -118,87 +131,98 @@ impl Identity {
     }
 
     fn rotate(&self, conn: &mut DbConn, presented: &str) -> Result<Rotation> {
-        type Row = (
-            i64,
-            i64,
-            String,
-            NaiveDateTime,
-            Option<NaiveDateTime>,
-            Option<String>,
-            Option<NaiveDateTime>,
-        );
         let token_hash = sha256_hex(presented.as_bytes());
         // Two passes at most: the conditional update below can lose a race to a concurrent
         // rotation of the same token, which the second pass then treats as a retry.
         for _ in 0..2 {
-            let row: Option<Row> = rt::table
+            let row: Option<Presented> = rt::table
                 .filter(rt::token_hash.eq(&token_hash))
-                .select((
-                    rt::id,
-                    rt::account_id,
-                    rt::family_id,
-                    rt::expires_at,
-                    rt::rotated_at,
-                    rt::rotation_replay,
-                    rt::revoked_at,
-                ))
+                .select(Presented::as_select())
                 .first(conn)
                 .optional()?;
-            let Some((id, account_id, family, expires_at, rotated_at, replay, revoked_at)) = row
-            else {
+            let Some(row) = row else {
                 return Err(Error::new(ErrorCode::InvalidRefreshToken));
             };
             let now = now();
-            if revoked_at.is_some() || expires_at <= now {
+            if row.revoked_at.is_some() || row.expires_at <= now {
                 return Err(Error::new(ErrorCode::InvalidRefreshToken));
             }
-            if let Some(rotated_at) = rotated_at {
-                let within_grace = now - rotated_at <= chrono(self.config.refresh_grace);
-                if let (true, Some(sealed)) = (within_grace, replay) {
-                    let raw = self
-                        .protector
-                        .open("rotation_replay", &sealed)
-                        .map_err(Error::internal)?;
-                    let pair = serde_json::from_slice(&raw).map_err(Error::internal)?;
-                    return Ok(Rotation::Rotated(pair));
-                }
-                self.revoke_family(conn, &family)?;
-                tracing::warn!(account_id, "refresh token reuse: session family revoked");
-                return Ok(Rotation::Reused);
+            if let Some(rotated_at) = row.rotated_at {
+                return self.rotated_before(conn, &row, rotated_at, now);
             }
-
-            let is_admin = self.is_admin(conn, account_id)?;
-            let pair = self.mint(conn, account_id, is_admin, &family)?;
-            let sealed = self.protector.seal(
-                "rotation_replay",
-                &serde_json::to_vec(&pair).map_err(Error::internal)?,
-            );
-            let claimed = diesel::update(rt::table)
-                .filter(
-                    rt::id
-                        .eq(id)
-                        .and(rt::rotated_at.is_null())
-                        .and(rt::revoked_at.is_null()),
-                )
-                .set((rt::rotated_at.eq(now), rt::rotation_replay.eq(Some(sealed))))
-                .execute(conn)?;
-            if claimed == 1 {
-                // Replays older than the grace window are useless; drop them from the family.
-                diesel::update(rt::table)
-                    .filter(rt::family_id.eq(&family))
-                    .filter(rt::rotated_at.lt(now - chrono(self.config.refresh_grace)))
-                    .filter(rt::rotation_replay.is_not_null())
-                    .set(rt::rotation_replay.eq(None::<String>))
-                    .execute(conn)?;
+            if let Some(pair) = self.claim_rotation(conn, &row, now)? {
                 return Ok(Rotation::Rotated(pair));
             }
-            // Lost the race: undo our new token and look again.
+        }
+        Err(Error::new(ErrorCode::InvalidRefreshToken))
+    }
+
+    /// A token presented again after its rotation: within the grace window it is the same
+    /// client retrying (a lost answer on a flaky network) and gets the same pair again; after
+    /// it, someone else holds a copy, and the whole family is revoked.
+    fn rotated_before(
+        &self,
+        conn: &mut DbConn,
+        row: &Presented,
+        rotated_at: NaiveDateTime,
+        now: NaiveDateTime,
+    ) -> Result<Rotation> {
+        let within_grace = now - rotated_at <= chrono(self.config.refresh_grace);
+        if let (true, Some(sealed)) = (within_grace, &row.rotation_replay) {
+            let raw = self
+                .protector
+                .open("rotation_replay", sealed)
+                .map_err(Error::internal)?;
+            let pair = serde_json::from_slice(&raw).map_err(Error::internal)?;
+            return Ok(Rotation::Rotated(pair));
+        }
+        self.revoke_family(conn, &row.family_id)?;
+        tracing::warn!(
+            account_id = row.account_id,
+            "refresh token reuse: session family revoked"
+        );
+        Ok(Rotation::Reused)
+    }
+
+    /// Mints the next pair and marks `row` rotated, keeping the pair sealed for a retry within
+    /// the grace window. `None` when a concurrent rotation of the same token won the race (the
+    /// new token is undone, and the caller looks again).
+    fn claim_rotation(
+        &self,
+        conn: &mut DbConn,
+        row: &Presented,
+        now: NaiveDateTime,
+    ) -> Result<Option<TokenPair>> {
+        let is_admin = self.is_admin(conn, row.account_id)?;
+        let pair = self.mint(conn, row.account_id, is_admin, &row.family_id)?;
+        let sealed = self.protector.seal(
+            "rotation_replay",
+            &serde_json::to_vec(&pair).map_err(Error::internal)?,
+        );
+        let claimed = diesel::update(rt::table)
+            .filter(
+                rt::id
+                    .eq(row.id)
+                    .and(rt::rotated_at.is_null())
+                    .and(rt::revoked_at.is_null()),
+            )
+            .set((rt::rotated_at.eq(now), rt::rotation_replay.eq(Some(sealed))))
+            .execute(conn)?;
+        if claimed != 1 {
             diesel::delete(
                 rt::table.filter(rt::token_hash.eq(sha256_hex(pair.refresh_token.as_bytes()))),
             )
             .execute(conn)?;
+            return Ok(None);
         }
-        Err(Error::new(ErrorCode::InvalidRefreshToken))
+        // Replays older than the grace window are useless; drop them from the family.
+        diesel::update(rt::table)
+            .filter(rt::family_id.eq(&row.family_id))
+            .filter(rt::rotated_at.lt(now - chrono(self.config.refresh_grace)))
+            .filter(rt::rotation_replay.is_not_null())
+            .set(rt::rotation_replay.eq(None::<String>))
+            .execute(conn)?;
+        Ok(Some(pair))
     }
 
     pub fn revoke_family(&self, conn: &mut DbConn, family: &str) -> Result<()> {
