@@ -874,11 +874,29 @@ async fn idempotency_keys_replay_the_first_response() {
     assert_eq!(stock_of(&app, pid), (Some(50), Some(47)));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nobody_reaches_what_is_not_theirs() {
+/// What the access-rule tests below start from: in Xuanwu, a draw (its window closed later by the
+/// test that tries it from the wrong district), a gift pack of 10 and a health check with a
+/// session of 5 seats; members A and B (`phone(1850..1852)`). B holds a voucher and a booking of
+/// the session, A a booking of their own.
+struct Reach {
+    app: TestApp,
+    t: Districts,
+    draw_id: i64,
+    pid: i64,
+    hc: i64,
+    sid: i64,
+    a: String,
+    b: String,
+    mine: Reply,
+    vid: i64,
+    bid: i64,
+    vcode: String,
+    bcode: String,
+}
+
+async fn reach() -> Reach {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    // A draw whose window the test closes later, to try the draw from the wrong district.
     let now = Utc::now();
     let closes = now + Duration::hours(1);
     let draw = app.published_program(&t.staff_a,
@@ -892,20 +910,94 @@ async fn nobody_reaches_what_is_not_theirs() {
     let hc = health_check(&app, &t).await;
     let sid = session(&app, &t.staff_a, hc, 5).await;
     let m = app.bulk_members(t.xuanwu, 1850, 2, "rider").await;
-    let (a, b) = (&m[0].token, &m[1].token);
+    let (a, b) = (m[0].token.clone(), m[1].token.clone());
 
-    let voucher = read(claim_req(&app, pid, b).send().await.unwrap()).await;
+    let voucher = read(claim_req(&app, pid, &b).send().await.unwrap()).await;
     assert_eq!(voucher.status, 201);
-    let booking = read(book_req(&app, sid, b, false).send().await.unwrap()).await;
+    let booking = read(book_req(&app, sid, &b, false).send().await.unwrap()).await;
     assert_eq!(
         (booking.status, booking.body["status"].as_str()),
         (201, Some("booked"))
     );
-    let mine = read(book_req(&app, sid, a, false).send().await.unwrap()).await;
+    let mine = read(book_req(&app, sid, &a, false).send().await.unwrap()).await;
     assert_eq!(mine.status, 201);
     let (vid, bid) = (voucher.id(), booking.id());
     let vcode = voucher.body["code"].as_str().unwrap().to_owned();
     let bcode = booking.body["code"].as_str().unwrap().to_owned();
+    Reach {
+        app,
+        t,
+        draw_id,
+        pid,
+        hc,
+        sid,
+        a,
+        b,
+        mine,
+        vid,
+        bid,
+        vcode,
+        bcode,
+    }
+}
+
+/// A request to redeem or check in `code`, as `token`.
+fn scan_req(app: &TestApp, token: &str, code: &str) -> RequestBuilder {
+    app.request(Method::POST, "/v1/admin/redemptions")
+        .bearer_auth(token)
+        .json(&json!({ "code": code }))
+}
+
+/// Xuanwu's staff redeem B's voucher (`vcode`).
+async fn redeem_voucher(app: &TestApp, t: &Districts, vcode: &str) {
+    let redeemed = read(scan_req(app, &t.staff_a, vcode).send().await.unwrap()).await;
+    assert_eq!(
+        (redeemed.status, redeemed.body["outcome"].as_str()),
+        (200, Some("redeemed")),
+        "{}",
+        redeemed.body
+    );
+}
+
+/// Xuanwu's staff check B in (`bcode`), once session `sid` is moved to now: check-in opens
+/// around the session's time.
+async fn check_in_booking(app: &TestApp, t: &Districts, sid: i64, bcode: &str) {
+    let now = platform::clock::now();
+    let moved = app
+        .db
+        .run(move |conn| {
+            Ok(diesel::update(hs::table.find(sid))
+                .set((
+                    hs::starts_at.eq(now - Duration::hours(1)),
+                    hs::ends_at.eq(now + Duration::hours(7)),
+                ))
+                .execute(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(moved, 1);
+    let checked = read(scan_req(app, &t.staff_a, bcode).send().await.unwrap()).await;
+    assert_eq!(
+        (checked.status, checked.body["outcome"].as_str()),
+        (200, Some("checked_in")),
+        "{}",
+        checked.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_cannot_see_or_cancel_another_members_voucher_or_booking() {
+    let Reach {
+        app,
+        sid,
+        a,
+        b,
+        mine,
+        vid,
+        bid,
+        ..
+    } = reach().await;
+    let (a, b) = (a.as_str(), b.as_str());
 
     // Member A cannot see or cancel B's things: 404, exactly as for what does not exist.
     assert_problem(
@@ -948,16 +1040,43 @@ async fn nobody_reaches_what_is_not_theirs() {
     let theirs = read(app.get("/v1/me/bookings", Some(a)).await).await;
     assert_eq!(theirs.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(theirs.body["items"][0]["id"], mine.id());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_cannot_scan_codes_not_even_their_own() {
+    let Reach {
+        app,
+        a,
+        b,
+        vcode,
+        bcode,
+        ..
+    } = reach().await;
+    let (a, b) = (a.as_str(), b.as_str());
+    let scan = |token: &str, code: &str| scan_req(&app, token, code);
 
     // Members cannot scan codes at all, not even their own.
-    let scan = |token: &str, code: &str| {
-        app.request(Method::POST, "/v1/admin/redemptions")
-            .bearer_auth(token)
-            .json(&json!({ "code": code }))
-    };
     assert_problem(scan(a, &vcode).send().await.unwrap(), 403, "forbidden").await;
     assert_problem(scan(b, &vcode).send().await.unwrap(), 403, "forbidden").await;
     assert_problem(scan(a, &bcode).send().await.unwrap(), 403, "forbidden").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_of_another_district_cannot_redeem_or_check_in_and_the_right_staff_can() {
+    let Reach {
+        app,
+        t,
+        pid,
+        sid,
+        b,
+        vid,
+        bid,
+        vcode,
+        bcode,
+        ..
+    } = reach().await;
+    let b = b.as_str();
+    let scan = |token: &str, code: &str| scan_req(&app, token, code);
 
     // Staff of another district: not found, and nothing changes.
     assert_problem(
@@ -989,36 +1108,25 @@ async fn nobody_reaches_what_is_not_theirs() {
     );
 
     // The right staff still can, once.
-    let redeemed = read(scan(&t.staff_a, &vcode).send().await.unwrap()).await;
-    assert_eq!(
-        (redeemed.status, redeemed.body["outcome"].as_str()),
-        (200, Some("redeemed")),
-        "{}",
-        redeemed.body
-    );
-    // Check-in opens around the session's time: move the session to now.
-    let now = platform::clock::now();
-    let moved = app
-        .db
-        .run(move |conn| {
-            Ok(diesel::update(hs::table.find(sid))
-                .set((
-                    hs::starts_at.eq(now - Duration::hours(1)),
-                    hs::ends_at.eq(now + Duration::hours(7)),
-                ))
-                .execute(conn)?)
-        })
-        .await
-        .unwrap();
-    assert_eq!(moved, 1);
-    let checked = read(scan(&t.staff_a, &bcode).send().await.unwrap()).await;
-    assert_eq!(
-        (checked.status, checked.body["outcome"].as_str()),
-        (200, Some("checked_in")),
-        "{}",
-        checked.body
-    );
+    redeem_voucher(&app, &t, &vcode).await;
+    check_in_booking(&app, &t, sid, &bcode).await;
     assert_eq!(vouchers_of(&app, pid)[0].2, "redeemed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_member_reads_their_report_and_only_their_district_attaches_it() {
+    let Reach {
+        app,
+        t,
+        sid,
+        a,
+        b,
+        bid,
+        bcode,
+        ..
+    } = reach().await;
+    check_in_booking(&app, &t, sid, &bcode).await;
+    let (a, b) = (a.as_str(), b.as_str());
 
     // B's report: staff of another district cannot attach it; A cannot read it or its PDF.
     let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n";
@@ -1063,8 +1171,10 @@ async fn nobody_reaches_what_is_not_theirs() {
         "not_found",
     )
     .await;
+}
 
-    // Staff of another district cannot manage Xuanwu's programs.
+/// A draft gift pack of Xuanwu, created by its staff; its id.
+async fn draft(app: &TestApp, t: &Districts) -> i64 {
     let (starts, ends) = open_window();
     let draft = read(
         app.post(
@@ -1076,7 +1186,24 @@ async fn nobody_reaches_what_is_not_theirs() {
     )
     .await;
     assert_eq!(draft.status, 201);
-    let draft_id = draft.id();
+    draft.id()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_of_another_district_cannot_manage_a_districts_programs() {
+    let Reach {
+        app,
+        t,
+        draw_id,
+        pid,
+        hc,
+        a,
+        ..
+    } = reach().await;
+    let a = a.as_str();
+    let draft_id = draft(&app, &t).await;
+
+    // Staff of another district cannot manage Xuanwu's programs.
     assert_problem(
         app.post(
             &format!("/v1/admin/orgs/{}/programs", t.xuanwu),
@@ -1189,7 +1316,26 @@ async fn nobody_reaches_what_is_not_theirs() {
     }
     let open = read(claim_req(&app, pid, a).send().await.unwrap()).await;
     assert_eq!(open.status, 201, "{}", open.body);
-    // The right staff can do each of those.
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_districts_staff_and_an_admin_manage_its_programs() {
+    let Reach {
+        app,
+        t,
+        pid,
+        hc,
+        a,
+        vcode,
+        ..
+    } = reach().await;
+    // B's voucher redeemed and A's claimed, so that the stats count two claims, one redeemed.
+    redeem_voucher(&app, &t, &vcode).await;
+    let draft_id = draft(&app, &t).await;
+    let open = read(claim_req(&app, pid, &a).send().await.unwrap()).await;
+    assert_eq!(open.status, 201, "{}", open.body);
+
+    // The right staff can see the stats, publish and close.
     let s = stats(&app, &t.staff_a, pid).await;
     assert_eq!(
         (
@@ -1208,11 +1354,28 @@ async fn nobody_reaches_what_is_not_theirs() {
     )
     .await;
     assert_eq!(published.body["status"], "published");
+    let closed = read(
+        app.post(
+            &format!("/v1/admin/programs/{hc}/close"),
+            &json!({}),
+            Some(&t.staff_a),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(closed.body["status"], "closed");
     // So can an admin, above every district.
     assert_eq!(stats(&app, &t.admin, pid).await["totals"]["claimed"], 2);
+}
 
-    // The draw: the wrong district is refused before and after the window closes; the right
-    // one runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_programs_district_runs_its_draw_before_or_after_the_window_closes() {
+    let Reach {
+        app, t, draw_id, a, ..
+    } = reach().await;
+    let a = a.as_str();
+
+    // The wrong district is refused before and after the window closes; the right one runs it.
     assert_problem(
         app.post(
             &format!("/v1/admin/programs/{draw_id}/draw"),
@@ -1251,16 +1414,6 @@ async fn nobody_reaches_what_is_not_theirs() {
     .await;
     assert_eq!(drawn.status, 200, "{}", drawn.body);
     assert_eq!(drawn.body["winners"], json!([entered.id()]));
-    let closed = read(
-        app.post(
-            &format!("/v1/admin/programs/{hc}/close"),
-            &json!({}),
-            Some(&t.staff_a),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(closed.body["status"], "closed");
 }
 
 fn draft_body() -> Value {

@@ -1,20 +1,30 @@
-//! The whole membership journey over HTTP: staff creates a code, the poster decodes to its URL,
-//! a rider registers, gives a real name, looks the code up, joins; staff approves; the rider's
-//! card verifies (online and offline); the rider transfers and reads the history; leaves.
+//! The membership journey over HTTP, one test per step, each on a fresh app brought up to that
+//! step: staff creates a code, the poster decodes to its URL; a rider registers, gives a real
+//! name, looks the code up, joins; staff approves; the rider's card verifies (online and
+//! offline); the rider transfers and reads the history; leaves.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use gigunion_tests::reqwest::StatusCode;
 use gigunion_tests::serde_json::{json, Value};
-use gigunion_tests::{assert_problem, decode_qr_png, phone, spawn_app, PASSWORD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use gigunion_tests::{assert_problem, decode_qr_png, phone, spawn_app, TestApp, Worker, PASSWORD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, TokenData, Validation};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn join_approve_card_transfer_history_leave() {
+/// The union tree and its staff: a province, Nanjing, and its districts Xuanwu (staff A,
+/// `phone(201)`) and Qinhuai (staff B, `phone(202)`).
+struct Union {
+    app: TestApp,
+    admin: String,
+    city: i64,
+    xuanwu: i64,
+    qinhuai: i64,
+    staff_a_token: String,
+    staff_b_token: String,
+}
+
+async fn union() -> Union {
     let app = spawn_app().await;
     let admin = app.admin().await;
-
-    // The union tree and its staff.
     let province = app
         .org(&admin, None, "federation", "江苏省总工会", "320000")
         .await;
@@ -35,8 +45,135 @@ async fn join_approve_card_transfer_history_leave() {
     app.grant_staff(&admin, qinhuai, &staff_b).await;
     let staff_a_token = app.token_of(&staff_a).await;
     let staff_b_token = app.token_of(&staff_b).await;
+    Union {
+        app,
+        admin,
+        city,
+        xuanwu,
+        qinhuai,
+        staff_a_token,
+        staff_b_token,
+    }
+}
+
+/// Staff A's review-mode code of Xuanwu: its view and its text.
+async fn review_code(u: &Union) -> (Value, String) {
+    let code = u
+        .app
+        .join_code(
+            &u.staff_a_token,
+            u.xuanwu,
+            json!({ "label": "2026 夏季服务集市", "max_uses": 100 }),
+        )
+        .await;
+    let code_text = code["code"].as_str().unwrap().to_owned();
+    (code, code_text)
+}
+
+/// `rider` joins with `code_text`; the application.
+async fn apply(u: &Union, rider: &Worker, code_text: &str) -> Value {
+    let joined = u.app.join(&rider.token, code_text).await;
+    assert_eq!(joined.status(), StatusCode::CREATED);
+    joined.json().await.unwrap()
+}
+
+/// Staff A approves the application; the membership.
+async fn approve(u: &Union, application_id: i64) -> Value {
+    let approved = u
+        .app
+        .post(
+            &format!("/v1/admin/memberships/{application_id}/approve"),
+            &json!({}),
+            Some(&u.staff_a_token),
+        )
+        .await;
+    assert_eq!(approved.status(), StatusCode::OK);
+    approved.json().await.unwrap()
+}
+
+/// The rider `phone(210)`, an active member of Xuanwu through the review code; the rider and
+/// the member number.
+async fn member(u: &Union) -> (Worker, String) {
+    let (_, code_text) = review_code(u).await;
+    let rider = u.app.worker(210).await;
+    let application = apply(u, &rider, &code_text).await;
+    let approved = approve(u, application["id"].as_i64().unwrap()).await;
+    (rider, approved["member_no"].as_str().unwrap().to_owned())
+}
+
+/// The member moves to Qinhuai through an auto-approving code of staff B; the new membership.
+async fn transfer(u: &Union, rider: &Worker) -> Value {
+    let qinhuai_code = u
+        .app
+        .join_code(
+            &u.staff_b_token,
+            u.qinhuai,
+            json!({ "label": "秦淮驿站入会点", "auto_approve": true }),
+        )
+        .await;
+    let moved = u
+        .app
+        .post(
+            "/v1/me/membership/transfer",
+            &json!({ "join_code": qinhuai_code["code"] }),
+            Some(&rider.token),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::CREATED);
+    moved.json().await.unwrap()
+}
+
+/// The member's card.
+async fn card_of(app: &TestApp, rider: &Worker) -> Value {
+    app.get("/v1/me/card", Some(&rider.token))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// What `/v1/admin/cards/verify` says of `token`, asked by `staff`.
+async fn verify(app: &TestApp, staff: &str, token: String) -> String {
+    let body: Value = app
+        .post(
+            "/v1/admin/cards/verify",
+            &json!({ "token": token }),
+            Some(staff),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["result"].as_str().unwrap().to_owned()
+}
+
+/// The card token decoded with nothing but the JWKS key.
+async fn offline(app: &TestApp, token: &str) -> TokenData<Value> {
+    let jwks: Value = app
+        .get("/.well-known/jwks.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let key = DecodingKey::from_ed_components(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&["gigunion-card"]);
+    validation.set_issuer(&[app.base.as_str()]);
+    jsonwebtoken::decode::<Value>(token, &key, &validation).expect("verifies offline")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_see_their_scope_and_a_codes_poster_decodes_to_its_url() {
+    let u = union().await;
+    let Union {
+        app,
+        xuanwu,
+        staff_a_token,
+        ..
+    } = &u;
+    let xuanwu = *xuanwu;
     let me: Value = app
-        .get("/v1/me", Some(&staff_a_token))
+        .get("/v1/me", Some(staff_a_token))
         .await
         .json()
         .await
@@ -48,20 +185,13 @@ async fn join_approve_card_transfer_history_leave() {
     );
 
     // Staff creates a review-mode code; the PNG poster decodes to exactly its URL.
-    let code = app
-        .join_code(
-            &staff_a_token,
-            xuanwu,
-            json!({ "label": "2026 夏季服务集市", "max_uses": 100 }),
-        )
-        .await;
-    let code_text = code["code"].as_str().unwrap().to_owned();
+    let (code, code_text) = review_code(&u).await;
     assert_eq!(code_text.len(), 12);
     assert_eq!(code["url"], format!("{}/j/{}", app.base, code_text));
     let png = app
         .get(
             &format!("/v1/admin/join-codes/{code_text}/qr.png"),
-            Some(&staff_a_token),
+            Some(staff_a_token),
         )
         .await;
     assert_eq!(png.status(), StatusCode::OK);
@@ -77,11 +207,18 @@ async fn join_approve_card_transfer_history_leave() {
     let svg = app
         .get(
             &format!("/v1/admin/join-codes/{code_text}/qr.svg"),
-            Some(&staff_a_token),
+            Some(staff_a_token),
         )
         .await;
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     assert!(svg.text().await.unwrap().contains("<svg"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rider_looks_a_code_up_joins_and_has_no_card_until_approved() {
+    let u = union().await;
+    let app = &u.app;
+    let (_, code_text) = review_code(&u).await;
 
     // The rider: registers, gives the real name, scans, joins.
     let rider = app.worker(210).await;
@@ -92,12 +229,9 @@ async fn join_approve_card_transfer_history_leave() {
     assert_eq!(preview["org"]["parent_name"], "南京市总工会");
     assert_eq!(preview["auto_approve"], false);
 
-    let joined = app.join(&rider.token, &code_text).await;
-    assert_eq!(joined.status(), StatusCode::CREATED);
-    let application: Value = joined.json().await.unwrap();
+    let application = apply(&u, &rider, &code_text).await;
     assert_eq!(application["status"], "pending");
     assert!(application["member_no"].is_null());
-    let application_id = application["id"].as_i64().unwrap();
 
     // Not a member yet: no card.
     assert_problem(
@@ -106,12 +240,27 @@ async fn join_approve_card_transfer_history_leave() {
         "not_a_member",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_approve_from_a_masked_queue_the_sibling_district_cannot_see() {
+    let u = union().await;
+    let Union {
+        app,
+        xuanwu,
+        staff_a_token,
+        staff_b_token,
+        ..
+    } = &u;
+    let (_, code_text) = review_code(&u).await;
+    let rider = app.worker(210).await;
+    let application_id = apply(&u, &rider, &code_text).await["id"].as_i64().unwrap();
 
     // Staff sees it in the queue, masked, and approves.
     let queue: Value = app
         .get(
             &format!("/v1/admin/orgs/{xuanwu}/applications"),
-            Some(&staff_a_token),
+            Some(staff_a_token),
         )
         .await
         .json()
@@ -129,32 +278,28 @@ async fn join_approve_card_transfer_history_leave() {
     let hidden = app
         .get(
             &format!("/v1/admin/orgs/{xuanwu}/applications"),
-            Some(&staff_b_token),
+            Some(staff_b_token),
         )
         .await;
     assert_problem(hidden, 404, "not_found").await;
 
-    let approved = app
-        .post(
-            &format!("/v1/admin/memberships/{application_id}/approve"),
-            &json!({}),
-            Some(&staff_a_token),
-        )
-        .await;
-    assert_eq!(approved.status(), StatusCode::OK);
-    let approved: Value = approved.json().await.unwrap();
+    let approved = approve(&u, application_id).await;
     assert_eq!(approved["status"], "active");
     let member_no = approved["member_no"].as_str().unwrap().to_owned();
     assert_eq!(member_no.len(), 15);
     assert!(member_no.starts_with("320102"), "{member_no}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_verifies_for_staff_of_any_district_online_and_offline() {
+    let u = union().await;
+    let (rider, member_no) = member(&u).await;
+    let Union {
+        app, staff_b_token, ..
+    } = &u;
 
     // The card: a short-lived token that staff verify.
-    let card: Value = app
-        .get("/v1/me/card", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let card = card_of(app, &rider).await;
     assert_eq!(card["member_no"], member_no);
     assert_eq!(card["org"]["name"], "玄武区总工会");
     // The app draws the QR from the token; the drawn SVG only on request.
@@ -171,7 +316,7 @@ async fn join_approve_card_transfer_history_leave() {
         .post(
             "/v1/admin/cards/verify",
             &json!({ "token": token }),
-            Some(&staff_b_token),
+            Some(staff_b_token),
         )
         .await
         .json()
@@ -183,24 +328,28 @@ async fn join_approve_card_transfer_history_leave() {
     assert_eq!(verified["member"]["legal_name_masked"], "骑****"); // 骑手二一零
 
     // Offline: the JWKS key alone verifies the card token.
-    let jwks: Value = app
-        .get("/.well-known/jwks.json", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let key = DecodingKey::from_ed_components(jwks["keys"][0]["x"].as_str().unwrap()).unwrap();
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_audience(&["gigunion-card"]);
-    validation.set_issuer(&[app.base.as_str()]);
-    let offline =
-        jsonwebtoken::decode::<Value>(&token, &key, &validation).expect("verifies offline");
+    let offline = offline(app, &token).await;
     assert_eq!(offline.claims["mno"], member_no);
     assert_eq!(
         offline.claims["exp"].as_i64().unwrap() - offline.claims["iat"].as_i64().unwrap(),
         60
     );
     assert_eq!(offline.header.typ.as_deref(), Some("card+jwt"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_tampered_or_garbage_card_token_does_not_verify_nor_sign_in() {
+    let u = union().await;
+    let (rider, _) = member(&u).await;
+    let Union {
+        app, staff_b_token, ..
+    } = &u;
+    let token = card_of(app, &rider).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let offline = offline(app, &token).await;
+    let result = |token: String| verify(app, staff_b_token, token);
 
     // A card token shown too long ago (forged here with the server's key) says so; garbage too;
     // and a card token is never an access token.
@@ -216,23 +365,6 @@ async fn join_approve_card_transfer_history_leave() {
         &EncodingKey::from_ed_pem(&app.signing_key_pem()).unwrap(),
     )
     .unwrap();
-    let result = |token: String| {
-        let app = &app;
-        let staff = staff_b_token.clone();
-        async move {
-            let body: Value = app
-                .post(
-                    "/v1/admin/cards/verify",
-                    &json!({ "token": token }),
-                    Some(&staff),
-                )
-                .await
-                .json()
-                .await
-                .unwrap();
-            body["result"].as_str().unwrap().to_owned()
-        }
-    };
     assert_eq!(result(stale).await, "expired");
     assert_eq!(result("not.a.token".into()).await, "invalid");
     let tampered = {
@@ -254,24 +386,16 @@ async fn join_approve_card_transfer_history_leave() {
         "unauthenticated",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_keeps_the_member_number_and_the_history_records_it() {
+    let u = union().await;
+    let (rider, member_no) = member(&u).await;
+    let app = &u.app;
 
     // Transfer: the rider moves to Qinhuai through an auto-approving code.
-    let qinhuai_code = app
-        .join_code(
-            &staff_b_token,
-            qinhuai,
-            json!({ "label": "秦淮驿站入会点", "auto_approve": true }),
-        )
-        .await;
-    let moved = app
-        .post(
-            "/v1/me/membership/transfer",
-            &json!({ "join_code": qinhuai_code["code"] }),
-            Some(&rider.token),
-        )
-        .await;
-    assert_eq!(moved.status(), StatusCode::CREATED);
-    let moved: Value = moved.json().await.unwrap();
+    let moved = transfer(&u, &rider).await;
     assert_eq!(moved["status"], "active");
     assert_eq!(moved["org"]["name"], "秦淮区总工会");
     assert_eq!(
@@ -309,12 +433,28 @@ async fn join_approve_card_transfer_history_leave() {
             ("applied", "玄武区总工会"),
         ]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_lists_follow_a_transfer_and_the_city_exports_its_subtree() {
+    let u = union().await;
+    let (rider, member_no) = member(&u).await;
+    transfer(&u, &rider).await;
+    let Union {
+        app,
+        admin,
+        city,
+        xuanwu,
+        qinhuai,
+        staff_a_token,
+        staff_b_token,
+    } = &u;
 
     // Lists follow the transfer: Qinhuai has the member, Xuanwu keeps the ended period.
     let b_members: Value = app
         .get(
             &format!("/v1/admin/orgs/{qinhuai}/members"),
-            Some(&staff_b_token),
+            Some(staff_b_token),
         )
         .await
         .json()
@@ -325,7 +465,7 @@ async fn join_approve_card_transfer_history_leave() {
     let a_members: Value = app
         .get(
             &format!("/v1/admin/orgs/{xuanwu}/members"),
-            Some(&staff_a_token),
+            Some(staff_a_token),
         )
         .await
         .json()
@@ -335,7 +475,7 @@ async fn join_approve_card_transfer_history_leave() {
     let a_ended: Value = app
         .get(
             &format!("/v1/admin/orgs/{xuanwu}/members?status=ended"),
-            Some(&staff_a_token),
+            Some(staff_a_token),
         )
         .await
         .json()
@@ -345,7 +485,7 @@ async fn join_approve_card_transfer_history_leave() {
     // The city sees the whole subtree, and exports it as CSV for Excel.
     let city_staff = phone(203);
     app.register(&city_staff).await;
-    app.grant_staff(&admin, city, &city_staff).await;
+    app.grant_staff(admin, *city, &city_staff).await;
     let city_token = app.token_of(&city_staff).await;
     let csv = app
         .get(
@@ -362,15 +502,23 @@ async fn join_approve_card_transfer_history_leave() {
     assert!(lines[0].starts_with("会员编号,姓名,"), "{}", lines[0]);
     assert!(lines[1].contains(&member_no) && lines[1].contains("秦淮区总工会"));
     assert!(!text.contains(&rider.id_number) && !text.contains(&rider.phone));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_ends_the_membership_and_its_card_but_not_the_account() {
+    let u = union().await;
+    let (rider, _) = member(&u).await;
+    // Left after a transfer, as at the end of the journey: the membership that ends is the one
+    // the transfer opened.
+    transfer(&u, &rider).await;
+    let Union {
+        app, staff_b_token, ..
+    } = &u;
+    let result = |token: String| verify(app, staff_b_token, token);
 
     // Leaving ends the membership; the card stops verifying. A card fetched just before, so
     // its minute of life cannot run out during a slow run and hide the rule.
-    let card: Value = app
-        .get("/v1/me/card", Some(&rider.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let card = card_of(app, &rider).await;
     let left = app
         .request(gigunion_tests::reqwest::Method::DELETE, "/v1/me/membership")
         .bearer_auth(&rider.token)

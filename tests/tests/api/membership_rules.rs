@@ -154,19 +154,58 @@ fn scoped_requests(
     ]
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
+/// The tree with staff of each district and of the city (`phone(300..303)`).
+struct Staffed {
+    app: TestApp,
+    t: Tree,
+    staff_a: String,
+    staff_b: String,
+    staff_city: String,
+}
+
+async fn staffed() -> Staffed {
     let app = spawn_app().await;
     let t = tree(&app).await;
     let staff_a = staff(&app, &t.admin, t.a, 300).await;
     let staff_b = staff(&app, &t.admin, t.b, 301).await;
     let staff_city = staff(&app, &t.admin, t.city, 302).await;
+    Staffed {
+        app,
+        t,
+        staff_a,
+        staff_b,
+        staff_city,
+    }
+}
+
+/// [`Staffed`], and what each district holds: B a review-mode code and an application waiting
+/// (rider `phone(303)`), A a review-mode code and two applications waiting (riders `phone(304)`
+/// and `phone(305)`); and a registered account to grant staff to (`phone(306)`).
+struct Scoped {
+    s: Staffed,
+    grantee: String,
+    code_a: String,
+    code_b: String,
+    pending_b: i64,
+    pending_a1: i64,
+    pending_a2: i64,
+}
+
+async fn scoped() -> Scoped {
+    let s = staffed().await;
+    let Staffed {
+        app,
+        t,
+        staff_a,
+        staff_b,
+        ..
+    } = &s;
     let grantee = phone(306);
     app.register(&grantee).await;
 
     // B's resources: a review-mode code and an application waiting in B.
     let code_b = code_of(
-        &app.join_code(&staff_b, t.b, json!({ "label": "秦淮站点" }))
+        &app.join_code(staff_b, t.b, json!({ "label": "秦淮站点" }))
             .await,
     );
     let rider_b = app.worker(303).await;
@@ -176,7 +215,7 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
 
     // A's resources: a review-mode code and two applications waiting in A.
     let code_a = code_of(
-        &app.join_code(&staff_a, t.a, json!({ "label": "玄武站点" }))
+        &app.join_code(staff_a, t.a, json!({ "label": "玄武站点" }))
             .await,
     );
     let rider_a1 = app.worker(304).await;
@@ -187,12 +226,36 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
     let pending_a2 = expect(app.join(&rider_a2.token, &code_a).await, 201).await["id"]
         .as_i64()
         .unwrap();
+    Scoped {
+        s,
+        grantee,
+        code_a,
+        code_b,
+        pending_b,
+        pending_a1,
+        pending_a2,
+    }
+}
+
+/// Staff A makes every [`scoped_requests`] on B and gets, each time, exactly the 404 of an org
+/// that does not exist.
+async fn refused_outside_the_subtree(sc: &Scoped) {
+    let Scoped {
+        s: Staffed {
+            app, t, staff_a, ..
+        },
+        grantee,
+        code_b,
+        pending_b,
+        ..
+    } = sc;
+    let (app, staff_a, pending_b) = (app, staff_a.as_str(), *pending_b);
 
     // What staff A gets for an org that does not exist: the reference 404.
     let missing = assert_problem(
         send(
-            &app,
-            &staff_a,
+            app,
+            staff_a,
             Method::GET,
             "/v1/admin/orgs/999999/members",
             None,
@@ -204,8 +267,8 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
     .await;
     assert_problem(
         send(
-            &app,
-            &staff_a,
+            app,
+            staff_a,
             Method::POST,
             "/v1/admin/memberships/999999/approve",
             Some(&json!({})),
@@ -217,11 +280,30 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
     .await;
 
     // Staff A on anything of B: 404, exactly as for something that does not exist.
-    for (method, path, body) in scoped_requests(t.b, pending_b, pending_b, &code_b, &grantee) {
-        let res = send(&app, &staff_a, method.clone(), &path, body.as_ref()).await;
+    for (method, path, body) in scoped_requests(t.b, pending_b, pending_b, code_b, grantee) {
+        let res = send(app, staff_a, method.clone(), &path, body.as_ref()).await;
         let problem = assert_problem(res, 404, "not_found").await;
         assert_eq!(problem, missing, "{method} {path}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_outside_the_subtree_get_the_404_of_what_does_not_exist_and_change_nothing() {
+    let sc = scoped().await;
+    refused_outside_the_subtree(&sc).await;
+    let Scoped {
+        s:
+            Staffed {
+                app,
+                t,
+                staff_a,
+                staff_b,
+                ..
+            },
+        pending_b,
+        ..
+    } = sc;
+
     // The reverse direction too, and the parent is out of a district's reach.
     assert_problem(
         send(
@@ -288,40 +370,23 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
             .unwrap();
         assert_eq!(children_of_b, 0);
     }
+}
 
-    // The city's staff see both districts' queues.
-    for org in [t.a, t.b] {
-        let queue = expect(
-            send(
-                &app,
-                &staff_city,
-                Method::GET,
-                &format!("/v1/admin/orgs/{org}/applications"),
-                None,
-            )
-            .await,
-            200,
-        )
-        .await;
-        let expected: BTreeSet<i64> = if org == t.a {
-            [pending_a1, pending_a2].into()
-        } else {
-            [pending_b].into()
-        };
-        assert_eq!(ids(&queue).into_iter().collect::<BTreeSet<_>>(), expected);
-        expect(
-            send(
-                &app,
-                &staff_city,
-                Method::GET,
-                &format!("/v1/admin/orgs/{org}/members"),
-                None,
-            )
-            .await,
-            200,
-        )
-        .await;
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_requests_on_their_own_district_succeed() {
+    let sc = scoped().await;
+    // First refused on B, so that the grant on A below follows a refused grant on B.
+    refused_outside_the_subtree(&sc).await;
+    let Scoped {
+        s: Staffed {
+            app, t, staff_a, ..
+        },
+        grantee,
+        code_a,
+        pending_a1,
+        pending_a2,
+        ..
+    } = sc;
 
     // The same requests by staff A on A's own resources succeed: the 404s were about scope.
     let expected = [200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 201, 200];
@@ -372,6 +437,72 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
         me["staff_scopes"],
         json!([{ "org_id": t.a, "org_name": "玄武区总工会" }])
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_citys_staff_see_and_decide_in_both_districts() {
+    let Scoped {
+        s:
+            Staffed {
+                app,
+                t,
+                staff_a,
+                staff_b,
+                staff_city,
+            },
+        pending_b,
+        pending_a1,
+        pending_a2,
+        ..
+    } = scoped().await;
+
+    // The city's staff see both districts' queues.
+    for org in [t.a, t.b] {
+        let queue = expect(
+            send(
+                &app,
+                &staff_city,
+                Method::GET,
+                &format!("/v1/admin/orgs/{org}/applications"),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        let expected: BTreeSet<i64> = if org == t.a {
+            [pending_a1, pending_a2].into()
+        } else {
+            [pending_b].into()
+        };
+        assert_eq!(ids(&queue).into_iter().collect::<BTreeSet<_>>(), expected);
+        expect(
+            send(
+                &app,
+                &staff_city,
+                Method::GET,
+                &format!("/v1/admin/orgs/{org}/members"),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+    }
+
+    // Staff A approve A's first application, so that the city has a member in each district.
+    expect(
+        send(
+            &app,
+            &staff_a,
+            Method::POST,
+            &format!("/v1/admin/memberships/{pending_a1}/approve"),
+            Some(&json!({})),
+        )
+        .await,
+        200,
+    )
+    .await;
 
     // The city's staff decide in either district; B's application becomes a member of B.
     let approved = expect(
@@ -417,10 +548,22 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
         ids(&members_city).into_iter().collect::<BTreeSet<_>>(),
         [pending_a1, pending_b].into()
     );
+}
+
+/// Registers `phone(307)`, an account that is staff nowhere; its access token.
+async fn plain(app: &TestApp) -> String {
+    let plain = app.register(&phone(307)).await;
+    plain["access_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_staff_get_403_on_admin_routes_and_staff_anywhere_may_verify_cards() {
+    let Staffed {
+        app, t, staff_a, ..
+    } = staffed().await;
 
     // An account that is staff nowhere: 403 on admin routes, whatever the org.
-    let plain = app.register(&phone(307)).await;
-    let plain = plain["access_token"].as_str().unwrap().to_owned();
+    let plain = plain(&app).await;
     for path in [
         format!("/v1/admin/orgs/{}/members", t.a),
         format!("/v1/admin/orgs/{}/applications", t.a),
@@ -460,6 +603,18 @@ async fn staff_act_on_their_subtree_only_and_learn_nothing_outside_it() {
     )
     .await;
     assert_eq!(verified["result"], "invalid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_level_orgs_are_for_admins_only() {
+    let Staffed {
+        app,
+        t,
+        staff_a,
+        staff_city,
+        ..
+    } = staffed().await;
+    let plain = plain(&app).await;
 
     // Top-level orgs are for admins only.
     let top = json!({ "kind": "federation", "name": "浙江省总工会", "region_code": "330000", "address": "杭州市" });

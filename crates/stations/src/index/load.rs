@@ -13,7 +13,8 @@ use crate::vocab::StationStatus;
 const BATCH: i64 = 2_000;
 
 /// The columns the index reads.
-#[derive(Queryable)]
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = s)]
 struct IndexRow {
     id: i64,
     lat: f64,
@@ -24,60 +25,26 @@ struct IndexRow {
     hours: String,
     closed_dates: String,
     stars: Option<i16>,
-    status: String,
+    #[diesel(deserialize_as = String)]
+    status: StationStatus,
     open_faults: i32,
 }
 
-type IndexColumns = (
-    s::id,
-    s::lat,
-    s::lng,
-    s::name,
-    s::address,
-    s::amenities,
-    s::hours,
-    s::closed_dates,
-    s::stars,
-    s::status,
-    s::open_faults,
-);
-
-const INDEX_COLUMNS: IndexColumns = (
-    s::id,
-    s::lat,
-    s::lng,
-    s::name,
-    s::address,
-    s::amenities,
-    s::hours,
-    s::closed_dates,
-    s::stars,
-    s::status,
-    s::open_faults,
-);
-
-fn status_of(row: &IndexRow) -> Result<StationStatus> {
-    StationStatus::parse(&row.status).ok_or_else(|| {
-        platform::Error::internal(anyhow::anyhow!("station {}: status {}", row.id, row.status))
-    })
-}
-
-impl IndexRow {
-    fn into_record(self) -> Result<StationRecord> {
-        let status = status_of(&self)?;
-        Ok(StationRecord {
-            id: self.id,
-            lat: self.lat,
-            lng: self.lng,
-            name: self.name,
-            address: self.address,
-            amenities: self.amenities,
-            hours: self.hours,
-            closed_dates: self.closed_dates,
-            stars: self.stars,
-            status,
-            open_faults: self.open_faults,
-        })
+impl From<IndexRow> for StationRecord {
+    fn from(row: IndexRow) -> StationRecord {
+        StationRecord {
+            id: row.id,
+            lat: row.lat,
+            lng: row.lng,
+            name: row.name,
+            address: row.address,
+            amenities: row.amenities,
+            hours: row.hours,
+            closed_dates: row.closed_dates,
+            stars: row.stars,
+            status: row.status,
+            open_faults: row.open_faults,
+        }
     }
 }
 
@@ -101,14 +68,14 @@ fn load_batch(
         .filter(s::id.le(upto))
         .order(s::id)
         .limit(BATCH)
-        .select(INDEX_COLUMNS)
+        .select(IndexRow::as_select())
         .into_boxed();
     let query = match load {
         Load::All => query.filter(s::status.ne(StationStatus::Closed.as_str())),
         Load::ChangedSince(version) => query.filter(s::version.gt(version)),
     };
     let rows: Vec<IndexRow> = query.load(conn)?;
-    rows.into_iter().map(IndexRow::into_record).collect()
+    Ok(rows.into_iter().map(StationRecord::from).collect())
 }
 
 /// Calls `f` with the rows of `load` with ids in `after..=upto`, in id order, a batch at a

@@ -392,10 +392,18 @@ impl Snapshot {
         if records.len() <= APPLY_ONE_BY_ONE {
             return records.iter().try_for_each(|record| self.apply(record));
         }
-        // Every row is read before anything moves, so a bad row leaves the index as it was.
+        // Every row is read before anything moves, so a bad row leaves the index as it was:
+        // the text the rows before it appended to the arena goes again.
+        let text_before = self.text.len();
         let mut fresh = Vec::with_capacity(records.len());
         for record in records {
-            fresh.extend(self.station(record)?);
+            match self.station(record) {
+                Ok(station) => fresh.extend(station),
+                Err(e) => {
+                    self.text.truncate(text_before);
+                    return Err(e);
+                }
+            }
         }
         let mut changed: Vec<i64> = records.iter().map(|r| r.id).collect();
         changed.sort_unstable();
@@ -756,6 +764,18 @@ mod tests {
         assert!(snapshot.apply_all(&changes).is_err());
         assert_consistent(&snapshot);
         assert_eq!(snapshot.stations.len(), 10);
+        assert!(snapshot.stations.iter().all(|s| s.at.lat == 32.0));
+
+        // Open ones before the bad one append their names to the text arena: that goes too.
+        let text = snapshot.text.len();
+        let mut changes: Vec<StationRecord> = (1..=APPLY_ONE_BY_ONE as i64 + 1)
+            .map(|id| row(id, 33.0, 118.0, "", &hours, "open"))
+            .collect();
+        changes.push(clone_row(&changes[0]));
+        changes.last_mut().unwrap().hours = "not hours".to_owned();
+        assert!(snapshot.apply_all(&changes).is_err());
+        assert_eq!(snapshot.text.len(), text);
+        assert_consistent(&snapshot);
         assert!(snapshot.stations.iter().all(|s| s.at.lat == 32.0));
     }
 }
