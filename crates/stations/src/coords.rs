@@ -179,22 +179,6 @@ impl CoordSystem {
     }
 }
 
-/// One-tap navigation to a station: route planning by bicycle / e-bike from where the rider is.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct NavLinks {
-    /// Amap (高德) in GCJ-02: opens the app when installed, the web page otherwise.
-    pub amap: String,
-    /// Baidu Maps (百度地图) app link in BD-09.
-    pub baidu: String,
-}
-
-impl NavLinks {
-    /// Links to `at` (GCJ-02) named `name`.
-    pub fn to(at: LatLng, name: &str) -> NavLinks {
-        NavLinksTo::new(at, name).to_links()
-    }
-}
-
 /// A point to six decimals (about 0.1 m), as the links carry it: micro-degrees, rounded half
 /// away from zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,30 +204,6 @@ impl Micro {
     }
 }
 
-/// Writes the Amap link to `at` (GCJ-02) with the name already through [`encode_param`] (both
-/// links share it). Links contain only unreserved URL characters, `%`-escapes and the apps' own
-/// separators, so they need no escaping inside JSON strings.
-pub fn write_amap_encoded(out: &mut Vec<u8>, at: Micro, encoded_name: &[u8]) {
-    out.extend_from_slice(b"https://uri.amap.com/navigation?to=");
-    write_fixed6(out, at.lng);
-    out.push(b',');
-    write_fixed6(out, at.lat);
-    out.push(b',');
-    out.extend_from_slice(encoded_name);
-    out.extend_from_slice(b"&mode=ride&coordinate=gaode&callnative=1&src=gigunion");
-}
-
-/// Writes the Baidu Maps link to `bd` (BD-09), the name already through [`encode_param`].
-pub fn write_baidu_encoded(out: &mut Vec<u8>, bd: Micro, encoded_name: &[u8]) {
-    out.extend_from_slice(b"baidumap://map/direction?destination=latlng:");
-    write_fixed6(out, bd.lat);
-    out.push(b',');
-    write_fixed6(out, bd.lng);
-    out.extend_from_slice(b"|name:");
-    out.extend_from_slice(encoded_name);
-    out.extend_from_slice(b"&coord_type=bd09ll&mode=riding&src=gigunion");
-}
-
 /// `00` to `99`, for writing numbers two digits at a time.
 const DIGIT_PAIRS: &[u8; 200] = b"\
     0001020304050607080910111213141516171819\
@@ -259,7 +219,7 @@ pub fn digit_pair(n: u64) -> [u8; 2] {
 }
 
 /// Micro-degrees as degrees with six decimals.
-fn write_fixed6(out: &mut Vec<u8>, micro: i32) {
+pub(crate) fn write_fixed6(out: &mut Vec<u8>, micro: i32) {
     if micro < 0 {
         out.push(b'-');
     }
@@ -305,84 +265,6 @@ fn write_4_digits(out: &mut Vec<u8>, n: u64) {
     let [a, b] = digit_pair(n / 100);
     let [c, d] = digit_pair(n % 100);
     out.extend_from_slice(&[a, b, c, d]);
-}
-
-/// Each byte as a parameter value carries it: the unreserved characters of RFC 3986 as they
-/// are, the rest `%`-escaped; the length last.
-const PARAM_BYTES: [[u8; 4]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut table = [[0u8; 4]; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        table[b] = if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.' | b'~') {
-            [c, 0, 0, 1]
-        } else {
-            [b'%', HEX[(c >> 4) as usize], HEX[(c & 15) as usize], 3]
-        };
-        b += 1;
-    }
-    table
-};
-
-/// Percent-encodes a parameter value: everything but unreserved characters is escaped, so a
-/// name with `,`, `|` or `&` cannot break the parameter syntax of either app. (Through a buffer
-/// on the stack, three bytes written per byte read: this runs for every search result.)
-pub fn encode_param(out: &mut Vec<u8>, value: &str) {
-    const CHUNK: usize = 64;
-    let mut buf = [0u8; CHUNK * 3];
-    for chunk in value.as_bytes().chunks(CHUNK) {
-        let mut n = 0;
-        for &b in chunk {
-            let [x, y, z, len] = PARAM_BYTES[usize::from(b)];
-            if let Some(slot) = buf.get_mut(n..n + 3) {
-                slot.copy_from_slice(&[x, y, z]);
-            }
-            n += usize::from(len);
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-}
-
-/// [`NavLinks`] borrowed from a name, for serialising a result without keeping strings; the
-/// Baidu point is the index's, converted once per station.
-#[derive(Debug, Clone, Copy)]
-pub struct NavLinksTo<'a> {
-    /// GCJ-02.
-    pub at: LatLng,
-    /// `at` in BD-09.
-    pub baidu: Micro,
-    pub name: &'a str,
-}
-
-impl NavLinksTo<'_> {
-    pub fn new(at: LatLng, name: &str) -> NavLinksTo<'_> {
-        NavLinksTo {
-            at,
-            baidu: Micro::of(gcj02_to_bd09(at)),
-            name,
-        }
-    }
-
-    fn to_links(self) -> NavLinks {
-        let mut name = Vec::new();
-        encode_param(&mut name, self.name);
-        let text = |write: fn(&mut Vec<u8>, Micro, &[u8]), at: Micro| {
-            let mut out = Vec::new();
-            write(&mut out, at, &name);
-            String::from_utf8(out).expect("links are ASCII")
-        };
-        NavLinks {
-            amap: text(write_amap_encoded, Micro::of(self.at)),
-            baidu: text(write_baidu_encoded, self.baidu),
-        }
-    }
-}
-
-impl Serialize for NavLinksTo<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_links().serialize(serializer)
-    }
 }
 
 #[cfg(test)]
@@ -521,37 +403,5 @@ mod tests {
             expected.push_str(&format!("{n} "));
         }
         assert_eq!(String::from_utf8(out).unwrap(), expected);
-        let mut encoded = Vec::new();
-        encode_param(&mut encoded, &"驿站 A-z_0.~,|&".repeat(30));
-        let reference: String = "驿站 A-z_0.~,|&"
-            .repeat(30)
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        assert_eq!(String::from_utf8(encoded).unwrap(), reference);
-    }
-
-    #[test]
-    fn links_use_each_apps_own_system_and_escape_names() {
-        let at = p(118.7845, 32.0415);
-        let links = NavLinks::to(at, "新街口驿站, A&B|C");
-        assert!(links
-            .amap
-            .starts_with("https://uri.amap.com/navigation?to=118.784500,32.041500,"));
-        assert!(links.amap.contains("coordinate=gaode"));
-        assert!(!links.amap.contains("A&B"), "{}", links.amap);
-        let bd = gcj02_to_bd09(at);
-        assert!(links.baidu.starts_with(&format!(
-            "baidumap://map/direction?destination=latlng:{:.6},{:.6}|name:",
-            bd.lat, bd.lng
-        )));
-        assert!(links.baidu.contains("coord_type=bd09ll"));
-        assert!(links.baidu.contains("%E6%96%B0%E8%A1%97%E5%8F%A3")); // 新街口
-        assert!(!links.baidu.contains(", "));
     }
 }

@@ -8,6 +8,7 @@ pub mod fields;
 pub mod hours;
 pub mod import;
 pub mod index;
+pub mod links;
 pub mod nearby;
 pub mod personal_data;
 pub mod routes;

@@ -6,13 +6,11 @@ use platform::{Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::coords::{
-    digit_pair, encode_param, write_amap_encoded, write_baidu_encoded, write_u64, LatLng, Micro,
-    NavLinks, NavLinksTo, Point,
-};
+use crate::coords::{digit_pair, gcj02_to_bd09, write_u64, LatLng, Micro, Point};
 use crate::hours::Moment;
 use crate::index::{SearchQuery, StationIndex};
-use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
+use crate::links::{NavLinks, NavLinksTo};
+use crate::vocab::{Amenities, Amenity, CoordSystem, MapApp, StationStatus};
 
 pub const DEFAULT_RADIUS_M: u32 = 3_000;
 pub const MAX_RADIUS_M: u32 = 50_000;
@@ -49,6 +47,10 @@ pub struct NearbyParams {
     /// RFC 3339 moment that `open_now` refers to (default: now), e.g. the end of a shift.
     #[param(value_type = Option<String>, format = DateTime)]
     pub at: Option<String>,
+    /// The map app the rider navigates with, whose links each station carries: `amap`
+    /// (default), `baidu` or `both`.
+    #[param(value_type = Option<MapApp>, inline)]
+    pub map: Option<String>,
 }
 
 fn number<T: std::str::FromStr>(value: Option<&str>, field: &'static str) -> Result<Option<T>> {
@@ -62,8 +64,8 @@ fn number<T: std::str::FromStr>(value: Option<&str>, field: &'static str) -> Res
 }
 
 impl NearbyParams {
-    /// The search, the radius asked for, and the moment `open_now` refers to.
-    pub fn query(&self) -> Result<(SearchQuery, u32, DateTime<FixedOffset>)> {
+    /// The search, the radius asked for, the moment `open_now` refers to, and the map app.
+    pub fn query(&self) -> Result<(SearchQuery, u32, DateTime<FixedOffset>, MapApp)> {
         let missing = |field| Error::invalid(ErrorCode::InvalidField, field);
         let lat: f64 = number(self.lat.as_deref(), "lat")?.ok_or_else(|| missing("lat"))?;
         let lng: f64 = number(self.lng.as_deref(), "lng")?.ok_or_else(|| missing("lng"))?;
@@ -98,6 +100,10 @@ impl NearbyParams {
                 .map_err(|_| Error::invalid(ErrorCode::InvalidField, "at"))?
                 .with_timezone(&Utc),
         };
+        let map = match self.map.as_deref() {
+            None => MapApp::default(),
+            Some(text) => MapApp::parse(text).ok_or_else(|| missing("map"))?,
+        };
         let query = SearchQuery {
             center,
             radius_m: f64::from(radius_m),
@@ -110,6 +116,7 @@ impl NearbyParams {
             query,
             radius_m,
             moment.with_timezone(&platform::clock::shanghai()),
+            map,
         ))
     }
 }
@@ -117,8 +124,10 @@ impl NearbyParams {
 /// The answer to a nearby search, as JSON, written straight from the index while it is read:
 /// no copies of names or links.
 pub fn answer(index: &StationIndex, params: &NearbyParams) -> Result<Vec<u8>> {
-    let (query, radius_m, at) = params.query()?;
+    let (query, radius_m, at, map) = params.query()?;
     let moment = Moment::new(query.at);
+    // The rider stands at the centre: where Baidu's web route starts.
+    let from = Micro::of(gcj02_to_bd09(query.center));
     Ok(index.search_with(&query, |hits| {
         let items = hits
             .iter()
@@ -134,7 +143,7 @@ pub fn answer(index: &StationIndex, params: &NearbyParams) -> Result<Vec<u8>> {
                 amenities: hit.amenities(),
                 stars: hit.stars(),
                 flagged: hit.flagged(),
-                links: hit.links(),
+                links: hit.links(map, from),
             })
             .collect();
         Nearby {
@@ -255,13 +264,9 @@ impl NearbyStation<'_> {
         }
         out.extend_from_slice(b",\"flagged\":");
         out.extend_from_slice(flag(self.flagged));
-        out.extend_from_slice(b",\"links\":{\"amap\":\"");
-        name.clear();
-        encode_param(name, self.links.name);
-        write_amap_encoded(out, Micro::of(self.links.at), name);
-        out.extend_from_slice(b"\",\"baidu\":\"");
-        write_baidu_encoded(out, self.links.baidu, name);
-        out.extend_from_slice(b"\"}}");
+        out.extend_from_slice(b",\"links\":");
+        self.links.write_json(out, name);
+        out.push(b'}');
     }
 }
 
@@ -386,7 +391,7 @@ mod tests {
                         .collect(),
                     stars: Some(5),
                     flagged: true,
-                    links: NavLinksTo::new(at, tricky),
+                    links: NavLinksTo::new(at, tricky, MapApp::Both, at),
                 },
                 NearbyStation {
                     id: 8,
@@ -409,6 +414,8 @@ mod tests {
                             lng: 117.3026,
                         },
                         "幸福驿站",
+                        MapApp::Baidu,
+                        at,
                     ),
                 },
             ],
@@ -482,8 +489,11 @@ mod tests {
 
     #[test]
     fn nearby_input_is_checked_field_by_field() {
-        let (q, radius, _) = params("lat=32.05&lng=118.78").query().unwrap();
+        let (q, radius, _, map) = params("lat=32.05&lng=118.78").query().unwrap();
         assert_eq!((radius, q.limit, q.open_only), (3_000, 20, false));
+        assert_eq!(map, MapApp::Amap);
+        let (_, _, _, map) = params("lat=32.05&lng=118.78&map=both").query().unwrap();
+        assert_eq!(map, MapApp::Both);
         assert_eq!(
             q.center,
             LatLng {
@@ -491,9 +501,9 @@ mod tests {
                 lng: 118.78
             }
         );
-        let (wgs, _, _) = params("lat=32.05&lng=118.78&coord=wgs84").query().unwrap();
+        let (wgs, _, _, _) = params("lat=32.05&lng=118.78&coord=wgs84").query().unwrap();
         assert_ne!(wgs.center, q.center);
-        let (at, _, moment) = params("lat=1&lng=1&at=2026-11-20T23:30:00%2B08:00&open_now=true")
+        let (at, _, moment, _) = params("lat=1&lng=1&at=2026-11-20T23:30:00%2B08:00&open_now=true")
             .query()
             .unwrap();
         assert!(at.open_only);
@@ -514,6 +524,7 @@ mod tests {
             ("lat=32&lng=118&open_now=yes", "open_now"),
             ("lat=32&lng=118&coord=mars", "coord"),
             ("lat=32&lng=118&at=tomorrow", "at"),
+            ("lat=32&lng=118&map=google", "map"),
         ] {
             assert_eq!(
                 params(query).query().unwrap_err().field(),

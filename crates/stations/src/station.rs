@@ -20,9 +20,10 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::coords::{LatLng, NavLinks, Point};
+use crate::coords::{LatLng, Point};
 use crate::fields::{self, ContactPhone, Stars, StationAddress, StationName};
 use crate::hours::{Hours, HoursDoc};
+use crate::links::NavLinks;
 use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
 
 /// A station's editable fields, validated.

@@ -184,6 +184,22 @@ impl Default for CoordSystem {
     }
 }
 
+vocabulary! {
+    /// The map app a rider navigates with: which links the stations of a nearby answer carry.
+    MapApp {
+        Amap = "amap",
+        Baidu = "baidu",
+        Both = "both",
+    }
+}
+
+/// A `map` left out means Amap (高德), the most used.
+impl Default for MapApp {
+    fn default() -> MapApp {
+        MapApp::Amap
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@
 
 use crate::stations_support::{at, create, ids, nearby, station, tree};
 use chrono::{NaiveDateTime, Timelike};
-use gigunion_tests::serde_json::json;
+use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{assert_problem, spawn_app};
 use platform::db::write_tx;
 use rand::rngs::StdRng;
@@ -339,26 +339,57 @@ async fn coordinates_links_and_invalid_input() {
     .await;
     assert_eq!(by_gcj["items"][0]["distance_m"], 0);
 
-    // Links: Amap in GCJ-02, Baidu in BD-09 (about 1 km away from GCJ-02 in Nanjing).
+    // Links of the rider's map app, Amap unless asked: its universal link and its app scheme,
+    // in GCJ-02.
     let links = &by_gcj["items"][0]["links"];
+    let keys = |links: &Value| {
+        links
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(keys(links), ["amap", "amap_app"]);
     let amap = links["amap"].as_str().unwrap();
     assert!(amap.starts_with(&format!(
         "https://uri.amap.com/navigation?to={:.6},{:.6},",
         stored.1, stored.0
     )));
     assert!(amap.contains("%E9%BC%93%E6%A5%BC")); // 鼓楼, escaped
+    assert!(links["amap_app"].as_str().unwrap().starts_with(&format!(
+        "amapuri://route/plan/?dlat={:.6}&dlon={:.6}&dname=%E9%BC%93%E6%A5%BC",
+        stored.0, stored.1
+    )));
+    // Baidu's, in BD-09 (about 1 km away from GCJ-02 in Nanjing); its web page routes from
+    // the rider, who stands 0 m from the station here.
+    let query = format!("lat={}&lng={}&radius_m=100&map=baidu", stored.0, stored.1);
+    let by_baidu = nearby(&app, &query).await;
+    let links = &by_baidu["items"][0]["links"];
+    assert_eq!(keys(links), ["baidu", "baidu_web"]);
     let baidu = links["baidu"].as_str().unwrap();
-    let latlng = baidu
-        .split("latlng:")
-        .nth(1)
-        .unwrap()
-        .split('|')
-        .next()
-        .unwrap();
-    let (blat, blng) = latlng.split_once(',').unwrap();
-    let bd = (blat.parse::<f64>().unwrap(), blng.parse::<f64>().unwrap());
+    let latlng = |link: &str, after: &str| {
+        let text = link.split(after).nth(1).unwrap().split('|').next().unwrap();
+        let (lat, lng) = text.split_once(',').unwrap();
+        (lat.parse::<f64>().unwrap(), lng.parse::<f64>().unwrap())
+    };
+    let bd = latlng(baidu, "latlng:");
     assert!((500.0..1_500.0).contains(&distance_m(stored, bd)));
     assert!(baidu.contains("coord_type=bd09ll"));
+    let web = links["baidu_web"].as_str().unwrap();
+    assert!(web.starts_with("https://api.map.baidu.com/direction?origin=latlng:"));
+    assert!(distance_m(latlng(web, "origin=latlng:"), bd) < 1.0);
+    assert_eq!(latlng(web, "destination=latlng:"), bd);
+    let query = format!("lat={}&lng={}&radius_m=100&map=both", stored.0, stored.1);
+    let both = nearby(&app, &query).await;
+    let all = ["amap", "amap_app", "baidu", "baidu_web"];
+    assert_eq!(keys(&both["items"][0]["links"]), all);
+    // The station's own page keeps both apps' main links.
+    let page = app
+        .get(&format!("/v1/stations/{}", created["id"]), None)
+        .await;
+    let page: Value = page.json().await.unwrap();
+    assert_eq!(keys(&page["links"]), ["amap", "baidu"]);
 
     for (query, field) in [
         ("lat=91&lng=118", "lat"),
@@ -370,6 +401,7 @@ async fn coordinates_links_and_invalid_input() {
         ("lat=32&lng=118&amenities=drinking_water,sauna", "amenities"),
         ("lat=32&lng=118&coord=mars", "coord"),
         ("lat=32&lng=118&open_now=maybe", "open_now"),
+        ("lat=32&lng=118&map=google", "map"),
     ] {
         let res = app.get(&format!("/v1/stations/nearby?{query}"), None).await;
         let problem = assert_problem(res, 422, "invalid_field").await;

@@ -10,8 +10,10 @@ use chrono::NaiveDateTime;
 
 use super::grid::{col_of, key, row_of, CELL_DEG, COLS, ROWS};
 use super::snapshot::{Snapshot, Station, OPEN};
-use crate::coords::{haversine_with_cosines, LatLng, NavLinksTo, EARTH_RADIUS_M};
+use crate::coords::{haversine_with_cosines, LatLng, Micro, EARTH_RADIUS_M};
 use crate::hours::Moment;
+use crate::links::NavLinksTo;
+use crate::vocab::MapApp;
 use crate::vocab::{Amenities, StationStatus};
 
 /// A search, already validated.
@@ -80,12 +82,14 @@ impl Hit<'_> {
     pub fn open_at(&self, at: &Moment) -> bool {
         self.snapshot.open_at(self.station, at)
     }
-    /// Navigation links to the station.
-    pub fn links(&self) -> NavLinksTo<'_> {
+    /// Navigation links to the station in `map`, Baidu's web route starting `from` (BD-09).
+    pub fn links(&self, map: MapApp, from: Micro) -> NavLinksTo<'_> {
         NavLinksTo {
             at: self.station.at,
             baidu: self.station.baidu,
             name: self.name(),
+            map,
+            from,
         }
     }
 }
