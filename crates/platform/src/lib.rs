@@ -14,6 +14,7 @@ pub mod extract;
 pub mod html;
 pub mod http;
 pub mod idempotency;
+pub mod memory;
 pub mod pagination;
 pub mod qr;
 pub mod rights;

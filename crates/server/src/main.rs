@@ -51,33 +51,9 @@ fn init_tracing(output: Output) {
     }
 }
 
-/// Each password check (Argon2id, m = 19 MiB) takes one big block. glibc raises its mmap
-/// threshold after the first such block is freed and serves the next ones from per-thread heaps
-/// that never shrink: a login storm left the server holding gigabytes. A fixed threshold keeps
-/// big blocks on mmap, handed back to the system as soon as they are freed.
-fn return_big_blocks_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only adjusts the allocator's tuning; called before the server starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
-    }
-}
-
-/// Hands the heap's free pages back to the system once startup is done. Loading the stations
-/// index decodes every row on two reader threads and fills two SQLite page caches (freed right
-/// after); without a trim those pages stay resident in the threads' heaps: 57-61 MiB idle at
-/// 200,000 stations against 53 MiB with it.
-fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases memory that is free; nothing the program holds moves.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 #[actix_web::main]
 async fn main() -> ExitCode {
-    return_big_blocks_to_the_system();
+    platform::memory::return_big_blocks_to_the_system();
     let output = Output::detect();
     init_tracing(output);
     let cli = Cli::parse();
@@ -160,7 +136,7 @@ async fn admin_create(
 
 async fn serve(settings: &Settings, demo: bool, output: Output) -> anyhow::Result<()> {
     let state = AppState::build(settings, None)?;
-    trim_heap();
+    platform::memory::trim_heap();
     if demo {
         let seeded = seed::seed(&state, &settings.data_dir).await?;
         report_seed(&seeded, &settings.data_dir, output);
