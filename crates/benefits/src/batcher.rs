@@ -206,11 +206,27 @@ fn e_clone(e: &Error) -> Error {
     Error::new(e.code()).with_cause(anyhow::anyhow!("{e:?}"))
 }
 
-/// The indexes of `jobs` grouped by `key` (a program, a session), each group in arrival order.
-pub(crate) fn group_by<J>(jobs: &[&J], key: impl Fn(&J) -> i64) -> HashMap<i64, Vec<usize>> {
+/// Decides a batch group by group (a program, a session: what one row lock covers): `decide`
+/// gets one group's jobs in arrival order and answers one outcome each; the outcomes come back
+/// in the batch's order.
+pub(crate) fn by_group<J, O>(
+    jobs: &[&J],
+    key: impl Fn(&J) -> i64,
+    mut decide: impl FnMut(i64, &[&J]) -> Result<Vec<O>>,
+) -> Result<Vec<O>> {
     let mut groups: HashMap<i64, Vec<usize>> = HashMap::new();
     for (i, job) in jobs.iter().enumerate() {
         groups.entry(key(job)).or_default().push(i);
     }
-    groups
+    let mut outcomes: Vec<Option<O>> = jobs.iter().map(|_| None).collect();
+    for (key, indexes) in groups {
+        let group: Vec<&J> = indexes.iter().map(|&i| jobs[i]).collect();
+        for (i, outcome) in indexes.into_iter().zip(decide(key, &group)?) {
+            outcomes[i] = Some(outcome);
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.ok_or_else(|| Error::internal(anyhow::anyhow!("a batch job got no outcome"))))
+        .collect()
 }

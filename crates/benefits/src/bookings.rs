@@ -82,16 +82,12 @@ const LIVE: [BookingStatus; 3] = [
 /// Decides the bookings of a batch, session by session, in arrival order, inside the batch's
 /// transaction.
 pub(crate) fn grant(conn: &mut DbConn, jobs: &[&BookJob]) -> Result<Vec<BookOutcome>> {
-    let mut outcomes = vec![BookOutcome::Full; jobs.len()];
     let now = now();
-    for (session_id, indexes) in batcher::group_by(jobs, |job| job.session_id) {
-        let batch: Vec<&BookJob> = indexes.iter().map(|&i| jobs[i]).collect();
-        let decided = grant_session(conn, session_id, &batch, now)?;
-        for (i, outcome) in indexes.into_iter().zip(decided) {
-            outcomes[i] = outcome;
-        }
-    }
-    Ok(outcomes)
+    batcher::by_group(
+        jobs,
+        |job| job.session_id,
+        |session_id, group| grant_session(conn, session_id, group, now),
+    )
 }
 
 /// One session's bookings of a batch: under the session row's lock, in memory, then one insert

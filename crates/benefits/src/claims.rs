@@ -111,16 +111,12 @@ pub enum ClaimOutcome {
 /// Decides the first-come claims of a batch, program by program, in arrival order, inside the
 /// batch's transaction.
 pub(crate) fn grant(conn: &mut DbConn, jobs: &[&ClaimJob]) -> Result<Vec<ClaimOutcome>> {
-    let mut outcomes = vec![ClaimOutcome::SoldOut; jobs.len()];
     let now = now();
-    for (program_id, indexes) in batcher::group_by(jobs, |job| job.program.id) {
-        let batch: Vec<&ClaimJob> = indexes.iter().map(|&i| jobs[i]).collect();
-        let decided = grant_program(conn, program_id, &batch, now)?;
-        for (i, outcome) in indexes.into_iter().zip(decided) {
-            outcomes[i] = outcome;
-        }
-    }
-    Ok(outcomes)
+    batcher::by_group(
+        jobs,
+        |job| job.program.id,
+        |program_id, group| grant_program(conn, program_id, group, now),
+    )
 }
 
 /// One program's claims of a batch: under the stock row's lock, in memory, then one insert for

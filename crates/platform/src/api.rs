@@ -90,25 +90,34 @@ impl<'d> RouteTable<'d> {
     pub fn register(self, cfg: &mut web::ServiceConfig) {
         for (path, kind, routes) in self.paths {
             match kind {
-                Kind::Plain => {
-                    cfg.service(
-                        routes
-                            .into_iter()
-                            .fold(crate::http::resource(&path), |r, route| r.route(route)),
-                    );
-                }
-                Kind::LargeJson(limit) => {
-                    let resource =
-                        crate::http::resource(&path).app_data(crate::http::json_config(limit));
-                    cfg.service(routes.into_iter().fold(resource, |r, route| r.route(route)));
-                }
-                Kind::Creating(limit) => {
-                    let resource = crate::idempotency::creating(&path, limit);
-                    cfg.service(routes.into_iter().fold(resource, |r, route| r.route(route)));
-                }
-            }
+                Kind::Plain => cfg.service(with_routes(crate::http::resource(&path), routes)),
+                Kind::LargeJson(limit) => cfg.service(with_routes(
+                    crate::http::resource(&path).app_data(crate::http::json_config(limit)),
+                    routes,
+                )),
+                Kind::Creating(limit) => cfg.service(with_routes(
+                    crate::idempotency::creating(&path, limit),
+                    routes,
+                )),
+            };
         }
     }
+}
+
+/// `resource` with `routes` added (its type differs by kind: the idempotency layer wraps it).
+fn with_routes<T>(
+    resource: actix_web::Resource<T>,
+    routes: Vec<actix_web::Route>,
+) -> actix_web::Resource<T>
+where
+    T: actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+{
+    routes.into_iter().fold(resource, |r, route| r.route(route))
 }
 
 fn actix_method(method: HttpMethod) -> Method {

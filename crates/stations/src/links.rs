@@ -40,14 +40,11 @@ impl NavLinks {
     pub fn to(at: LatLng, name: &str) -> NavLinks {
         let mut encoded = Vec::new();
         encode_param(&mut encoded, name);
-        let text = |write: &dyn Fn(&mut Vec<u8>)| {
-            let mut out = Vec::new();
-            write(&mut out);
-            Some(String::from_utf8(out).expect("links are ASCII"))
-        };
         NavLinks {
-            amap: text(&|out| write_amap(out, Micro::of(at), &encoded)),
-            baidu: text(&|out| write_baidu(out, Micro::of(gcj02_to_bd09(at)), &encoded)),
+            amap: Some(link(|out| write_amap(out, Micro::of(at), &encoded))),
+            baidu: Some(link(|out| {
+                write_baidu(out, Micro::of(gcj02_to_bd09(at)), &encoded)
+            })),
             ..NavLinks::default()
         }
     }
@@ -89,10 +86,11 @@ impl<'a> NavLinksTo<'a> {
         encode_param(name, self.name);
         out.push(b'{');
         if self.map != MapApp::Baidu {
+            let at = Micro::of(self.at);
             out.extend_from_slice(b"\"amap\":\"");
-            write_amap(out, Micro::of(self.at), name);
+            write_amap(out, at, name);
             out.extend_from_slice(b"\",\"amap_app\":\"");
-            write_amap_app(out, Micro::of(self.at), name);
+            write_amap_app(out, at, name);
             out.push(b'"');
         }
         if self.map != MapApp::Amap {
@@ -115,19 +113,14 @@ impl NavLinksTo<'_> {
     fn to_links(self) -> NavLinks {
         let mut name = Vec::new();
         encode_param(&mut name, self.name);
-        let text = |write: &dyn Fn(&mut Vec<u8>)| {
-            let mut out = Vec::new();
-            write(&mut out);
-            String::from_utf8(out).expect("links are ASCII")
-        };
         let (amap, baidu) = (self.map != MapApp::Baidu, self.map != MapApp::Amap);
         let at = Micro::of(self.at);
         NavLinks {
-            amap: amap.then(|| text(&|out| write_amap(out, at, &name))),
-            amap_app: amap.then(|| text(&|out| write_amap_app(out, at, &name))),
-            baidu: baidu.then(|| text(&|out| write_baidu(out, self.baidu, &name))),
+            amap: amap.then(|| link(|out| write_amap(out, at, &name))),
+            amap_app: amap.then(|| link(|out| write_amap_app(out, at, &name))),
+            baidu: baidu.then(|| link(|out| write_baidu(out, self.baidu, &name))),
             baidu_web: baidu
-                .then(|| text(&|out| write_baidu_web(out, self.baidu, self.from, &name))),
+                .then(|| link(|out| write_baidu_web(out, self.baidu, self.from, &name))),
         }
     }
 }
@@ -136,6 +129,13 @@ impl Serialize for NavLinksTo<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.to_links().serialize(serializer)
     }
+}
+
+/// One link as text.
+fn link(write: impl Fn(&mut Vec<u8>)) -> String {
+    let mut out = Vec::new();
+    write(&mut out);
+    String::from_utf8(out).expect("links are ASCII")
 }
 
 /// Amap's universal link: the app when installed (`callnative=1`), its web page otherwise.
@@ -162,28 +162,28 @@ fn write_amap_app(out: &mut Vec<u8>, at: Micro, encoded_name: &[u8]) {
 
 /// Baidu Maps' app scheme: a riding route to a BD-09 point.
 fn write_baidu(out: &mut Vec<u8>, bd: Micro, encoded_name: &[u8]) {
-    out.extend_from_slice(b"baidumap://map/direction?destination=latlng:");
+    out.extend_from_slice(b"baidumap://map/direction?destination=");
+    write_baidu_place(out, bd, encoded_name);
+    out.extend_from_slice(b"&coord_type=bd09ll&mode=riding&src=gigunion");
+}
+
+/// A place as Baidu's links name one: `latlng:lat,lng|name:...` (BD-09).
+fn write_baidu_place(out: &mut Vec<u8>, bd: Micro, encoded_name: &[u8]) {
+    out.extend_from_slice(b"latlng:");
     write_fixed6(out, bd.lat);
     out.push(b',');
     write_fixed6(out, bd.lng);
     out.extend_from_slice(b"|name:");
     out.extend_from_slice(encoded_name);
-    out.extend_from_slice(b"&coord_type=bd09ll&mode=riding&src=gigunion");
 }
 
 /// Baidu's web route page. Unlike the app it needs an origin: the rider's position, named
 /// 我的位置 ("my position").
 fn write_baidu_web(out: &mut Vec<u8>, bd: Micro, from: Micro, encoded_name: &[u8]) {
-    out.extend_from_slice(b"https://api.map.baidu.com/direction?origin=latlng:");
-    write_fixed6(out, from.lat);
-    out.push(b',');
-    write_fixed6(out, from.lng);
-    out.extend_from_slice(b"|name:%E6%88%91%E7%9A%84%E4%BD%8D%E7%BD%AE&destination=latlng:");
-    write_fixed6(out, bd.lat);
-    out.push(b',');
-    write_fixed6(out, bd.lng);
-    out.extend_from_slice(b"|name:");
-    out.extend_from_slice(encoded_name);
+    out.extend_from_slice(b"https://api.map.baidu.com/direction?origin=");
+    write_baidu_place(out, from, b"%E6%88%91%E7%9A%84%E4%BD%8D%E7%BD%AE");
+    out.extend_from_slice(b"&destination=");
+    write_baidu_place(out, bd, encoded_name);
     out.extend_from_slice(b"&mode=riding&coord_type=bd09ll&output=html&src=gigunion");
 }
 
