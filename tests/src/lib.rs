@@ -144,6 +144,31 @@ pub const CORS_ORIGIN: &str = "https://console.example.cn";
 pub const METRICS_TOKEN: &str = "metrics-token-for-tests";
 
 impl TestApp {
+    /// Moves this app's clock forward: its time alone, the apps of the tests beside it keep
+    /// theirs (see `platform::clock`).
+    pub fn advance_clock(&self, by: chrono::TimeDelta) {
+        self.db.clock().advance(by);
+    }
+
+    /// Now, by this app's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.db.clock().during(platform::clock::now_utc)
+    }
+
+    /// Moves this app's clock forward to the next `hh:mm:00` in Asia/Shanghai.
+    pub fn advance_clock_to_shanghai(&self, hour: u32, minute: u32) {
+        let now = self.now();
+        let local = platform::clock::local(now);
+        let mut target = local
+            .date()
+            .and_hms_opt(hour, minute, 0)
+            .expect("a time of day");
+        if target <= local {
+            target += chrono::TimeDelta::days(1);
+        }
+        self.advance_clock(target - local);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -28,6 +28,22 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
 }
 
+/// Claims that end: `exp` is checked against [`platform::clock`], not the system's time, so a
+/// test that moves an app's clock sees its tokens expire.
+pub trait Expiring {
+    /// Seconds since the epoch, as in the JWT.
+    fn exp(&self) -> i64;
+}
+
+impl Expiring for AccessClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+}
+
+/// Seconds a token is still taken after its `exp`, for clocks a little apart.
+const LEEWAY_SECONDS: i64 = 30;
+
 /// Why a token was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -93,7 +109,7 @@ impl TokenKeys {
     }
 
     /// Verifies signature (EdDSA only), `typ`, `kid`, exp, iss, aud and the presence of sub.
-    pub fn verify<C: DeserializeOwned>(
+    pub fn verify<C: DeserializeOwned + Expiring>(
         &self,
         token: &str,
         typ: &str,
@@ -104,7 +120,7 @@ impl TokenKeys {
     }
 
     /// [`TokenKeys::verify`], telling a genuine but expired token from everything else.
-    pub fn verify_detailed<C: DeserializeOwned>(
+    pub fn verify_detailed<C: DeserializeOwned + Expiring>(
         &self,
         token: &str,
         typ: &str,
@@ -122,14 +138,16 @@ impl TokenKeys {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        // The signature is checked before the claims, so "expired" is only said of our tokens.
-        jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => Rejection::Expired,
-                _ => Rejection::Invalid,
-            })
+        // Checked below by the app's clock.
+        validation.validate_exp = false;
+        let claims = jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
+            .map_err(|_| Rejection::Invalid)?
+            .claims;
+        // The signature was checked first, so "expired" is only said of our tokens.
+        if claims.exp() + LEEWAY_SECONDS < platform::clock::now_utc().timestamp() {
+            return Err(Rejection::Expired);
+        }
+        Ok(claims)
     }
 
     /// The JWK Set that verifies our tokens (`/.well-known/jwks.json`).

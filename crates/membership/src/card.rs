@@ -38,6 +38,12 @@ pub struct CardClaims {
     pub org: i64,
 }
 
+impl identity::tokens::Expiring for CardClaims {
+    fn exp(&self) -> i64 {
+        self.exp
+    }
+}
+
 /// What `GET /v1/me/card` returns.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Card {

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+use crate::clock::Clock;
 use crate::error::{Error, ErrorCode, Result};
 
 /// A connection to either database. Query code is written once against this type.
@@ -200,6 +201,8 @@ pub struct Db {
     sqlite: bool,
     /// The last wait for a connection ran out (set) or one was had since (clear).
     down: Arc<AtomicBool>,
+    /// The app's time, in force during every call of [`Db::run`].
+    clock: Clock,
 }
 
 /// A connection from `pool`, waiting the full timeout only while the database is not known to
@@ -238,11 +241,18 @@ impl Db {
             pool,
             sqlite,
             down: Arc::default(),
+            clock: Clock::default(),
         })
     }
 
     pub fn is_sqlite(&self) -> bool {
         self.sqlite
+    }
+
+    /// The time of the app this database serves: every use case reads it (see
+    /// [`crate::clock`]); a test moves it with [`Clock::advance`].
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Applies the embedded migrations of this backend; returns how many ran.
@@ -270,10 +280,10 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (pool, down) = (self.pool.clone(), self.down.clone());
+        let (pool, down, clock) = (self.pool.clone(), self.down.clone(), self.clock.clone());
         actix_web::web::block(move || {
             let mut conn = checkout(&pool, &down)?;
-            f(&mut conn)
+            clock.during(|| f(&mut conn))
         })
         .await?
     }

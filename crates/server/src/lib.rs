@@ -202,6 +202,8 @@ pub fn server(
     let allowed = Arc::new(openapi::allowed_methods());
     let mut server = HttpServer::new(move || {
         let state = app_state.clone();
+        // Runs once on each worker thread, which serves only this app: its clock for good.
+        state.db.clock().install();
         let cors = !state.cors_origins.is_empty();
         let allowed = allowed.clone();
         App::new()

@@ -15,6 +15,7 @@ pub mod routes;
 pub mod seed;
 pub mod station;
 pub mod sync;
+pub mod version;
 pub mod visits;
 pub mod vocab;
 

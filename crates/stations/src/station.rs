@@ -1,10 +1,6 @@
 //! Stations themselves: what a station is, its rows, and the use cases of the staff who run
-//! it (the rules each field follows are in [`crate::fields`]).
-//!
-//! Every transaction that changes a station first bumps the one-row `stations_version` counter
-//! and stamps the rows it writes with the new value. The counter row's lock orders those
-//! transactions, so "the counter says N" means every change up to N is committed: an instance
-//! that has loaded up to N only needs the rows stamped above N.
+//! it (the rules each field follows are in [`crate::fields`]). Every change first bumps the
+//! stations version ([`crate::version`]) and stamps its rows with it.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -14,7 +10,7 @@ use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::random_token;
 use platform::pagination::{Cursor, Limit, PageQuery, Paged};
-use platform::schema::{org_closure as c, stations as s, stations_version as sv};
+use platform::schema::{org_closure as c, stations as s};
 use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -24,6 +20,7 @@ use crate::coords::{LatLng, Point};
 use crate::fields::{self, ContactPhone, Stars, StationAddress, StationName};
 use crate::hours::{Hours, HoursDoc};
 use crate::links::NavLinks;
+use crate::version::bump_version;
 use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
 
 /// A station's editable fields, validated.
@@ -184,19 +181,6 @@ pub struct AdminStationView {
     pub qr_png: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// Takes the next stations version; call first in a write transaction (see the module doc).
-pub fn bump_version(conn: &mut DbConn) -> Result<i64> {
-    Ok(diesel::update(sv::table.find(1i16))
-        .set(sv::version.eq(sv::version + 1))
-        .returning(sv::version)
-        .get_result(conn)?)
-}
-
-/// The latest committed stations version.
-pub fn current_version(conn: &mut DbConn) -> Result<i64> {
-    Ok(sv::table.find(1i16).select(sv::version).first(conn)?)
 }
 
 /// Stations of one transaction; the caller has bumped the version to `version`. `verified`:

@@ -208,6 +208,52 @@ async fn reusing_a_rotated_refresh_token_revokes_the_whole_family() {
     );
 }
 
+/// Lifetimes follow the app's clock: an access token is taken for 15 minutes (and 30 s of
+/// leeway), a rotated refresh token presented again within 10 s gets the same pair, after
+/// that the family is revoked as stolen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_live_as_long_as_the_apps_clock_says() {
+    let app = spawn_app().await;
+    let pair = app.register(&phone(7)).await;
+    let access = pair["access_token"].as_str().unwrap();
+    app.advance_clock(chrono::TimeDelta::minutes(15));
+    assert_eq!(
+        app.get("/v1/me", Some(access)).await.status(),
+        StatusCode::OK
+    );
+    app.advance_clock(chrono::TimeDelta::minutes(1));
+    assert_problem(
+        app.get("/v1/me", Some(access)).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+
+    let refresh = json!({ "refresh_token": pair["refresh_token"] });
+    let rotated: Value = app
+        .post("/v1/auth/refresh", &refresh, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh = rotated["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get("/v1/me", Some(fresh)).await.status(),
+        StatusCode::OK
+    );
+    app.advance_clock(chrono::TimeDelta::seconds(9));
+    let retried: Value = app
+        .post("/v1/auth/refresh", &refresh, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(retried, rotated);
+    app.advance_clock(chrono::TimeDelta::seconds(2));
+    let late = app.post("/v1/auth/refresh", &refresh, None).await;
+    assert_problem(late, 401, "refresh_token_reused").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_time_codes_are_single_use_and_burn_after_five_wrong_tries() {
     let app = spawn_app_with(|c| c.limits.otp_per_phone_minute = Rate::per_minute(10)).await;

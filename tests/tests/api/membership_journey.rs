@@ -610,8 +610,8 @@ async fn a_retry_with_a_refreshed_token_replays_the_first_response() {
     let first = send(rider.token.clone()).await;
     assert_eq!(first.status(), StatusCode::CREATED);
     let first: Value = first.json().await.unwrap();
-    // A new token for the same account (tokens carry whole seconds).
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // A new token for the same account (tokens carry whole seconds: the app's clock moves on).
+    app.advance_clock(chrono::TimeDelta::seconds(2));
     let fresh = app.token_of(&rider.phone).await;
     assert_ne!(fresh, rider.token);
     let retry = send(fresh).await;

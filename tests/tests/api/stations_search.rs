@@ -200,6 +200,43 @@ async fn nearby_equals_a_brute_force_scan_of_10000_random_stations() {
     assert!(compared_results > 2_000, "{compared_results}");
 }
 
+/// Without `at`, "open now" is the app's now, in Asia/Shanghai.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_now_is_the_apps_now() {
+    let app = spawn_app().await;
+    let t = tree(&app).await;
+    let (lat, lng) = (32.0486, 118.7977);
+    let every_day: serde_json::Map<String, Value> =
+        ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| (d.to_string(), json!(["08:00-20:00"])))
+            .collect();
+    let day = create(
+        &app,
+        &t.staff_a,
+        t.xuanwu,
+        &station("日间驿站", lat, lng, json!({ "weekly": every_day })),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let open_now = || {
+        let app = &app;
+        async move { nearby(app, &format!("lat={lat}&lng={lng}&open_now=true")).await }
+    };
+    app.advance_clock_to_shanghai(3, 0);
+    let night = open_now().await;
+    assert_eq!(ids(&night), Vec::<i64>::new());
+    assert!(night["at"].as_str().unwrap().contains("T03:00:"), "{night}");
+    app.advance_clock(chrono::TimeDelta::hours(8));
+    let morning = open_now().await;
+    assert_eq!(ids(&morning), [day]);
+    assert!(
+        morning["at"].as_str().unwrap().contains("T11:00:"),
+        "{morning}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_now_across_midnight_24_hours_and_closures() {
     let app = spawn_app().await;

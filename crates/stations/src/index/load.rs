@@ -6,7 +6,7 @@ use platform::schema::stations as s;
 use platform::{DbConn, Result};
 
 use super::snapshot::{Snapshot, StationRecord};
-use crate::station::current_version;
+use crate::version::current_version;
 use crate::vocab::StationStatus;
 
 /// Rows read per query while loading: bounds the memory a load needs besides the index.

@@ -52,7 +52,7 @@ use platform::{DbConn, Result};
 pub use self::search::{Found, Hit, SearchQuery};
 use self::snapshot::Snapshot;
 use crate::hours::Moment;
-use crate::station::current_version;
+use crate::version::current_version;
 
 static STATIONS_GAUGE: LazyLock<prometheus::IntGauge> = LazyLock::new(|| {
     platform::http::gauge(
