@@ -15,7 +15,7 @@
 //! rule of its use case, [`claims::grant`] and [`bookings::grant`].
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::NaiveDateTime;
 use platform::db::write_tx;
@@ -28,6 +28,22 @@ use crate::programs::Program;
 
 /// Largest batch: bounds one transaction's lock time.
 const MAX_BATCH: usize = 512;
+
+/// Requests per group commit, by use case (`/metrics`): how far one commit is shared, which is
+/// what the batch writer is for.
+static BATCH_REQUESTS: LazyLock<prometheus::HistogramVec> = LazyLock::new(|| {
+    let histogram = prometheus::HistogramVec::new(
+        prometheus::HistogramOpts::new(
+            "gigunion_batch_requests",
+            "Claims or bookings written by one commit of the batch writer",
+        )
+        .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]),
+        &["use"],
+    )
+    .expect("valid metric definition");
+    platform::http::register_metric(Box::new(histogram.clone()));
+    histogram
+});
 
 pub struct ClaimJob {
     pub program: Arc<Program>,
@@ -140,6 +156,11 @@ async fn run(db: Db, mut queue: mpsc::Receiver<Job>) {
             match job {
                 Job::Claim(c) => claims.push(c),
                 Job::Book(b) => books.push(b),
+            }
+        }
+        for (name, n) in [("claims", claims.len()), ("bookings", books.len())] {
+            if n > 0 {
+                BATCH_REQUESTS.with_label_values(&[name]).observe(n as f64);
             }
         }
         let outcome = db

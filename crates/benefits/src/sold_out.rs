@@ -13,13 +13,25 @@ use platform::{Coordinator, Result};
 /// may have returned stock (expired vouchers).
 const LOCAL_TRUST: Duration = Duration::from_secs(2);
 
+/// How long Redis's "not sold out" is trusted. Without it every claim of a crowd would ask
+/// Redis first, a round trip per request that buys nothing: a claim let through wrongly is
+/// answered by the batch from the stock row, which marks the program sold out here at once.
+const AVAILABLE_TRUST: Duration = Duration::from_millis(250);
+
 /// How long a shared mark lives. Any sold-out answer from the database renews it; a mark whose
 /// clearing was lost (stock came back while Redis was away) stops misleading within this.
 const SHARED_MARK_LIFE: Duration = Duration::from_secs(600);
 
+/// What this instance last knew of a program, and since when.
+#[derive(Clone, Copy)]
+enum Seen {
+    SoldOut(Instant),
+    Available(Instant),
+}
+
 /// Which programs are sold out, known without the database.
 pub struct SoldOut {
-    local: RwLock<HashMap<i64, Instant>>,
+    local: RwLock<HashMap<i64, Seen>>,
     coord: Coordinator,
 }
 
@@ -42,14 +54,14 @@ impl SoldOut {
             .unwrap_or_else(|p| p.into_inner())
             .get(&program_id)
             .copied();
-        match seen {
-            // Alone, this instance's knowledge is the truth until it restocks itself.
-            Some(_) if !self.coord.is_redis() => return Ok(true),
-            Some(at) if at.elapsed() < LOCAL_TRUST => return Ok(true),
-            _ => {}
-        }
+        // Alone, this instance's knowledge is the truth until it restocks itself.
         if !self.coord.is_redis() {
-            return Ok(false);
+            return Ok(matches!(seen, Some(Seen::SoldOut(_))));
+        }
+        match seen {
+            Some(Seen::SoldOut(at)) if at.elapsed() < LOCAL_TRUST => return Ok(true),
+            Some(Seen::Available(at)) if at.elapsed() < AVAILABLE_TRUST => return Ok(false),
+            _ => {}
         }
         // The mark only saves work; the stock row decides. With Redis away the claim goes to
         // the database instead of failing: claiming is not one of the routes that must fail
@@ -61,12 +73,16 @@ impl SoldOut {
                 return Ok(false);
             }
         };
-        let mut local = self.local.write().unwrap_or_else(|p| p.into_inner());
-        if shared {
-            local.insert(program_id, Instant::now());
+        let now = Instant::now();
+        let seen = if shared {
+            Seen::SoldOut(now)
         } else {
-            local.remove(&program_id);
-        }
+            Seen::Available(now)
+        };
+        self.local
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(program_id, seen);
         Ok(shared)
     }
 
@@ -74,7 +90,7 @@ impl SoldOut {
         self.local
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(program_id, Instant::now());
+            .insert(program_id, Seen::SoldOut(Instant::now()));
         if let Err(e) = self
             .coord
             .put(&Self::key(program_id), "1", SHARED_MARK_LIFE)

@@ -7,8 +7,8 @@ use std::path::Path;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use ed25519_dalek::SigningKey;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ed25519_dalek::{Signature, SigningKey, Verifier, VerifyingKey};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -28,14 +28,23 @@ pub struct AccessClaims {
     pub roles: Vec<String>,
 }
 
-/// Claims that end: `exp` is checked against [`platform::clock`], not the system's time, so a
-/// test that moves an app's clock sees its tokens expire.
-pub trait Expiring {
+/// The registered claims every token of ours carries, checked by [`TokenKeys::verify`]. `exp`
+/// is checked against [`platform::clock`], not the system's time, so a test that moves an
+/// app's clock sees its tokens expire. (`sub` is a required field of every claims type.)
+pub trait Registered {
+    fn iss(&self) -> &str;
+    fn aud(&self) -> &str;
     /// Seconds since the epoch, as in the JWT.
     fn exp(&self) -> i64;
 }
 
-impl Expiring for AccessClaims {
+impl Registered for AccessClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
+    }
     fn exp(&self) -> i64 {
         self.exp
     }
@@ -56,7 +65,9 @@ pub enum Rejection {
 pub struct TokenKeys {
     kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The public key, decompressed once: decoding it for every token (what a `DecodingKey`
+    /// does) would cost a field inversion per request.
+    verifying: VerifyingKey,
     public_x: String,
 }
 
@@ -91,7 +102,7 @@ impl TokenKeys {
             // The kid names the key by its public half, so rotating keys never reuses a kid.
             kid: sha256_hex(&public)[..16].to_owned(),
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
-            decoding: DecodingKey::from_ed_components(&public_x).expect("valid base64url"),
+            verifying: key.verifying_key(),
             public_x,
         }
     }
@@ -109,7 +120,7 @@ impl TokenKeys {
     }
 
     /// Verifies signature (EdDSA only), `typ`, `kid`, exp, iss, aud and the presence of sub.
-    pub fn verify<C: DeserializeOwned + Expiring>(
+    pub fn verify<C: DeserializeOwned + Registered>(
         &self,
         token: &str,
         typ: &str,
@@ -120,7 +131,7 @@ impl TokenKeys {
     }
 
     /// [`TokenKeys::verify`], telling a genuine but expired token from everything else.
-    pub fn verify_detailed<C: DeserializeOwned + Expiring>(
+    pub fn verify_detailed<C: DeserializeOwned + Registered>(
         &self,
         token: &str,
         typ: &str,
@@ -134,15 +145,24 @@ impl TokenKeys {
         {
             return Err(Rejection::Invalid);
         }
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Checked below by the app's clock.
-        validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<C>(token, &self.decoding, &validation)
+        // The signature over the exact signing input, with our one key, before anything in the
+        // payload is believed: the same check `jsonwebtoken` makes, without decoding the key
+        // again.
+        let (signed, signature) = token.rsplit_once('.').ok_or(Rejection::Invalid)?;
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .ok()
+            .and_then(|bytes| Signature::from_slice(&bytes).ok())
+            .ok_or(Rejection::Invalid)?;
+        self.verifying
+            .verify(signed.as_bytes(), &signature)
+            .map_err(|_| Rejection::Invalid)?;
+        let claims: C = jsonwebtoken::dangerous::insecure_decode(token)
             .map_err(|_| Rejection::Invalid)?
             .claims;
+        if claims.iss() != issuer || claims.aud() != audience {
+            return Err(Rejection::Invalid);
+        }
         // The signature was checked first, so "expired" is only said of our tokens.
         if claims.exp() + LEEWAY_SECONDS < platform::clock::now_utc().timestamp() {
             return Err(Rejection::Expired);
@@ -217,5 +237,29 @@ mod tests {
         assert!(verify(&keys.sign("card+jwt", &claims(60)).unwrap()).is_none());
         assert!(verify(&keys.sign(ACCESS_TOKEN_TYPE, &claims(-120)).unwrap()).is_none());
         assert!(verify(&other.sign(ACCESS_TOKEN_TYPE, &claims(60)).unwrap()).is_none());
+    }
+
+    #[test]
+    fn refuses_a_changed_payload_and_another_issuer_or_audience() {
+        let keys = TokenKeys::from_signing_key(&SigningKey::from_bytes(&[3u8; 32]));
+        let verify = |t: &str, iss: &str, aud: &str| {
+            keys.verify::<AccessClaims>(t, ACCESS_TOKEN_TYPE, iss, aud)
+        };
+        let (iss, aud) = ("https://gigunion.test", "gigunion-app");
+        let token = keys.sign(ACCESS_TOKEN_TYPE, &claims(60)).unwrap();
+        assert!(verify(&token, iss, aud).is_some());
+        assert!(verify(&token, "https://other.test", aud).is_none());
+        assert!(verify(&token, iss, "other-app").is_none());
+        // Another payload under this token's signature.
+        let mut admin = claims(60);
+        admin.sub = "1".into();
+        let forged = keys.sign(ACCESS_TOKEN_TYPE, &admin).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged_parts: Vec<&str> = forged.split('.').collect();
+        let spliced = format!("{}.{}.{}", parts[0], forged_parts[1], parts[2]);
+        assert!(verify(&spliced, iss, aud).is_none());
+        // A signature that is not 64 bytes, or not base64url.
+        assert!(verify(&format!("{}.{}.AAAA", parts[0], parts[1]), iss, aud).is_none());
+        assert!(verify(&format!("{}.{}.%%%", parts[0], parts[1]), iss, aud).is_none());
     }
 }

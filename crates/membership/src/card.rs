@@ -38,7 +38,13 @@ pub struct CardClaims {
     pub org: i64,
 }
 
-impl identity::tokens::Expiring for CardClaims {
+impl identity::tokens::Registered for CardClaims {
+    fn iss(&self) -> &str {
+        &self.iss
+    }
+    fn aud(&self) -> &str {
+        &self.aud
+    }
     fn exp(&self) -> i64 {
         self.exp
     }

@@ -62,7 +62,6 @@ static METRICS: LazyLock<HttpMetrics> = LazyLock::new(|| {
     }
 });
 
-/// Registers an extra metric (a domain counter) on the registry `/metrics` serves.
 /// A gauge on `/metrics`, registered once (for a `LazyLock` static).
 pub fn gauge(name: &str, help: &str) -> prometheus::IntGauge {
     let gauge = prometheus::IntGauge::new(name, help).expect("valid metric definition");
@@ -70,6 +69,7 @@ pub fn gauge(name: &str, help: &str) -> prometheus::IntGauge {
     gauge
 }
 
+/// Registers an extra metric (a domain counter) on the registry `/metrics` serves.
 pub fn register_metric(metric: Box<dyn prometheus::core::Collector>) {
     if let Err(e) = METRICS.registry.register(metric) {
         tracing::warn!(error = %e, "metric registered twice");
