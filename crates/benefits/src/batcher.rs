@@ -37,7 +37,9 @@ static BATCH_REQUESTS: LazyLock<prometheus::HistogramVec> = LazyLock::new(|| {
             "gigunion_batch_requests",
             "Claims or bookings written by one commit of the batch writer",
         )
-        .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0]),
+        .buckets(vec![
+            1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+        ]),
         &["use"],
     )
     .expect("valid metric definition");
