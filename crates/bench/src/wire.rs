@@ -34,6 +34,9 @@ pub struct Weight {
     pub compressed: usize,
     /// The `Content-Encoding` the phone got (empty: none, the answer is too small to gain).
     pub encoding: String,
+    /// The bodies alone, without and with compression.
+    pub plain_body: usize,
+    pub compressed_body: usize,
 }
 
 impl Weight {
@@ -60,16 +63,36 @@ impl Weight {
             ),
         ]
     }
+
+    /// Two figures of the bodies alone, `{name}_body_bytes` and `{name}_body_bytes_compressed`
+    /// (without a line: [`Weight::figures`] prints the answer's weight).
+    pub fn body_figures(&self, name: &str) -> Vec<Figure> {
+        vec![
+            Figure::new(
+                format!("{name}_body_bytes"),
+                self.plain_body as f64,
+                String::new(),
+            ),
+            Figure::new(
+                format!("{name}_body_bytes_compressed"),
+                self.compressed_body as f64,
+                String::new(),
+            ),
+        ]
+    }
 }
 
 /// Sends the probe twice, without and with `Accept-Encoding`, and weighs the answers.
 pub async fn weigh(addr: SocketAddr, probe: &Probe<'_>) -> anyhow::Result<Weight> {
-    let (plain, _) = once(addr, probe, None).await?;
-    let (compressed, encoding) = once(addr, probe, Some("br, gzip")).await?;
+    let (plain, plain_body, _) = once(addr, probe, None).await?;
+    let (compressed, compressed_body, encoding) =
+        once(addr, probe, Some(crate::load::ACCEPT_ENCODING)).await?;
     Ok(Weight {
         plain,
         compressed,
         encoding,
+        plain_body,
+        compressed_body,
     })
 }
 
@@ -77,7 +100,7 @@ async fn once(
     addr: SocketAddr,
     probe: &Probe<'_>,
     accept: Option<&str>,
-) -> anyhow::Result<(usize, String)> {
+) -> anyhow::Result<(usize, usize, String)> {
     let mut conn = crate::load::connect(addr).await?;
     let mut request = hyper::Request::builder()
         .method(probe.method.clone())
@@ -119,5 +142,9 @@ async fn once(
         .unwrap_or("")
         .to_owned();
     let body = response.into_body().collect().await?.to_bytes();
-    Ok((status_line.len() + headers + 2 + body.len(), encoding))
+    Ok((
+        status_line.len() + headers + 2 + body.len(),
+        body.len(),
+        encoding,
+    ))
 }

@@ -1,6 +1,7 @@
 //! The `gigunion` server: configuration, wiring of the domain crates into one actix app, and the
 //! commands of the binary.
 
+pub mod bench_fixed;
 pub mod cors;
 pub mod demo_programs;
 pub mod openapi;
@@ -200,6 +201,7 @@ pub fn server(
     let app_state = state.clone();
     let hsts = state.identity.config.issuer.starts_with("https://");
     let allowed = Arc::new(openapi::allowed_methods());
+    let fixed_answer = bench_fixed::from_env()?;
     let mut server = HttpServer::new(move || {
         let state = app_state.clone();
         // Runs once on each worker thread, which serves only this app: its clock for good.
@@ -217,10 +219,16 @@ pub fn server(
             }))
             .wrap(Condition::new(cors, cors::policy(&state.cors_origins)))
             .wrap(from_fn(platform::http::observe))
+            // Bench only (`BENCH_FIXED_ANSWER`). Matched first, so it pays less routing than
+            // nearby does: the comparison errs against nearby, not for it.
+            .configure(|cfg| bench_fixed::routes(cfg, fixed_answer.as_ref()))
             .configure(|cfg| state.configure(cfg))
             .default_service(web::to(platform::http::not_found))
     })
     .shutdown_timeout(30)
+    // actix leaves the OS default (Nagle on): a compressed answer then goes out in chunks whose
+    // last waits for the client's delayed ACK, about 40 ms on every keep-alive request.
+    .tcp_nodelay(true)
     .listen(listener)?;
     if let Some(workers) = workers {
         server = server.workers(workers);

@@ -6,9 +6,12 @@
 //!   per claim, from as many threads as the server has database connections;
 //! - `GET /healthz` of the same server, with the same client and connections.
 //!
-//! Targets: successful claims/s >= 1.5x naive; sold-out answers/s >= 70% of `/healthz`;
-//! bookings/s on one hot session >= 1.0x naive. After the run the database must show exactly
-//! the stock in vouchers, no member with two, stock 0, and no session over capacity.
+//! Targets: successful claims/s >= 3x naive on PostgreSQL and >= 2x on SQLite (one writer:
+//! its naive design is already a single thread at full speed); sold-out answers/s >= 70% of
+//! `/healthz`; bookings/s on one hot session >= 2x naive. Beside them, the claim's CPU floor
+//! (`claim_floor`) says how far the CPU alone lets the claims go. After the run the database
+//! must show exactly the stock in vouchers, no member with two, stock 0, and no session over
+//! capacity.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,6 +110,7 @@ async fn crowd(
         ("DATA_DIR", data_dir.display().to_string()),
         ("RUST_LOG", "warn".to_owned()),
         ("PUBLIC_BASE_URL", ISSUER.to_owned()),
+        ("METRICS_TOKEN", METRICS_TOKEN.to_owned()),
     ]);
     let server =
         crate::server::Server::start(&options.server, &env, &dir.join("server.log")).await?;
@@ -137,6 +141,7 @@ async fn crowd(
             )
         })
         .collect();
+    let cpu_before_crowd = server.cpu()?;
     let crowd_run = drive(
         addr,
         connections,
@@ -146,6 +151,7 @@ async fn crowd(
     )
     .await
     .context("the crowd's claims")?;
+    let crowd_cpu = server.cpu()?.saturating_sub(cpu_before_crowd);
     let issued = crowd_run.count(201);
     let sold_out_during = crowd_run.count(409);
     let claims_rps = issued as f64 / crowd_run.last_success.as_secs_f64().max(1e-3);
@@ -226,6 +232,7 @@ async fn crowd(
             )
         })
         .collect();
+    let cpu_before_bookings = server.cpu()?;
     let booking_run = drive(
         addr,
         connections,
@@ -234,6 +241,7 @@ async fn crowd(
         true,
     )
     .await?;
+    let bookings_cpu = server.cpu()?.saturating_sub(cpu_before_bookings);
     let booked = booking_run.count(201);
     let bookings_rps = booked as f64 / booking_run.last_success.as_secs_f64().max(1e-3);
     let member = setup.tokens.first().map(String::as_str);
@@ -244,6 +252,7 @@ async fn crowd(
         };
         async move { crate::wire::weigh(addr, &probe).await }
     };
+    let batches = batch_sizes(addr).await?;
     let (programs_wire, vouchers_wire) = (
         weigh("/v1/programs").await?,
         weigh("/v1/me/vouchers").await?,
@@ -257,6 +266,13 @@ async fn crowd(
     let naive = naive_before.max(naive_after);
     let check = verify(&db, &setup)?;
     drop(db);
+    // With the server stopped, so that nothing runs beside it.
+    let floor = super::claim_floor::measure(&data_dir, &setup.tokens)?;
+    // The crowd's run also answered its late members "sold out": their share, at the cost each
+    // measured in the rounds above, is not the claims'.
+    let sold_out_share = Duration::from_secs_f64(sold_out_cpu_us * 1e-6 * sold_out_during as f64);
+    let claim_cpu_us = per_answer(crowd_cpu.saturating_sub(sold_out_share), issued);
+    let booking_cpu_us = per_answer(bookings_cpu, booked);
 
     let claims_ratio = claims_rps / naive;
     let sold_out_ratio = sold_out_rps / healthz_rps;
@@ -271,6 +287,17 @@ async fn crowd(
         format!(
             "ratios: claims {claims_ratio:.2}x naive, sold-out {:.0}% of /healthz, bookings {booking_ratio:.2}x naive",
             sold_out_ratio * 100.0
+        ),
+        format!(
+            "server CPU per claim issued {claim_cpu_us:.0} us (less the sold-out answers of the same run), per seat booked {booking_cpu_us:.0} us (the full answers to as many more included)"
+        ),
+        format!(
+            "requests per group commit (mean): claims {:.1}, bookings {:.1}",
+            batches.claims, batches.bookings
+        ),
+        format!(
+            "claim CPU floor (token check {:.1} us + answer {:.1} us, one thread, in-process): {:.0} claims/s on {} cores; claims reached {:.2} of it",
+            floor.verify_us, floor.answer_us, floor.rate(), floor.cores, claims_rps / floor.rate()
         ),
         format!(
             "after the run: {} vouchers for {stock} packs, stock left {}, members with two vouchers {}, session booked {} of {stock} ({} booking rows)",
@@ -294,10 +321,11 @@ async fn crowd(
         && booked == stock
         && check.session_booked == stock as i64
         && check.booked_rows == stock as i64;
+    let claims_target = if label == "sqlite" { 2.0 } else { 3.0 };
     let targets = vec![
         (
-            format!("claims/s >= 1.5x naive ({claims_ratio:.2}x)"),
-            claims_ratio >= 1.5,
+            format!("claims/s >= {claims_target}x naive ({claims_ratio:.2}x)"),
+            claims_ratio >= claims_target,
         ),
         (
             format!(
@@ -307,8 +335,8 @@ async fn crowd(
             sold_out_ratio >= 0.7,
         ),
         (
-            format!("bookings/s >= 1.0x naive ({booking_ratio:.2}x)"),
-            booking_ratio >= 1.0,
+            format!("bookings/s >= 2x naive ({booking_ratio:.2}x)"),
+            booking_ratio >= 2.0,
         ),
         (
             "exact: no oversell, no double claim, no overbooking".to_owned(),
@@ -330,6 +358,15 @@ async fn crowd(
         "healthz_server_cpu_us": healthz_cpu_us.round(),
         "sold_out_server_cpu_us": sold_out_cpu_us.round(),
         "bookings_vs_naive": booking_ratio,
+        "claim_server_cpu_us": claim_cpu_us.round(),
+        "claims_per_commit": batches.claims,
+        "bookings_per_commit": batches.bookings,
+        "booking_server_cpu_us": booking_cpu_us.round(),
+        "claim_floor_us": floor.us_per_claim(),
+        "claim_floor_token_check_us": floor.verify_us,
+        "claim_floor_answer_us": floor.answer_us,
+        "claim_floor_rate": floor.rate().round(),
+        "claims_vs_floor": claims_rps / floor.rate(),
         "issued": issued,
         "vouchers_in_db": check.vouchers,
         "stock_left": check.stock_left,
@@ -459,6 +496,46 @@ pub(crate) fn prepare(
         gift_program,
         session,
         tokens,
+    })
+}
+
+/// The bearer token the crowd's server wants on `/metrics`.
+const METRICS_TOKEN: &str = "bench-metrics";
+
+/// Mean requests per group commit of the batch writer, by use case.
+struct BatchSizes {
+    claims: f64,
+    bookings: f64,
+}
+
+/// Reads `gigunion_batch_requests` from the server's `/metrics`.
+async fn batch_sizes(addr: SocketAddr) -> anyhow::Result<BatchSizes> {
+    let mut conn = crate::load::connect(addr).await?;
+    let request = hyper::Request::get("/metrics")
+        .header(hyper::header::HOST, "bench")
+        .header(
+            hyper::header::AUTHORIZATION,
+            format!("Bearer {METRICS_TOKEN}"),
+        )
+        .body(Full::new(Bytes::new()))?;
+    let body = conn
+        .send_request(request)
+        .await?
+        .into_body()
+        .collect()
+        .await?;
+    let text = String::from_utf8(body.to_bytes().to_vec())?;
+    let value = |name: &str, use_: &str| -> f64 {
+        let prefix = format!("gigunion_batch_requests_{name}{{use=\"{use_}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(prefix.as_str()))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mean = |use_: &str| value("sum", use_) / value("count", use_).max(1.0);
+    Ok(BatchSizes {
+        claims: mean("claims"),
+        bookings: mean("bookings"),
     })
 }
 

@@ -1,6 +1,7 @@
 //! The scenarios. A scenario prepares its data, starts the server, and measures its endpoint
-//! against `/healthz` with [`measure`]. Add one by writing a module and listing it here.
+//! against `/healthz` with [`measure_each`]. Add one by writing a module and listing it here.
 
+mod claim_floor;
 pub mod flash_crowd;
 mod login_storm;
 mod stations;
@@ -117,36 +118,29 @@ async fn metered(
     Ok(stats)
 }
 
-/// Warms up, then measures the baseline and `paths` in alternating rounds; returns (baseline,
-/// measured). Fails when either had errors: a fast wrong answer is no result.
-pub async fn measure(
+/// Measures endpoints against each other (`/healthz` among them as the baseline): warms each
+/// up, then measures them in turns, one round of each per turn, each turn starting one endpoint further (so that none always runs
+/// right after the same other one); returns their figures in the order given. Fails when any
+/// had errors.
+pub async fn measure_each(
     server: &Server,
-    paths: Vec<String>,
+    endpoints: Vec<Vec<String>>,
     options: &Options,
-) -> anyhow::Result<(LoadStats, LoadStats)> {
-    let baseline_paths = Arc::new(vec!["/healthz".to_owned()]);
-    let paths = Arc::new(paths);
+) -> anyhow::Result<Vec<LoadStats>> {
+    let endpoints: Vec<Arc<Vec<String>>> = endpoints.into_iter().map(Arc::new).collect();
     let warm = Duration::from_secs(1);
-    load::run(
-        server.addr,
-        baseline_paths.clone(),
-        options.connections,
-        warm,
-    )
-    .await?;
-    load::run(server.addr, paths.clone(), options.connections, warm).await?;
-    let mut baseline = LoadStats::default();
-    let mut measured = LoadStats::default();
-    for _ in 0..options.rounds {
-        baseline.merge(metered(server, baseline_paths.clone(), options).await?);
-        measured.merge(metered(server, paths.clone(), options).await?);
+    for paths in &endpoints {
+        load::run(server.addr, paths.clone(), options.connections, warm).await?;
     }
-    if baseline.errors > 0 || measured.errors > 0 {
-        bail!(
-            "errors under load: baseline {}, measured {}",
-            baseline.errors,
-            measured.errors
-        );
+    let mut all = vec![LoadStats::default(); endpoints.len()];
+    for turn in 0..options.rounds {
+        for i in (0..endpoints.len()).map(|k| (turn + k) % endpoints.len()) {
+            all[i].merge(metered(server, endpoints[i].clone(), options).await?);
+        }
     }
-    Ok((baseline, measured))
+    let errors: Vec<u64> = all.iter().map(|s| s.errors).collect();
+    if errors.iter().any(|&e| e > 0) {
+        bail!("errors under load, per endpoint in the order given: {errors:?}");
+    }
+    Ok(all)
 }
