@@ -38,17 +38,25 @@ pub trait Registered {
     fn exp(&self) -> i64;
 }
 
-impl Registered for AccessClaims {
-    fn iss(&self) -> &str {
-        &self.iss
-    }
-    fn aud(&self) -> &str {
-        &self.aud
-    }
-    fn exp(&self) -> i64 {
-        self.exp
-    }
+/// Implements [`Registered`] for a claims struct with `iss`, `aud` and `exp` fields.
+#[macro_export]
+macro_rules! registered_claims {
+    ($claims:ty) => {
+        impl $crate::tokens::Registered for $claims {
+            fn iss(&self) -> &str {
+                &self.iss
+            }
+            fn aud(&self) -> &str {
+                &self.aud
+            }
+            fn exp(&self) -> i64 {
+                self.exp
+            }
+        }
+    };
 }
+
+registered_claims!(AccessClaims);
 
 /// Seconds a token is still taken after its `exp`, for clocks a little apart.
 const LEEWAY_SECONDS: i64 = 30;

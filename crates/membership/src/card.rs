@@ -38,17 +38,7 @@ pub struct CardClaims {
     pub org: i64,
 }
 
-impl identity::tokens::Registered for CardClaims {
-    fn iss(&self) -> &str {
-        &self.iss
-    }
-    fn aud(&self) -> &str {
-        &self.aud
-    }
-    fn exp(&self) -> i64 {
-        self.exp
-    }
-}
+identity::registered_claims!(CardClaims);
 
 /// What `GET /v1/me/card` returns.
 #[derive(Debug, Serialize, ToSchema)]
