@@ -53,6 +53,20 @@ STATED = {
         "first come has no entry window",
     },
     "create_session": {("invalid_field", "ends_at"): "ends after it starts"},
+    "patch_program": {
+        ("invalid_field", "ends_at"): "ends after it starts, stored dates standing in for those "
+        "left out",
+        ("invalid_field", "stock"): "gift packs have a stock, health checks none",
+        ("invalid_field", "mode"): "only gift packs are drawn",
+        ("invalid_field", "entry_closes_at"): "a draw's entries close between start and end; "
+        "first come has no entry window",
+    },
+    "patch_session": {
+        ("invalid_field", "ends_at"): "ends after it starts, stored times standing in for those "
+        "left out",
+        ("invalid_field", "starts_at"): "ends after it starts, stored times standing in for "
+        "those left out",
+    },
 }
 
 # Every operation that takes an Idempotency-Key: the same key with another body.

@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 pub use reqwest;
 pub use serde_json;
 
+pub mod browser;
+pub mod console;
 pub mod databases;
 pub mod proxy;
 

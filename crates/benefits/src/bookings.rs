@@ -14,16 +14,16 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::batcher::{self, BookJob, Issued};
-use crate::ledger;
 use crate::vocab::{BookingStatus, LedgerKind, ProgramStatus};
 use crate::Benefits;
+use crate::{health_sessions, ledger};
 
 /// The use case: the caller books a seat of `session_id`, or with `waitlist` a place in its
 /// queue when the seats are gone.
 ///
 /// As for claims, the session and the program come from a one-second cache, and membership,
 /// eligibility, one live booking per member and the seats are decided for the whole batch at
-/// once ([`grant`]). A session that has started takes no bookings.
+/// once ([`grant`]). A session that has started or was cancelled takes no bookings.
 pub async fn book(
     db: &Db,
     benefits: &Benefits,
@@ -37,9 +37,7 @@ pub async fn book(
         return Err(Error::new(ErrorCode::NotFound));
     }
     program.require_open(now())?;
-    if session.starts_at <= now() {
-        return Err(Error::new(ErrorCode::ProgramNotOpen));
-    }
+    session.require_bookable(now())?;
     let outcome = benefits
         .batcher
         .book(session_id, program.clone(), account_id, waitlist)
@@ -68,7 +66,7 @@ pub enum BookOutcome {
     Waitlisted(Issued),
     Full,
     AlreadyBooked,
-    /// Not eligible, or the program closed.
+    /// Not eligible, the program closed, the session started or cancelled.
     Refused(ErrorCode),
 }
 
@@ -98,10 +96,17 @@ fn grant_session(
     jobs: &[&BookJob],
     now: NaiveDateTime,
 ) -> Result<Vec<BookOutcome>> {
-    let (capacity, booked): (i32, i32) = diesel::update(hs::table.find(session_id))
-        .set(hs::booked.eq(hs::booked))
-        .returning((hs::capacity, hs::booked))
-        .get_result(conn)?;
+    let locked: (i32, i32, NaiveDateTime, Option<NaiveDateTime>) =
+        diesel::update(hs::table.find(session_id))
+            .set(hs::booked.eq(hs::booked))
+            .returning((hs::capacity, hs::booked, hs::starts_at, hs::cancelled_at))
+            .get_result(conn)?;
+    let (capacity, booked, starts_at, cancelled_at) = locked;
+    // Staff may have moved or cancelled the session since the cached copy was read.
+    let bookable = health_sessions::bookable(cancelled_at.is_some(), starts_at, now);
+    if let Err(code) = bookable {
+        return Ok(vec![BookOutcome::Refused(code); jobs.len()]);
+    }
     let program = &jobs[0].program;
     let status: String = p::table.find(program.id).select(p::status).first(conn)?;
     if ProgramStatus::parse(&status) != Some(ProgramStatus::Published) || !program.is_open(now) {
@@ -324,7 +329,7 @@ fn view_of(conn: &mut DbConn, row: Row) -> Result<BookingView> {
 impl BookingView {
     /// A seat the batch writer has just booked, as the booking's answer.
     pub fn booked(
-        session: &crate::health_sessions::Session,
+        session: &health_sessions::Session,
         program_title: String,
         booking: Issued,
     ) -> BookingView {

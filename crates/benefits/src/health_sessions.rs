@@ -1,16 +1,18 @@
-//! Health-check sessions: the truck at one site for a time window, with a number of seats.
+//! Health-check sessions: the truck at one site for a time window, with a number of seats;
+//! staff move, resize and cancel them.
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::orgs::Location;
 use platform::audit::{self, Action, Actor, Entry, Record};
-use platform::schema::health_sessions as hs;
+use platform::schema::{bookings as b, health_sessions as hs};
 use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
 
-use crate::programs;
-use crate::vocab::ProgramKind;
+use crate::ledger;
+use crate::programs::{self, Program};
+use crate::vocab::{BookingStatus, LedgerKind, ProgramKind};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -30,23 +32,35 @@ impl CreateSession {
     /// The rules of a new session that its body alone decides; the program's scope and kind
     /// are checked by [`create`].
     pub fn validate(self, program_id: i64) -> Result<NewSession> {
-        let bad = |field| Error::invalid(ErrorCode::InvalidField, field);
-        if self.starts_at >= self.ends_at {
-            return Err(bad("ends_at"));
-        }
-        if !(1..=10_000).contains(&self.capacity) {
-            return Err(bad("capacity"));
-        }
+        let (starts_at, ends_at) = (self.starts_at.naive_utc(), self.ends_at.naive_utc());
+        check(starts_at, ends_at, self.capacity, "ends_at")?;
         Ok(NewSession {
             program_id,
             site_name: self.site_name.into_inner(),
             address: self.address.into_inner(),
             location: self.location.map(Location::validate).transpose()?,
-            starts_at: self.starts_at.naive_utc(),
-            ends_at: self.ends_at.naive_utc(),
+            starts_at,
+            ends_at,
             capacity: self.capacity,
         })
     }
+}
+
+/// What every session keeps to, new or edited: it ends after it starts (else `ends`, the field
+/// to blame, is refused) and has 1 to 10 000 seats.
+fn check(
+    starts_at: NaiveDateTime,
+    ends_at: NaiveDateTime,
+    capacity: i32,
+    ends: &'static str,
+) -> Result<()> {
+    if starts_at >= ends_at {
+        return Err(Error::invalid(ErrorCode::InvalidField, ends));
+    }
+    if !(1..=10_000).contains(&capacity) {
+        return Err(Error::invalid(ErrorCode::InvalidField, "capacity"));
+    }
+    Ok(())
 }
 
 pub struct NewSession {
@@ -71,6 +85,8 @@ pub struct SessionView {
     pub ends_at: DateTime<Utc>,
     pub capacity: i32,
     pub seats_left: i32,
+    /// When staff called the session off; a cancelled session takes no bookings.
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 /// A stored session (what bookings need).
@@ -81,6 +97,28 @@ pub struct Session {
     pub site_name: String,
     pub starts_at: NaiveDateTime,
     pub ends_at: NaiveDateTime,
+    pub cancelled: bool,
+}
+
+impl Session {
+    pub fn require_bookable(&self, now: NaiveDateTime) -> Result<()> {
+        bookable(self.cancelled, self.starts_at, now).map_err(Error::new)
+    }
+}
+
+/// Whether a session takes bookings at `now`: not cancelled and not started yet.
+pub fn bookable(
+    cancelled: bool,
+    starts_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> std::result::Result<(), ErrorCode> {
+    if cancelled {
+        Err(ErrorCode::SessionCancelled)
+    } else if starts_at <= now {
+        Err(ErrorCode::ProgramNotOpen)
+    } else {
+        Ok(())
+    }
 }
 
 /// When staff may check in a booking of a session: from `opens_before` its start until
@@ -154,6 +192,7 @@ struct Row {
     ends_at: NaiveDateTime,
     capacity: i32,
     booked: i32,
+    cancelled_at: Option<NaiveDateTime>,
 }
 
 impl From<Row> for SessionView {
@@ -168,6 +207,7 @@ impl From<Row> for SessionView {
             ends_at: row.ends_at.and_utc(),
             capacity: row.capacity,
             seats_left: row.capacity - row.booked,
+            cancelled_at: row.cancelled_at.map(|t| t.and_utc()),
         }
     }
 }
@@ -196,53 +236,319 @@ pub fn create(
         ))
         .returning(hs::id)
         .get_result(conn)?;
-    let entry =
-        Entry::new(Action::SessionCreate, Record::new("session", id)).in_org(program.org_id);
-    audit::record(conn, actor, entry)?;
-    let row = hs::table.find(id).select(Row::as_select()).first(conn)?;
-    Ok(SessionView::from(row))
+    audit::record(conn, actor, entry(Action::SessionCreate, &program, id))?;
+    view(conn, id)
+}
+
+/// The entry of an action on session `id`, which belongs to its program's org.
+fn entry(action: Action, program: &Program, id: i64) -> Entry {
+    Entry::new(action, Record::new("session", id)).in_org(program.org_id)
+}
+
+fn row(conn: &mut DbConn, id: i64) -> Result<Row> {
+    Ok(hs::table.find(id).select(Row::as_select()).first(conn)?)
+}
+
+pub fn view(conn: &mut DbConn, id: i64) -> Result<SessionView> {
+    row(conn, id).map(SessionView::from)
 }
 
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Session> {
-    let (id, program_id, site_name, starts_at, ends_at) = hs::table
-        .find(id)
-        .select((
-            hs::id,
-            hs::program_id,
-            hs::site_name,
-            hs::starts_at,
-            hs::ends_at,
-        ))
-        .first(conn)?;
+    let row = row(conn, id)?;
     Ok(Session {
-        id,
-        program_id,
-        site_name,
-        starts_at,
-        ends_at,
+        id: row.id,
+        program_id: row.program_id,
+        site_name: row.site_name,
+        starts_at: row.starts_at,
+        ends_at: row.ends_at,
+        cancelled: row.cancelled_at.is_some(),
     })
 }
 
-/// A program's sessions that have not ended, soonest first.
+/// A program's sessions that have not ended and are not cancelled, soonest first.
 pub fn upcoming(conn: &mut DbConn, program_id: i64) -> Result<Vec<SessionView>> {
     let rows: Vec<Row> = hs::table
         .filter(hs::program_id.eq(program_id))
         .filter(hs::ends_at.gt(platform::clock::now()))
+        .filter(hs::cancelled_at.is_null())
         .order((hs::starts_at, hs::id))
         .select(Row::as_select())
         .load(conn)?;
     Ok(rows.into_iter().map(SessionView::from).collect())
 }
 
-/// Seats over all sessions of `program_id`, and how many are taken.
+/// Every session of a program, cancelled and past ones too, soonest first (what staff see).
+pub fn of_program(conn: &mut DbConn, program_id: i64) -> Result<Vec<SessionView>> {
+    let rows: Vec<Row> = hs::table
+        .filter(hs::program_id.eq(program_id))
+        .order((hs::starts_at, hs::id))
+        .select(Row::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(SessionView::from).collect())
+}
+
+/// Seats over the sessions of `program_id` not cancelled, and how many are taken.
 pub fn seats(conn: &mut DbConn, program_id: i64) -> Result<(i64, i64)> {
     let seats: Vec<(i32, i32)> = hs::table
         .filter(hs::program_id.eq(program_id))
+        .filter(hs::cancelled_at.is_null())
         .select((hs::capacity, hs::booked))
         .load(conn)?;
     Ok(seats.iter().fold((0, 0), |(total, booked), (c, b)| {
         (total + i64::from(*c), booked + i64::from(*b))
     }))
+}
+
+/// The use case behind the console's home: the sessions of the subtree's programs that start
+/// on `day` (Asia/Shanghai), not cancelled, soonest first.
+pub fn on_day(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    org_id: i64,
+    day: chrono::NaiveDate,
+) -> Result<Vec<SessionView>> {
+    use platform::schema::{org_closure as c, programs as p};
+    membership::staff::require(conn, user, org_id)?;
+    let from = platform::clock::shanghai_midnight(day);
+    let until = from + TimeDelta::days(1);
+    let rows: Vec<Row> = hs::table
+        .inner_join(p::table.on(p::id.eq(hs::program_id)))
+        .inner_join(c::table.on(c::descendant_id.eq(p::org_id)))
+        .filter(c::ancestor_id.eq(org_id))
+        .filter(hs::starts_at.ge(from).and(hs::starts_at.lt(until)))
+        .filter(hs::cancelled_at.is_null())
+        .order((hs::starts_at, hs::id))
+        .select(Row::as_select())
+        .load(conn)?;
+    Ok(rows.into_iter().map(SessionView::from).collect())
+}
+
+// ---- staff: moving, resizing and cancelling a session ----
+
+/// A session `user` manages, with its program: 403 for non-staff before any look-up, 404 for
+/// a session of a program outside the caller's subtree exactly as for one that does not exist.
+pub fn managed(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<(Program, SessionView)> {
+    membership::staff::require_any(conn, user)?;
+    let session = view(conn, id)?;
+    let program = programs::managed(conn, user, session.program_id)?;
+    Ok((program, session))
+}
+
+/// A session's changes: present fields replace the stored ones.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSession {
+    pub site_name: Option<Text<100>>,
+    pub address: Option<Text<200>>,
+    /// GCJ-02; `null` removes it.
+    #[serde(default, deserialize_with = "platform::extract::nullable")]
+    #[schema(value_type = Option<Location>)]
+    pub location: Option<Option<Location>>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    /// Not below the seats already booked (`409 capacity_below_booked`); seats added go to the
+    /// waitlist first, in order.
+    #[schema(minimum = 1, maximum = 10_000)]
+    pub capacity: Option<i32>,
+}
+
+impl PatchSession {
+    /// The session once patched, held to the rules of a new one. An end before the start
+    /// names `ends_at` when the patch moves the end, else `starts_at`.
+    fn apply(self, stored: &SessionView) -> Result<NewSession> {
+        let starts_at = self.starts_at.unwrap_or(stored.starts_at).naive_utc();
+        let ends_at = self.ends_at.unwrap_or(stored.ends_at).naive_utc();
+        let capacity = self.capacity.unwrap_or(stored.capacity);
+        let ends = if self.ends_at.is_some() {
+            "ends_at"
+        } else {
+            "starts_at"
+        };
+        check(starts_at, ends_at, capacity, ends)?;
+        let location = match self.location {
+            Some(location) => location.map(Location::validate).transpose()?,
+            None => stored.location,
+        };
+        Ok(NewSession {
+            program_id: stored.program_id,
+            site_name: self
+                .site_name
+                .map_or_else(|| stored.site_name.clone(), Text::into_inner),
+            address: self
+                .address
+                .map_or_else(|| stored.address.clone(), Text::into_inner),
+            location,
+            starts_at,
+            ends_at,
+            capacity,
+        })
+    }
+}
+
+/// The use case: staff move or resize a session of their subtree. Capacity may not go below
+/// the seats already booked (`capacity_below_booked`): the check is the UPDATE's own condition,
+/// evaluated on the row as the last booking batch committed it (a batch holds the session row
+/// while it decides), so no booking slips in between. Seats added go to the waitlist first. A
+/// cancelled session stays as it is (`session_cancelled`).
+pub fn edit(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+    patch: PatchSession,
+) -> Result<SessionView> {
+    let (program, stored) = managed(conn, user, id)?;
+    if stored.cancelled_at.is_some() {
+        return Err(Error::new(ErrorCode::SessionCancelled));
+    }
+    let new = patch.apply(&stored)?;
+    let updated = diesel::update(hs::table.find(id))
+        .filter(hs::cancelled_at.is_null())
+        .filter(hs::booked.le(new.capacity))
+        .set((
+            hs::site_name.eq(&new.site_name),
+            hs::address.eq(&new.address),
+            hs::lat.eq(new.location.map(|l| l.lat)),
+            hs::lng.eq(new.location.map(|l| l.lng)),
+            hs::starts_at.eq(new.starts_at),
+            hs::ends_at.eq(new.ends_at),
+            hs::capacity.eq(new.capacity),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        let code = match row(conn, id)?.cancelled_at {
+            Some(_) => ErrorCode::SessionCancelled,
+            None => ErrorCode::CapacityBelowBooked,
+        };
+        return Err(Error::new(code));
+    }
+    promote_waitlist(conn, id, program.id, platform::clock::now())?;
+    audit::record(conn, actor, entry(Action::SessionUpdate, &program, id))?;
+    view(conn, id)
+}
+
+/// Gives the seats free on a session to the first people on its waitlist, in order. The caller
+/// holds the session row (it has just updated it), as a cancellation that promotes does.
+fn promote_waitlist(
+    conn: &mut DbConn,
+    session_id: i64,
+    program_id: i64,
+    now: NaiveDateTime,
+) -> Result<()> {
+    let (capacity, booked): (i32, i32) = hs::table
+        .find(session_id)
+        .select((hs::capacity, hs::booked))
+        .first(conn)?;
+    if booked >= capacity {
+        return Ok(());
+    }
+    let next: Vec<i64> = b::table
+        .filter(b::session_id.eq(session_id))
+        .filter(b::status.eq(BookingStatus::Waitlisted.as_str()))
+        .order(b::id)
+        .limit(i64::from(capacity - booked))
+        .select(b::id)
+        .load(conn)?;
+    let promoted: Vec<(i64, i64)> = diesel::update(
+        b::table
+            .filter(b::id.eq_any(&next))
+            .filter(b::status.eq(BookingStatus::Waitlisted.as_str())),
+    )
+    .set((
+        b::status.eq(BookingStatus::Booked.as_str()),
+        b::promoted_at.eq(now),
+    ))
+    .returning((b::account_id, b::id))
+    .get_results(conn)?;
+    append_to_ledger(conn, program_id, LedgerKind::Promoted, &promoted)?;
+    diesel::update(hs::table.find(session_id))
+        .set(hs::booked.eq(hs::booked + promoted.len() as i32))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// One ledger row per `(account, booking)`, in statements of a bounded size.
+fn append_to_ledger(
+    conn: &mut DbConn,
+    program_id: i64,
+    kind: LedgerKind,
+    bookings: &[(i64, i64)],
+) -> Result<()> {
+    let entries: Vec<(i64, Option<i64>)> = bookings
+        .iter()
+        .map(|&(account_id, id)| (account_id, Some(id)))
+        .collect();
+    for chunk in entries.chunks(1000) {
+        ledger::append_many(conn, program_id, kind, chunk)?;
+    }
+    Ok(())
+}
+
+/// What cancelling a session did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CancelledSession {
+    #[serde(flatten)]
+    pub session: SessionView,
+    /// Bookings (seats and waitlist) cancelled with it by this call; 0 when it was cancelled
+    /// before.
+    pub bookings_cancelled: i64,
+}
+
+/// The use case: staff call a session off. The session stays, marked cancelled, and takes no
+/// more bookings (`session_cancelled`); its booked seats and its waitlist are cancelled in the
+/// same transaction, each with a ledger entry. Check-ins and no-shows stay as they are: they
+/// happened. Cancelling twice is harmless.
+pub fn cancel(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+) -> Result<CancelledSession> {
+    let (program, _) = managed(conn, user, id)?;
+    let now = platform::clock::now();
+    // Marking takes the session row, as a booking batch does first: a batch waiting for the
+    // row finds the session cancelled, and the bookings of one before are cancelled here.
+    let marked = diesel::update(hs::table.find(id))
+        .filter(hs::cancelled_at.is_null())
+        .set(hs::cancelled_at.eq(now))
+        .execute(conn)?;
+    let mut bookings_cancelled = 0;
+    if marked == 1 {
+        let seated = cancel_bookings(conn, id, program.id, BookingStatus::Booked, now)?;
+        let waiting = cancel_bookings(conn, id, program.id, BookingStatus::Waitlisted, now)?;
+        diesel::update(hs::table.find(id))
+            .set(hs::booked.eq(hs::booked - seated as i32))
+            .execute(conn)?;
+        audit::record(conn, actor, entry(Action::SessionCancel, &program, id))?;
+        bookings_cancelled = (seated + waiting) as i64;
+    }
+    Ok(CancelledSession {
+        session: view(conn, id)?,
+        bookings_cancelled,
+    })
+}
+
+/// Cancels the bookings of a session in `status`; answers how many.
+fn cancel_bookings(
+    conn: &mut DbConn,
+    session_id: i64,
+    program_id: i64,
+    status: BookingStatus,
+    now: NaiveDateTime,
+) -> Result<usize> {
+    let cancelled: Vec<(i64, i64)> = diesel::update(
+        b::table
+            .filter(b::session_id.eq(session_id))
+            .filter(b::status.eq(status.as_str())),
+    )
+    .set((
+        b::status.eq(BookingStatus::Cancelled.as_str()),
+        b::cancelled_at.eq(now),
+    ))
+    .returning((b::account_id, b::id))
+    .get_results(conn)?;
+    append_to_ledger(conn, program_id, LedgerKind::Cancelled, &cancelled)?;
+    Ok(cancelled.len())
 }
 
 #[cfg(test)]

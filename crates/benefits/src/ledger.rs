@@ -1,13 +1,15 @@
 //! The benefit ledger: one append-only row per member per event (claim, redemption, booking,
-//! cancellation, check-in, report ...). Members read theirs; staff statistics count them.
+//! cancellation, check-in, report ...). Members read theirs, staff a member's of their
+//! subtree; staff statistics count them.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
+use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::pagination::{Page, Paged};
-use platform::schema::{benefit_ledger as l, programs as p};
+use platform::schema::{benefit_ledger as l, memberships as ms, programs as p};
 use platform::{DbConn, Error, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -73,14 +75,59 @@ pub struct LedgerEntry {
 }
 
 pub fn mine(conn: &mut DbConn, account_id: i64, page: Page) -> Result<Paged<LedgerEntry>> {
-    let rows: Vec<(i64, NaiveDateTime, String, i64, String, Option<i64>)> = l::table
+    entries(conn, account_id, None, page)
+}
+
+/// The use case: staff read the ledger of the member of membership `id` (the `membership_id`
+/// of a staff list's row, in their subtree): what happened while that membership was active,
+/// newest first; nothing for one that never was. Reading it is a view of the member's data,
+/// so it is recorded.
+pub fn of_member(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+    page: Page,
+) -> Result<Paged<LedgerEntry>> {
+    let who = membership::members::subject(conn, user, id)?;
+    let (started_at, ended_at): (Option<NaiveDateTime>, Option<NaiveDateTime>) = ms::table
+        .find(id)
+        .select((ms::started_at, ms::ended_at))
+        .first(conn)?;
+    let list = match started_at {
+        Some(from) => entries(conn, who.account_id, Some((from, ended_at)), page)?,
+        None => Paged::from_rows(Vec::new(), page, |e: &LedgerEntry| e.id),
+    };
+    let entry = Entry::new(Action::LedgerView, Record::new("membership", id))
+        .in_org(who.org_id)
+        .about(who.account_id);
+    audit::record(conn, actor, entry)?;
+    Ok(list)
+}
+
+/// A page of an account's entries, newest first; with `during`, only those from its start
+/// until its end (if it has one).
+fn entries(
+    conn: &mut DbConn,
+    account_id: i64,
+    during: Option<(NaiveDateTime, Option<NaiveDateTime>)>,
+    page: Page,
+) -> Result<Paged<LedgerEntry>> {
+    let mut query = l::table
         .inner_join(p::table.on(p::id.eq(l::program_id)))
         .filter(l::account_id.eq(account_id))
         .filter(l::id.lt(page.before.unwrap_or(i64::MAX)))
         .order(l::id.desc())
         .limit(page.limit + 1)
         .select((l::id, l::at, l::kind, l::program_id, p::title, l::ref_id))
-        .load(conn)?;
+        .into_boxed();
+    if let Some((from, until)) = during {
+        query = query.filter(l::at.ge(from));
+        if let Some(until) = until {
+            query = query.filter(l::at.le(until));
+        }
+    }
+    let rows: Vec<(i64, NaiveDateTime, String, i64, String, Option<i64>)> = query.load(conn)?;
     let entries = rows
         .into_iter()
         .map(|(id, at, kind, program_id, program_title, ref_id)| {

@@ -1,10 +1,11 @@
 //! Benefits: programs and eligibility, gift-pack claims and vouchers (first come or a fair
-//! draw), health-check sessions, bookings and the waitlist, redemptions, reports and the
-//! benefit ledger.
+//! draw), health-check sessions, bookings, the waitlist and session rosters, redemptions,
+//! reports and the benefit ledger.
 
 pub mod batcher;
 pub mod bookings;
 pub mod claims;
+pub mod drafts;
 pub mod draws;
 pub mod eligibility;
 pub mod health_sessions;
@@ -14,6 +15,7 @@ pub mod programs;
 pub mod recent;
 pub mod redemptions;
 pub mod reports;
+pub mod rosters;
 pub mod routes;
 pub mod sold_out;
 pub mod vocab;

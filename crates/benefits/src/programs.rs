@@ -1,5 +1,7 @@
 //! Benefit programs: what an org offers its subtree, their lifecycle (draft -> published ->
-//! closed) and what a member sees of them.
+//! closed) and what members and staff see of them. Editing a draft is [`crate::drafts`].
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -8,13 +10,15 @@ use membership::applications::ActiveMember;
 use membership::orgs::{self, OrgRef};
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
-use platform::schema::{health_sessions as hs, org_closure as c, programs as p};
+use platform::pagination::{Page, Paged};
+use platform::schema::{health_sessions as hs, org_closure as c, orgs as o, programs as p};
 use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::eligibility::{active_member, Rules};
+use crate::health_sessions::{self, SessionView};
 use crate::vocab::{Mode, ProgramKind, ProgramStatus};
 
 #[derive(Deserialize, ToSchema)]
@@ -338,6 +342,7 @@ pub fn view(conn: &mut DbConn, program: &Program) -> Result<ProgramView> {
             let sessions: Vec<(i32, i32)> = hs::table
                 .filter(hs::program_id.eq(program.id))
                 .filter(hs::ends_at.gt(platform::clock::now()))
+                .filter(hs::cancelled_at.is_null())
                 .select((hs::capacity, hs::booked))
                 .load(conn)?;
             Some(
@@ -427,5 +432,118 @@ pub fn detail(
         program: view(conn, &program)?,
         eligible: verdict.is_ok(),
         ineligible_reason: verdict.err().map(|e| e.code().as_str().to_owned()),
+    })
+}
+
+// ---- what staff see ----
+
+/// The filter of `GET /v1/admin/orgs/{id}/programs`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProgramFilter {
+    /// Only programs in this state: draft, published or closed (any when absent).
+    #[param(inline)]
+    pub status: Option<ProgramStatus>,
+}
+
+/// A program in a staff list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProgramSummary {
+    pub id: i64,
+    /// The issuing org: the listed org or one below it.
+    pub org: OrgRef,
+    pub kind: ProgramKind,
+    pub title: String,
+    pub status: ProgramStatus,
+    /// Gift packs: first_come or draw.
+    pub mode: Mode,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Gift packs: the stock, and what is left of it.
+    pub stock_total: Option<i32>,
+    pub stock_left: Option<i32>,
+    /// Health checks: the sessions not cancelled (0 for gift packs).
+    pub session_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// The use case: staff list the programs issued in their subtree (by the org or any below
+/// it), drafts included, newest first.
+pub fn list(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    org_id: i64,
+    filter: ProgramFilter,
+    page: Page,
+) -> Result<Paged<ProgramSummary>> {
+    staff::require(conn, user, org_id)?;
+    let mut query = p::table
+        .inner_join(c::table.on(c::descendant_id.eq(p::org_id)))
+        .inner_join(o::table.on(o::id.eq(p::org_id)))
+        .filter(c::ancestor_id.eq(org_id))
+        .filter(p::id.lt(page.before.unwrap_or(i64::MAX)))
+        .order(p::id.desc())
+        .limit(page.limit + 1)
+        .select((Program::as_select(), o::name))
+        .into_boxed();
+    if let Some(status) = filter.status {
+        query = query.filter(p::status.eq(status.as_str()));
+    }
+    let rows: Vec<(Program, String)> = query.load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|(program, _)| program.id).collect();
+    let sessions: HashMap<i64, i64> = hs::table
+        .filter(hs::program_id.eq_any(&ids))
+        .filter(hs::cancelled_at.is_null())
+        .group_by(hs::program_id)
+        .select((hs::program_id, diesel::dsl::count_star()))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let items = rows
+        .into_iter()
+        .map(|(program, org_name)| ProgramSummary {
+            id: program.id,
+            org: OrgRef {
+                id: program.org_id,
+                name: org_name,
+            },
+            kind: program.kind,
+            title: program.title,
+            status: program.status,
+            mode: program.mode,
+            starts_at: program.starts_at.and_utc(),
+            ends_at: program.ends_at.and_utc(),
+            stock_total: program.stock_total,
+            stock_left: program.stock_left,
+            session_count: sessions.get(&program.id).copied().unwrap_or(0),
+            created_at: program.created_at.and_utc(),
+            published_at: program.published_at.map(|t| t.and_utc()),
+        })
+        .collect();
+    Ok(Paged::from_rows(items, page, |s| s.id))
+}
+
+/// A program as its staff see it: drafts too, with all its sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffProgramDetail {
+    #[serde(flatten)]
+    pub program: ProgramView,
+    pub created_at: DateTime<Utc>,
+    /// Health checks: every session, soonest first, past and cancelled ones included.
+    pub sessions: Vec<SessionView>,
+}
+
+/// The use case: staff read one program of their subtree, in any state.
+pub fn staff_detail(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<StaffProgramDetail> {
+    let program = managed(conn, user, id)?;
+    staff_view(conn, &program)
+}
+
+pub(crate) fn staff_view(conn: &mut DbConn, program: &Program) -> Result<StaffProgramDetail> {
+    Ok(StaffProgramDetail {
+        program: view(conn, program)?,
+        created_at: program.created_at.and_utc(),
+        sessions: health_sessions::of_program(conn, program.id)?,
     })
 }

@@ -1,15 +1,16 @@
-//! HTTP in and out for benefits; the rules live in the modules named for them.
+//! HTTP in and out for benefits; the rules live in the modules named for them. The staff's
+//! routes (`/v1/admin/`) are in [`staff`].
+
+mod staff;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use identity::auth::Caller;
 use identity::AuthUser;
 use platform::clock::now;
 use platform::error::Problem;
 use platform::extract::{Json, Query};
 use platform::http::JSON_LIMIT;
 use platform::pagination::{PageQuery, Paged};
-use platform::text::Text;
 use platform::{Db, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,17 +18,19 @@ use utoipa::ToSchema;
 use crate::bookings::{self, BookingView};
 use crate::claims::{self, Claimed, EntryView, VoucherView};
 use crate::draws::{self, DrawView};
-use crate::health_sessions::{self, CreateSession, SessionView};
-use crate::ledger::{self, LedgerEntry, ProgramStats};
-use crate::programs::{self, CreateProgram, ProgramDetail, ProgramView};
-use crate::redemptions::{self, ScanResult};
-use crate::reports::{self, ReportView, Summary};
+use crate::health_sessions::{self, SessionView};
+use crate::ledger::{self, LedgerEntry};
+use crate::programs::{self, ProgramDetail, ProgramSummary, ProgramView};
+use crate::reports::{self, ReportView};
+use crate::rosters::RosterRow;
 use crate::Benefits;
+use staff::*;
 
 platform::api! {
     /// The benefits part of the OpenAPI document.
     pub struct ApiDoc {
-        components(schemas(Paged<VoucherView>, Paged<BookingView>, Paged<LedgerEntry>, Paged<ReportView>)),
+        components(schemas(Paged<VoucherView>, Paged<BookingView>, Paged<LedgerEntry>, Paged<ReportView>,
+            Paged<ProgramSummary>, Paged<RosterRow>)),
         tags((name = "benefits", description = "Programs, gift packs, health checks and the ledger"))
     }
 
@@ -39,14 +42,23 @@ platform::api! {
     }
 
     pub fn routes {
+        // One resource per path: the list shares the create's idempotency layer (which lets
+        // every method but POST through untouched).
         create_program: Kind::Creating(JSON_LIMIT),
+        list_org_programs: Kind::Creating(JSON_LIMIT),
+        staff_program,
+        patch_program,
         publish,
         close,
         create_session,
+        patch_session,
+        cancel_session,
+        session_bookings,
         run_draw,
         program_stats,
         redeem,
         attach_report: Kind::LargeJson(8 * 1024 * 1024),
+        member_benefits,
         list_programs,
         get_program,
         list_sessions,
@@ -63,164 +75,6 @@ platform::api! {
         my_report,
         my_report_pdf,
     }
-}
-
-// ---- staff: programs ----
-
-/// Create a program (draft) for the org's subtree.
-#[utoipa::path(post, path = "/v1/admin/orgs/{id}/programs", tag = "benefits", request_body = CreateProgram,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first response")),
-    security(("bearer" = [])),
-    responses((status = 201, body = ProgramView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn create_program(
-    db: web::Data<Db>,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Json<CreateProgram>,
-) -> Result<HttpResponse> {
-    let org_id = id.into_inner();
-    let new = body.into_inner().validate(org_id, caller.user.account_id)?;
-    let view = db
-        .write(move |conn| programs::create(conn, &caller.user, &caller.actor, new))
-        .await?;
-    Ok(HttpResponse::Created().json(view))
-}
-
-/// Publish a draft: members can see and use it (a fair-mode draw gets its seed now).
-#[utoipa::path(post, path = "/v1/admin/programs/{id}/publish", tag = "benefits", security(("bearer" = [])),
-    responses((status = 200, body = ProgramView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn publish(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
-    let id = id.into_inner();
-    let view = db
-        .write(move |conn| programs::publish(conn, &caller.user, &caller.actor, id))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// Close a program: no more claims or bookings.
-#[utoipa::path(post, path = "/v1/admin/programs/{id}/close", tag = "benefits", security(("bearer" = [])),
-    responses((status = 200, body = ProgramView), (status = 404, body = Problem)))]
-async fn close(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
-    let id = id.into_inner();
-    let view = db
-        .write(move |conn| programs::close(conn, &caller.user, &caller.actor, id))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// Add a health-check session to a program.
-#[utoipa::path(post, path = "/v1/admin/programs/{id}/sessions", tag = "benefits", request_body = CreateSession,
-    security(("bearer" = [])),
-    responses((status = 201, body = SessionView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_session(
-    db: web::Data<Db>,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Json<CreateSession>,
-) -> Result<HttpResponse> {
-    let new = body.into_inner().validate(id.into_inner())?;
-    let view = db
-        .write(move |conn| health_sessions::create(conn, &caller.user, &caller.actor, new))
-        .await?;
-    Ok(HttpResponse::Created().json(view))
-}
-
-/// Fair mode: run the draw once the entry window has closed.
-#[utoipa::path(post, path = "/v1/admin/programs/{id}/draw", tag = "benefits", security(("bearer" = [])),
-    responses((status = 200, body = DrawView), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn run_draw(db: web::Data<Db>, caller: Caller, id: web::Path<i64>) -> Result<HttpResponse> {
-    let id = id.into_inner();
-    let view = db
-        .write(move |conn| draws::run(conn, &caller.user, &caller.actor, id, now()))
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
-}
-
-/// Claimed, redeemed, remaining, seats booked, checked in, no-shows: totals and per day.
-#[utoipa::path(get, path = "/v1/admin/programs/{id}/stats", tag = "benefits", security(("bearer" = [])),
-    responses((status = 200, body = ProgramStats), (status = 404, body = Problem)))]
-async fn program_stats(
-    db: web::Data<Db>,
-    user: AuthUser,
-    id: web::Path<i64>,
-) -> Result<HttpResponse> {
-    let id = id.into_inner();
-    let stats = db
-        .run(move |conn| ledger::program_stats(conn, &user, id))
-        .await?;
-    Ok(HttpResponse::Ok().json(stats))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct RedeemRequest {
-    /// The code read from a voucher or booking QR.
-    pub code: Text<128>,
-}
-
-/// Redeem a scanned voucher or check in a booking by its code. A second scan says when and by
-/// whom it was done. Only staff may scan (403 otherwise); a code of another district is a 404
-/// `not_found`, exactly as a code that does not exist.
-///
-/// A booking checks in only within its session's check-in window: from
-/// `CHECKIN_OPENS_BEFORE_MINUTES` (default 60) before the session's `starts_at` until
-/// `CHECKIN_CLOSES_AFTER_MINUTES` (default 30) after its `ends_at`. Outside it the answer is
-/// `409 outside_checkin_window` and nothing is written: the booking stays booked, so it can check
-/// in on the day, and after the window it counts as a no-show. A booking already checked in
-/// still answers `already_checked_in` at any time. Gift-pack vouchers have no window (only
-/// their validity).
-#[utoipa::path(post, path = "/v1/admin/redemptions", tag = "benefits", request_body = RedeemRequest,
-    security(("bearer" = [])),
-    responses((status = 200, body = ScanResult), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, description = "`outside_checkin_window`: a booking scanned before its session's check-in window opens or after it closes", body = Problem)))]
-async fn redeem(
-    db: web::Data<Db>,
-    benefits: web::Data<Benefits>,
-    caller: Caller,
-    body: Json<RedeemRequest>,
-) -> Result<HttpResponse> {
-    let code = body.into_inner().code.into_inner();
-    let window = benefits.config.check_in;
-    let result = db
-        .write(move |conn| {
-            redemptions::scan(conn, &caller.user, &caller.actor, &code, &window, now())
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(result))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ReportRequest {
-    pub summary: Summary,
-    /// The full report as a PDF, base64 (at most 5 MiB).
-    pub pdf_base64: Option<String>,
-}
-
-/// Attach (or replace) the report of a checked-in booking: `409 booking_not_active` before
-/// check-in. A booking of another district is a 404 `not_found` in any state, exactly as one that
-/// does not exist. Summary and PDF are stored encrypted; a replaced PDF is deleted.
-#[utoipa::path(post, path = "/v1/admin/bookings/{id}/report", tag = "benefits", request_body = ReportRequest,
-    security(("bearer" = [])),
-    responses((status = 201, body = ReportView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn attach_report(
-    db: web::Data<Db>,
-    benefits: web::Data<Benefits>,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Json<ReportRequest>,
-) -> Result<HttpResponse> {
-    let booking_id = id.into_inner();
-    let body = body.into_inner();
-    let summary = body.summary.validate()?;
-    let pdf = body
-        .pdf_base64
-        .as_deref()
-        .map(reports::decode_pdf)
-        .transpose()?;
-    let view = benefits
-        .reports
-        .attach(&db, caller.user, caller.actor, booking_id, summary, pdf)
-        .await?;
-    Ok(HttpResponse::Created().json(view))
 }
 
 // ---- members ----

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod console_sessions;
 pub mod id_number;
 pub mod otp;
 pub mod password;
@@ -76,6 +77,8 @@ pub struct IdentityConfig {
     pub proxies: platform::client_addr::ProxyTrust,
     /// The personal-information policy version a consent refers to.
     pub consent_policy: String,
+    /// Staff console sessions and trusted browsers.
+    pub console: console_sessions::ConsoleTimeouts,
 }
 
 impl IdentityConfig {
@@ -90,6 +93,7 @@ impl IdentityConfig {
             limits: Limits::default(),
             proxies: platform::client_addr::ProxyTrust::none(),
             consent_policy: "2026-11".to_owned(),
+            console: console_sessions::ConsoleTimeouts::default(),
         }
     }
 }

@@ -14,8 +14,8 @@ use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::DataProtector;
 use platform::rights::{AfterCommit, DataRights, PersonalData};
 use platform::schema::{
-    accounts as a, consents as c, idempotency_keys as ik, real_name_profiles as p,
-    refresh_tokens as rt,
+    accounts as a, consents as c, console_sessions as cs, idempotency_keys as ik,
+    real_name_profiles as p, refresh_tokens as rt, trusted_browsers as tb,
 };
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Serialize;
@@ -137,6 +137,8 @@ impl PersonalData for IdentityData {
             "accounts",
             "real_name_profiles",
             "refresh_tokens",
+            "console_sessions",
+            "trusted_browsers",
             "consents",
             "idempotency_keys",
         ]
@@ -187,6 +189,19 @@ impl PersonalData for IdentityData {
                         "revoked_at": revoked.map(|t| t.and_utc()) })
             })
             .collect();
+        let console: Vec<(NaiveDateTime, NaiveDateTime, NaiveDateTime)> = cs::table
+            .filter(cs::account_id.eq(account_id))
+            .filter(cs::second_factor_done.eq(true))
+            .order(cs::id.asc())
+            .select((cs::created_at, cs::last_seen_at, cs::expires_at))
+            .load(conn)?;
+        let console: Vec<Value> = console
+            .into_iter()
+            .map(|(created, seen, expires)| {
+                json!({ "signed_in_at": created.and_utc(), "last_seen_at": seen.and_utc(),
+                        "expires_at": expires.and_utc() })
+            })
+            .collect();
         Ok(json!({
             "account": {
                 "id": account_id,
@@ -198,12 +213,15 @@ impl PersonalData for IdentityData {
             "real_name": real_name,
             "consents": consents(conn, account_id)?,
             "sessions": sessions,
+            "console_sessions": console,
         }))
     }
 
     fn erase(&self, conn: &mut DbConn, account_id: i64) -> Result<Vec<AfterCommit>> {
         diesel::delete(p::table.find(account_id)).execute(conn)?;
         diesel::delete(rt::table.filter(rt::account_id.eq(account_id))).execute(conn)?;
+        diesel::delete(cs::table.filter(cs::account_id.eq(account_id))).execute(conn)?;
+        diesel::delete(tb::table.filter(tb::account_id.eq(account_id))).execute(conn)?;
         diesel::delete(ik::table.filter(ik::account_id.eq(account_id))).execute(conn)?;
         // The records stay, withdrawn: they show processing had a lawful basis while it lasted.
         withdraw_consents(conn, account_id, None)?;

@@ -26,8 +26,23 @@ impl Identity {
         password: &str,
         address: &str,
     ) -> Result<TokenPair> {
+        let (account_id, is_admin) = self.check_password(&phone, password, address).await?;
+        let this = Arc::clone(self);
+        self.db
+            .run(move |conn| this.start_session(conn, account_id, is_admin))
+            .await
+    }
+
+    /// The account (id, is admin) whose password this is, through the guessing limits; the
+    /// app's sign-in and the console's both come here.
+    pub(crate) async fn check_password(
+        self: &Arc<Self>,
+        phone: &Phone,
+        password: &str,
+        address: &str,
+    ) -> Result<(i64, bool)> {
         let limits = &self.config.limits;
-        let phone_hash = self.phone_hash(&phone);
+        let phone_hash = self.phone_hash(phone);
         self.coord
             .throttle(&format!("login_ip:{address}"), limits.login_per_ip)
             .await?;
@@ -44,22 +59,19 @@ impl Identity {
             )
             .await?;
         let this = Arc::clone(self);
+        let lookup = phone.clone();
         let credentials = self
             .db
-            .run(move |conn| this.credentials(conn, &phone))
+            .run(move |conn| this.credentials(conn, &lookup))
             .await?;
         let (stored, account) = match credentials {
             Some(c) => (Some(c.password_hash), Some((c.account_id, c.is_admin))),
             None => (None, None),
         };
         let valid = self.hasher.verify(password, stored).await?;
-        let Some((account_id, is_admin)) = account.filter(|_| valid) else {
-            return Err(Error::new(ErrorCode::InvalidCredentials));
-        };
-        let this = Arc::clone(self);
-        self.db
-            .run(move |conn| this.start_session(conn, account_id, is_admin))
-            .await
+        account
+            .filter(|_| valid)
+            .ok_or_else(|| Error::new(ErrorCode::InvalidCredentials))
     }
 
     /// Sign-in with a code from `/v1/auth/otp`.
@@ -100,6 +112,7 @@ impl Identity {
                 write_tx(conn, |conn| {
                     this.set_password_hash(conn, account_id, &hash)?;
                     this.revoke_all_sessions(conn, account_id)?;
+                    this.end_console_sessions(conn, account_id)?;
                     Revocations::revoke(conn, account_id, at)
                 })
             })

@@ -15,7 +15,7 @@ use identity::AuthUser;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::clock::now;
 use platform::schema::{
-    members as m, membership_events as ev, memberships as ms, real_name_profiles as rn,
+    members as m, membership_events as ev, memberships as ms, orgs as o, real_name_profiles as rn,
 };
 use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
@@ -428,28 +428,35 @@ pub fn mine(conn: &mut DbConn, account_id: i64) -> Result<MyMembership> {
     let pending = with_status(conn, account_id, Status::Pending)?
         .map(|m| view(conn, m.id))
         .transpose()?;
-    let events: Vec<Event> = ev::table
-        .filter(ev::account_id.eq(account_id))
-        .order(ev::id.desc())
-        .select(Event::as_select())
-        .load(conn)?;
-    let history = events
-        .into_iter()
-        .map(|event| {
-            Ok(EventView {
-                at: event.at.and_utc(),
-                kind: event.kind,
-                org: orgs::reference(conn, event.org_id)?,
-                membership_id: event.membership_id,
-                note: event.note,
-            })
-        })
-        .collect::<Result<_>>()?;
     Ok(MyMembership {
         current,
         pending,
-        history,
+        history: history(conn, account_id)?,
     })
+}
+
+/// Everything that happened to the account's memberships, newest first, with the orgs' names
+/// in the same query.
+pub(crate) fn history(conn: &mut DbConn, account_id: i64) -> Result<Vec<EventView>> {
+    let events: Vec<(Event, String)> = ev::table
+        .inner_join(o::table.on(o::id.eq(ev::org_id)))
+        .filter(ev::account_id.eq(account_id))
+        .order(ev::id.desc())
+        .select((Event::as_select(), o::name))
+        .load(conn)?;
+    Ok(events
+        .into_iter()
+        .map(|(event, org_name)| EventView {
+            at: event.at.and_utc(),
+            kind: event.kind,
+            org: OrgRef {
+                id: event.org_id,
+                name: org_name,
+            },
+            membership_id: event.membership_id,
+            note: event.note,
+        })
+        .collect())
 }
 
 /// What benefits need to know of a member.

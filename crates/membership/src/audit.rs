@@ -1,9 +1,11 @@
 //! Reading the audit log: staff see the entries of their subtree, admins every entry.
 
+use chrono::NaiveDate;
 use identity::AuthUser;
-use platform::audit::{self, ActionPrefix, AuditEntry, Scope};
+use platform::audit::{self, ActionPrefix, AuditEntry, Filter, RecordName, Scope};
+use platform::clock::shanghai_midnight;
 use platform::pagination::{Cursor, Limit, Page, PageQuery, Paged};
-use platform::{DbConn, Result};
+use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -16,6 +18,16 @@ pub struct AuditQuery {
     /// Only actions starting with this, e.g. `membership.` or `members.export`.
     #[param(schema_with = ActionPrefix::schema)]
     pub action: Option<String>,
+    /// Only what this account did.
+    #[param(minimum = 1)]
+    pub actor: Option<i64>,
+    /// Only entries about this record, e.g. `membership:123`.
+    #[param(schema_with = RecordName::schema)]
+    pub record: Option<String>,
+    /// From this day on (YYYY-MM-DD, Asia/Shanghai).
+    pub from: Option<NaiveDate>,
+    /// Up to and including this day (YYYY-MM-DD, Asia/Shanghai).
+    pub to: Option<NaiveDate>,
     #[param(inline)]
     pub limit: Option<Limit>,
     #[param(inline)]
@@ -23,18 +35,45 @@ pub struct AuditQuery {
 }
 
 impl AuditQuery {
-    /// The action prefix to match (or `action` at fault) and the page asked for.
-    pub fn validate(self) -> Result<(Option<ActionPrefix>, Page)> {
+    /// The filter to apply (or the field at fault) and the page asked for.
+    pub fn validate(self) -> Result<(Filter, Page)> {
         let action = self
             .action
             .as_deref()
             .map(|a| ActionPrefix::parse(a, "action"))
             .transpose()?;
+        let record = self
+            .record
+            .as_deref()
+            .map(|r| RecordName::parse(r, "record"))
+            .transpose()?;
+        if self.actor.is_some_and(|a| a < 1) {
+            return Err(Error::invalid(ErrorCode::InvalidField, "actor"));
+        }
+        if let (Some(from), Some(to)) = (self.from, self.to) {
+            if from > to {
+                return Err(Error::invalid(ErrorCode::InvalidField, "from"));
+            }
+        }
+        let until = match self.to {
+            Some(day) => Some(
+                day.succ_opt()
+                    .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "to"))?,
+            ),
+            None => None,
+        };
+        let filter = Filter {
+            action,
+            actor: self.actor,
+            record,
+            from: self.from.map(shanghai_midnight),
+            until: until.map(shanghai_midnight),
+        };
         let page = PageQuery {
             limit: self.limit,
             cursor: self.cursor,
         };
-        Ok((action, page.page()))
+        Ok((filter, page.page()))
     }
 }
 
@@ -45,7 +84,7 @@ pub fn list(
     conn: &mut DbConn,
     user: &AuthUser,
     org_id: i64,
-    action: Option<&ActionPrefix>,
+    filter: &Filter,
     page: Page,
 ) -> Result<Paged<AuditEntry>> {
     staff::require(conn, user, org_id)?;
@@ -54,5 +93,5 @@ pub fn list(
     } else {
         Scope::Subtree(org_id)
     };
-    audit::list(conn, scope, action, page)
+    audit::list(conn, scope, filter, page)
 }

@@ -14,10 +14,11 @@ use platform::schema::{
     accounts as a, members as m, memberships as ms, org_closure as c, orgs as o,
     real_name_profiles as rn,
 };
-use platform::{DbConn, Result};
+use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::applications::{self, EventView, MembershipView};
 use crate::orgs::OrgRef;
 use crate::roster_csv::CsvLang;
 use crate::vocab::{Occupation, Status};
@@ -119,7 +120,8 @@ pub struct MemberRow {
     pub membership_id: i64,
     pub member_no: Option<String>,
     pub legal_name: Option<String>,
-    pub phone_masked: String,
+    /// Null once the account has been deleted.
+    pub phone_masked: Option<String>,
     pub id_number_masked: Option<String>,
     pub org: OrgRef,
     pub occupation: Occupation,
@@ -138,6 +140,7 @@ struct Listed {
     member_no: Option<String>,
     legal_name: Option<String>,
     phone_enc: String,
+    deleted_at: Option<NaiveDateTime>,
     id_number_masked: Option<String>,
     org_id: i64,
     org_name: String,
@@ -217,6 +220,7 @@ fn query(
             m::member_no.nullable(),
             rn::legal_name.nullable(),
             a::phone_enc,
+            a::deleted_at,
             rn::id_number_masked.nullable(),
             o::id,
             o::name,
@@ -272,12 +276,12 @@ fn query(
 /// The row staff see: the phone opened only to be masked.
 fn member_row(identity: &Identity, row: Listed) -> Result<MemberRow> {
     let id = row.membership_id;
-    let phone = identity.open_phone(&row.phone_enc, format_args!("membership {id}"))?;
+    let phone_masked = masked_phone(identity, &row.phone_enc, row.deleted_at, id)?;
     Ok(MemberRow {
         membership_id: row.membership_id,
         member_no: row.member_no,
         legal_name: row.legal_name,
-        phone_masked: phone.masked(),
+        phone_masked,
         id_number_masked: row.id_number_masked,
         org: OrgRef {
             id: row.org_id,
@@ -290,6 +294,21 @@ fn member_row(identity: &Identity, row: Listed) -> Result<MemberRow> {
         applied_at: row.applied_at.and_utc(),
         joined_at: row.started_at.map(|t| t.and_utc()),
     })
+}
+
+/// The account's phone, masked; None once the account is deleted, which keeps its row with
+/// the phone blanked (see identity's erasure). `membership_id` names the row in the error.
+fn masked_phone(
+    identity: &Identity,
+    phone_enc: &str,
+    deleted_at: Option<NaiveDateTime>,
+    membership_id: i64,
+) -> Result<Option<String>> {
+    if deleted_at.is_some() {
+        return Ok(None);
+    }
+    let phone = identity.open_phone(phone_enc, format_args!("membership {membership_id}"))?;
+    Ok(Some(phone.masked()))
 }
 
 /// Records that staff read the people of `org_id`'s subtree: one entry per page or file, not
@@ -378,6 +397,96 @@ pub fn export(
     viewed(conn, actor, Action::MembersExport, org_id)?;
     Ok(Export { org, rows })
 }
+
+/// Whose page a membership id opens, once the caller may see it.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject {
+    pub membership_id: i64,
+    pub account_id: i64,
+    /// The membership's org: the caller's subtree holds it.
+    pub org_id: i64,
+}
+
+/// The person of membership `id` (the `membership_id` of a staff list's row), when `user` may
+/// act on its org: 403 for no staff at all (before any look-up, so ids tell them nothing), 404
+/// for no such membership and for one outside the caller's subtree alike.
+pub fn subject(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<Subject> {
+    staff::require_any(conn, user)?;
+    let (account_id, org_id) = ms::table
+        .find(id)
+        .select((ms::account_id, ms::org_id))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| Error::new(ErrorCode::NotFound))?;
+    staff::require(conn, user, org_id)?;
+    Ok(Subject {
+        membership_id: id,
+        account_id,
+        org_id,
+    })
+}
+
+/// A member's page for staff, opened from a row of a staff list. Personal data as the lists
+/// show it: the name, the phone and ID number masked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberDetail {
+    pub legal_name: Option<String>,
+    /// Null once the account has been deleted.
+    pub phone_masked: Option<String>,
+    pub id_number_masked: Option<String>,
+    /// The membership (or application) the page was opened from: its org, status, member
+    /// number and dates.
+    pub membership: MembershipView,
+    /// Applications, decisions, transfers and departures, newest first: those in orgs the
+    /// caller may act on (a transfer shows where it led in its note).
+    pub history: Vec<EventView>,
+}
+
+/// The use case: staff open the page of the member of membership `id` (see [`subject`] for
+/// who may). Reading it is a view of personal data, so it is recorded.
+pub fn detail(
+    conn: &mut DbConn,
+    identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
+    id: i64,
+) -> Result<MemberDetail> {
+    let who = subject(conn, user, id)?;
+    let (phone_enc, deleted_at, legal_name, id_number_masked): PersonRow = a::table
+        .find(who.account_id)
+        .left_join(rn::table.on(rn::account_id.eq(a::id)))
+        .select((
+            a::phone_enc,
+            a::deleted_at,
+            rn::legal_name.nullable(),
+            rn::id_number_masked.nullable(),
+        ))
+        .first(conn)?;
+    let phone_masked = masked_phone(identity, &phone_enc, deleted_at, id)?;
+    let mut history = applications::history(conn, who.account_id)?;
+    let orgs: Vec<i64> = history.iter().map(|e| e.org.id).collect();
+    let visible = staff::actable(conn, user, &orgs)?;
+    history.retain(|e| visible.contains(&e.org.id));
+    let entry = Entry::new(Action::MemberView, Record::new("membership", id))
+        .in_org(who.org_id)
+        .about(who.account_id);
+    audit::record(conn, actor, entry)?;
+    Ok(MemberDetail {
+        legal_name,
+        phone_masked,
+        id_number_masked,
+        membership: applications::view(conn, id)?,
+        history,
+    })
+}
+
+/// What a member's page reads of the account and the real-name profile.
+type PersonRow = (
+    String,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<String>,
+);
 
 #[cfg(test)]
 mod tests {

@@ -57,11 +57,12 @@ const COLUMNS: [Column; 11] = [
         en: "legal_name",
         value: |r, _| r.legal_name.clone().unwrap_or_default(),
     },
-    // Masked, as everywhere in staff views: the export carries no more personal data.
+    // Masked, as everywhere in staff views: the export carries no more personal data. Empty
+    // for a deleted account.
     Column {
         zh: "手机号",
         en: "phone",
-        value: |r, _| r.phone_masked.clone(),
+        value: |r, _| r.phone_masked.clone().unwrap_or_default(),
     },
     Column {
         zh: "身份证号",

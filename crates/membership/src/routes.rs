@@ -7,7 +7,6 @@ use identity::{AuthUser, Identity};
 use platform::audit::AuditEntry;
 use platform::error::Problem;
 use platform::extract::{Json, Query};
-use platform::html;
 use platform::http::JSON_LIMIT;
 use platform::pagination::{PageQuery, Paged};
 use platform::text::Text;
@@ -19,30 +18,32 @@ use crate::applications::{self, JoinRequest, MembershipView, MyMembership, Outco
 use crate::audit::{self, AuditQuery};
 use crate::card::{self, Card, Verification};
 use crate::join_codes::{self, CreateJoinCode, JoinCode, JoinCodeView, JoinPreview};
-use crate::members::{self, MemberRow, MembersQuery, Roster};
-use crate::orgs::{self, CreateOrg, OrgView};
-use crate::staff::{self, GrantStaff, StaffGrant};
+use crate::members::{self, MemberDetail, MemberRow, MembersQuery, Roster};
+use crate::orgs::{self, CreateOrg, OrgNode, OrgView};
+use crate::staff::{self, GrantStaff, StaffGrant, StaffList};
 use crate::transfers::{self, TransferRequest};
 use crate::{roster_csv, MembershipConfig};
 
 platform::api! {
     /// The membership part of the OpenAPI document.
     pub struct ApiDoc {
-        components(schemas(Paged<MemberRow>, Paged<JoinCodeView>, Paged<AuditEntry>)),
+        components(schemas(Paged<MemberRow>, Paged<JoinCodeView>, Paged<AuditEntry>, Paged<OrgNode>)),
         tags((name = "membership", description = "Union orgs, join codes, members and the e-card"))
     }
 
     pub fn routes {
+        list_orgs,
         create_org,
         get_org,
+        list_staff,
         grant_staff,
+        revoke_staff,
         create_join_code,
         list_join_codes,
         join_code_svg,
         join_code_png,
         revoke_join_code,
         preview_join,
-        poster_landing,
         join: Kind::Creating(JSON_LIMIT),
         my_membership,
         leave,
@@ -52,6 +53,7 @@ platform::api! {
         approve,
         reject,
         list_members,
+        member_detail,
         verify_card,
         audit_log,
     }
@@ -111,6 +113,57 @@ async fn grant_staff(
         HttpResponse::Ok()
     }
     .json(grant))
+}
+
+/// The orgs the caller may act on, in tree order (each before its children, siblings by name),
+/// with their depth below the caller's top orgs and member counts: staff get the subtrees of
+/// their grants, admins every org.
+#[utoipa::path(get, path = "/v1/admin/orgs", tag = "membership", params(PageQuery), security(("bearer" = [])),
+    responses((status = 200, body = Paged<OrgNode>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn list_orgs(
+    db: web::Data<Db>,
+    user: AuthUser,
+    page: Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let page = page.page();
+    let list = db.run(move |conn| orgs::tree(conn, &user, page)).await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// The staff granted on this org, oldest grant first (staff of the orgs above act on it too).
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/staff", tag = "membership", security(("bearer" = [])),
+    responses((status = 200, body = StaffList), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn list_staff(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let (org_id, identity) = (id.into_inner(), identity.into_inner());
+    let list = db
+        .run(move |conn| staff::list(conn, &identity, &user, org_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Withdraw an account's staff grant on this org: its access through it ends at once.
+#[utoipa::path(delete, path = "/v1/admin/orgs/{id}/staff/{account_id}", tag = "membership", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "The org"), ("account_id" = i64, Path, description = "The member of staff")),
+    responses((status = 204, description = "Revoked"), (status = 403, body = Problem),
+        (status = 404, description = "No such grant on this org, or the org is outside the caller's subtree", body = Problem)))]
+async fn revoke_staff(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse> {
+    let ((org_id, account_id), identity) = (path.into_inner(), identity.into_inner());
+    db.write(move |conn| {
+        let Caller { user, actor } = &caller;
+        staff::revoke(conn, &identity, user, actor, org_id, account_id)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 // ---- join codes ----
@@ -233,35 +286,6 @@ async fn preview_join(db: web::Data<Db>, code: web::Path<String>) -> Result<Http
     let code = JoinCode::parse(&code)?;
     let preview = db.run(move |conn| join_codes::preview(conn, &code)).await?;
     Ok(HttpResponse::Ok().json(preview))
-}
-
-/// The page a phone's ordinary camera or WeChat opens from a poster: says which union it is
-/// and sends the rider to the app, which joins through `/v1/join/{code}`.
-#[utoipa::path(get, path = "/j/{code}", tag = "membership",
-    responses((status = 200, content_type = "text/html", description = "Landing page of a poster"),
-        (status = 404, content_type = "text/html", description = "Unknown code"),
-        (status = 409, content_type = "text/html", description = "Expired, used up or revoked code")))]
-async fn poster_landing(db: web::Data<Db>, code: web::Path<String>) -> HttpResponse {
-    let code = code.into_inner();
-    let outcome = match JoinCode::parse(&code) {
-        Ok(parsed) => db.run(move |conn| join_codes::preview(conn, &parsed)).await,
-        Err(e) => Err(e),
-    };
-    let (status, body) = match outcome {
-        Ok(p) => (
-            actix_web::http::StatusCode::OK,
-            format!(
-                "<h1>{}</h1><p>{}</p><p>请打开工会 App 扫描此二维码完成入会。<br>Open the union app and scan this code to join.</p>",
-                html::escape(&p.org.name),
-                html::escape(&p.label)
-            ),
-        ),
-        Err(e) => (
-            e.code().status(),
-            format!("<h1>无法入会</h1><p>{}</p>", html::escape(e.code().detail(platform::error::Lang::ZhCn))),
-        ),
-    };
-    html::page(status, "加入工会", &body)
 }
 
 // ---- worker side ----
@@ -466,6 +490,28 @@ async fn list_members(
     })
 }
 
+/// A member's page: masked personal data, the membership the id names (org, status, number,
+/// dates) and the history within the caller's subtree. `id` is a row's `membership_id` in the
+/// member and application lists. Recorded in the audit log.
+#[utoipa::path(get, path = "/v1/admin/members/{id}", tag = "membership", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "A `membership_id` of the staff lists")),
+    responses((status = 200, body = MemberDetail), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn member_detail(
+    db: web::Data<Db>,
+    identity: web::Data<Identity>,
+    caller: Caller,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let (id, identity) = (id.into_inner(), identity.into_inner());
+    let detail = db
+        .run(move |conn| {
+            let Caller { user, actor } = &caller;
+            members::detail(conn, &identity, user, actor, id)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(detail))
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct VerifyRequest {
     /// The token read from the member's card QR.
@@ -507,9 +553,9 @@ async fn audit_log(
     query: Query<AuditQuery>,
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
-    let (action, page) = query.into_inner().validate()?;
+    let (filter, page) = query.into_inner().validate()?;
     let list = db
-        .run(move |conn| audit::list(conn, &user, org_id, action.as_ref(), page))
+        .run(move |conn| audit::list(conn, &user, org_id, &filter, page))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }

@@ -1,17 +1,20 @@
 //! Staff scopes: staff are granted on an org and act on its whole subtree, nothing outside it.
 //! Admins act everywhere.
 
+use std::collections::HashSet;
+
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::accounts::{StaffScope, ROLE_STAFF};
 use identity::phone::Phone;
 use identity::{AuthUser, Identity};
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::is_unique_violation;
-use platform::schema::{org_closure as c, orgs as o, staff_grants as g};
+use platform::schema::{accounts as a, org_closure as c, orgs as o, staff_grants as g};
 use platform::{Db, DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -104,6 +107,161 @@ pub fn grant(conn: &mut DbConn, org_id: i64, account_id: i64, granted_by: i64) -
         Err(e) if is_unique_violation(&e) => Ok(false),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A member of staff of one org, as the console lists them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StaffMember {
+    pub account_id: i64,
+    pub phone_masked: String,
+    /// The account that made the grant.
+    pub granted_by: i64,
+    /// Its number, masked; null once that account has been deleted.
+    pub granted_by_phone_masked: Option<String>,
+    pub granted_at: DateTime<Utc>,
+}
+
+/// The staff granted on one org (those granted on the orgs above it act on it too, and are
+/// listed there).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffList {
+    pub org: OrgRef,
+    /// Oldest grant first.
+    pub items: Vec<StaffMember>,
+}
+
+/// A grant as read, in the select order of [`grants_on`].
+#[derive(Queryable)]
+struct GrantRow {
+    account_id: i64,
+    phone_enc: String,
+    granted_by: i64,
+    granter_phone_enc: String,
+    granter_deleted_at: Option<NaiveDateTime>,
+    created_at: NaiveDateTime,
+}
+
+/// The grants on `org_id` (of `only` that account, when given), oldest first, in one query.
+fn grants_on(
+    conn: &mut DbConn,
+    identity: &Identity,
+    org_id: i64,
+    only: Option<i64>,
+) -> Result<Vec<StaffMember>> {
+    let granter = diesel::alias!(platform::schema::accounts as granter);
+    let mut q = g::table
+        .inner_join(a::table.on(a::id.eq(g::account_id)))
+        .inner_join(granter.on(granter.field(a::id).eq(g::granted_by)))
+        .filter(g::org_id.eq(org_id))
+        .select((
+            g::account_id,
+            a::phone_enc,
+            g::granted_by,
+            granter.field(a::phone_enc),
+            granter.field(a::deleted_at),
+            g::created_at,
+        ))
+        .order(g::id)
+        .into_boxed();
+    if let Some(account_id) = only {
+        q = q.filter(g::account_id.eq(account_id));
+    }
+    let rows: Vec<GrantRow> = q.load(conn)?;
+    rows.into_iter()
+        .map(|row| staff_member(identity, row))
+        .collect()
+}
+
+/// The grant as staff see it: the phones opened only to be masked.
+fn staff_member(identity: &Identity, row: GrantRow) -> Result<StaffMember> {
+    let (id, by) = (row.account_id, row.granted_by);
+    let phone = identity.open_phone(&row.phone_enc, format_args!("account {id}"))?;
+    // A deleted account keeps its row with the phone blanked (see identity's erasure).
+    let granter_phone = match row.granter_deleted_at {
+        Some(_) => None,
+        None => {
+            let sealed = &row.granter_phone_enc;
+            Some(
+                identity
+                    .open_phone(sealed, format_args!("account {by}"))?
+                    .masked(),
+            )
+        }
+    };
+    Ok(StaffMember {
+        account_id: id,
+        phone_masked: phone.masked(),
+        granted_by: by,
+        granted_by_phone_masked: granter_phone,
+        granted_at: row.created_at.and_utc(),
+    })
+}
+
+/// The use case: staff of `org_id` (or of an org above it) read who is granted on it.
+pub fn list(
+    conn: &mut DbConn,
+    identity: &Identity,
+    user: &AuthUser,
+    org_id: i64,
+) -> Result<StaffList> {
+    require(conn, user, org_id)?;
+    Ok(StaffList {
+        org: orgs::reference(conn, org_id)?,
+        items: grants_on(conn, identity, org_id, None)?,
+    })
+}
+
+/// The use case: staff of `org_id` withdraw the grant of `account_id` on it; `not_found` when
+/// there is none. The scope checks read the grants, so the access ends with this transaction.
+/// Answers the grant as it was.
+pub fn revoke(
+    conn: &mut DbConn,
+    identity: &Identity,
+    user: &AuthUser,
+    actor: &Actor,
+    org_id: i64,
+    account_id: i64,
+) -> Result<StaffMember> {
+    require(conn, user, org_id)?;
+    let not_found = || Error::new(ErrorCode::NotFound);
+    let grant = grants_on(conn, identity, org_id, Some(account_id))?
+        .pop()
+        .ok_or_else(not_found)?;
+    let grant_row = g::table
+        .filter(g::org_id.eq(org_id))
+        .filter(g::account_id.eq(account_id));
+    // A revocation running beside this one may have deleted the row since it was read.
+    if diesel::delete(grant_row).execute(conn)? == 0 {
+        return Err(not_found());
+    }
+    let entry = Entry::new(Action::StaffRevoke, Record::new("account", account_id))
+        .in_org(org_id)
+        .about(account_id);
+    audit::record(conn, actor, entry)?;
+    Ok(grant)
+}
+
+/// The orgs `account_id` is granted on.
+pub(crate) fn granted_orgs(conn: &mut DbConn, account_id: i64) -> Result<Vec<i64>> {
+    Ok(g::table
+        .filter(g::account_id.eq(account_id))
+        .select(g::org_id)
+        .load(conn)?)
+}
+
+/// Which of `orgs` `user` may act on, in one query.
+pub(crate) fn actable(conn: &mut DbConn, user: &AuthUser, orgs: &[i64]) -> Result<HashSet<i64>> {
+    if user.is_admin() {
+        return Ok(orgs.iter().copied().collect());
+    }
+    Ok(g::table
+        .inner_join(c::table.on(c::ancestor_id.eq(g::org_id)))
+        .filter(g::account_id.eq(user.account_id))
+        .filter(c::descendant_id.eq_any(orgs))
+        .select(c::descendant_id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// Whether `user` may act on `org_id`.

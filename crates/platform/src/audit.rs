@@ -71,6 +71,7 @@ macro_rules! actions {
 actions! {
     OrgCreate = "org.create",
     StaffGrant = "staff.grant",
+    StaffRevoke = "staff.revoke",
     JoinCodeCreate = "join_code.create",
     JoinCodeRevoke = "join_code.revoke",
     MembershipApprove = "membership.approve",
@@ -78,12 +79,19 @@ actions! {
     ApplicationsList = "applications.list",
     MembersList = "members.list",
     MembersExport = "members.export",
+    MemberView = "member.view",
     CardVerify = "card.verify",
     ProgramCreate = "program.create",
+    ProgramUpdate = "program.update",
     ProgramPublish = "program.publish",
     ProgramClose = "program.close",
     ProgramDraw = "program.draw",
     SessionCreate = "session.create",
+    SessionUpdate = "session.update",
+    SessionCancel = "session.cancel",
+    BookingsList = "bookings.list",
+    BookingsExport = "bookings.export",
+    LedgerView = "ledger.view",
     VoucherRedeem = "voucher.redeem",
     VoucherScan = "voucher.scan",
     BookingCheckIn = "booking.check_in",
@@ -239,11 +247,49 @@ type Row = (
     String,
 );
 
-/// A page of entries in `scope`, newest first.
+/// A record named as the log stores it, `membership:123`: a filter of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordName(String);
+
+impl RecordName {
+    pub fn parse(input: &str, field: &'static str) -> Result<RecordName> {
+        let ok = input.split_once(':').is_some_and(|(kind, id)| {
+            (1..=32).contains(&kind.len())
+                && kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && (1..=18).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_digit())
+        });
+        ok.then(|| RecordName(input.to_owned()))
+            .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, field))
+    }
+
+    /// The rule of [`RecordName::parse`] as a schema.
+    pub fn schema() -> utoipa::openapi::schema::Object {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^[a-z_]{1,32}:[0-9]{1,18}$"))
+            .build()
+    }
+}
+
+/// Which entries to list, besides the reader's scope: every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub action: Option<ActionPrefix>,
+    /// Entries of this acting account.
+    pub actor: Option<i64>,
+    pub record: Option<RecordName>,
+    /// From this instant on (inclusive).
+    pub from: Option<NaiveDateTime>,
+    /// Before this instant.
+    pub until: Option<NaiveDateTime>,
+}
+
+/// A page of entries in `scope` that `filter` lets through, newest first.
 pub fn list(
     conn: &mut DbConn,
     scope: Scope,
-    action: Option<&ActionPrefix>,
+    filter: &Filter,
     page: Page,
 ) -> Result<Paged<AuditEntry>> {
     let mut query = al::table
@@ -267,8 +313,20 @@ pub fn list(
             .select(c::descendant_id.nullable());
         query = query.filter(al::org_id.eq_any(subtree));
     }
-    if let Some(prefix) = action {
+    if let Some(prefix) = &filter.action {
         query = query.filter(al::action.like(prefix.pattern()).escape('\\'));
+    }
+    if let Some(actor) = filter.actor {
+        query = query.filter(al::actor_account_id.eq(actor));
+    }
+    if let Some(record) = &filter.record {
+        query = query.filter(al::record.eq(record.0.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(al::at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(al::at.lt(until));
     }
     let rows: Vec<Row> = query.load(conn)?;
     let entries = rows

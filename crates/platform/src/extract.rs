@@ -92,6 +92,16 @@ fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
         .map_err(|e| refusal(e.path(), &e.inner().to_string()))
 }
 
+/// For a field of a partial (PATCH) body that may be cleared: absent is `None` (with
+/// `#[serde(default)]`), `null` is `Some(None)`, a value `Some(Some(value))`.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// JSON has one number type: `176.0` is the integer 176 to JSON Schema (and to JavaScript, which
 /// may well write it so), while serde refuses it for an integer field. Numbers without a
 /// fraction become integers before the body is read into its type; float fields take them too.

@@ -67,6 +67,31 @@ diesel::table! {
 }
 
 diesel::joinable!(refresh_tokens -> accounts (account_id));
+
+diesel::table! {
+    /// Staff console sign-ins (identity::console_sessions); tokens stored hashed.
+    console_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        account_id -> BigInt,
+        csrf_token -> Text,
+        second_factor_done -> Bool,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    /// Browsers that passed a console second factor, per account.
+    trusted_browsers (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        account_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
 diesel::joinable!(real_name_profiles -> accounts (account_id));
 
 diesel::table! {
@@ -235,6 +260,7 @@ diesel::table! {
         capacity -> Integer,
         booked -> Integer,
         created_at -> Timestamp,
+        cancelled_at -> Nullable<Timestamp>,
     }
 }
 
@@ -283,6 +309,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     consents,
     refresh_tokens,
+    console_sessions,
+    trusted_browsers,
     real_name_profiles,
     idempotency_keys,
     orgs,

@@ -23,6 +23,15 @@ macro_rules! vocabulary {
             }
         }
 
+        /// Reading a form field (what [`parse`](Self::parse) reads).
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::vocab::UnknownWord;
+
+            fn from_str(text: &str) -> ::std::result::Result<$name, $crate::vocab::UnknownWord> {
+                $name::try_from(text.to_owned())
+            }
+        }
+
         /// Reading a stored value: a row struct's field of this type decodes its text column
         /// with `#[diesel(deserialize_as = String)]`, so a stored word is parsed once, where
         /// the row is read, and a word no version wrote fails the query instead of a caller.

@@ -4,6 +4,7 @@
 pub mod bench_fixed;
 pub mod cors;
 pub mod demo_programs;
+pub mod demo_riders;
 pub mod openapi;
 pub mod ops;
 pub mod seed;
@@ -187,7 +188,8 @@ impl AppState {
             .configure(stations::routes)
             .configure(identity::routes)
             .configure(membership::routes)
-            .configure(benefits::routes);
+            .configure(benefits::routes)
+            .configure(gigunion_web::routes);
     }
 }
 
@@ -264,6 +266,11 @@ fn spawn_housekeeping(state: AppState) {
                 })
                 .await;
             purged("expired refresh tokens", sessions);
+            let console = state
+                .db
+                .run(identity::console_sessions::purge_expired)
+                .await;
+            purged("expired console sessions", console);
             let visits = state
                 .db
                 .run(move |conn| stations::visits::purge_before(conn, keep.visits))

@@ -27,6 +27,9 @@ pub const LOGINS_FILE: &str = "demo-logins.txt";
 const LOGINS_HEADER: &str = "\
 # gigunion demo logins, written when `gigunion seed` or `gigunion serve --demo` creates them.
 # The database keeps only password hashes: these passwords are written nowhere else.
+# Staff sign in to the console at /console. The member line is a demo rider of 玄武 to try the
+# app side (the API) with: its voucher, booking and e-card are codes the console's scan page
+# takes. The other demo riders have no password anyone knows.
 ";
 
 /// A login created by this run (the database keeps only its hash).
@@ -63,12 +66,14 @@ pub struct Seeded {
     pub posters: Vec<(String, PathBuf)>,
     /// Benefit programs created.
     pub programs: usize,
+    /// Demo riders created.
+    pub riders: usize,
 }
 
 impl Seeded {
     /// Whether this run added anything.
     pub fn is_empty(&self) -> bool {
-        self.logins.is_empty() && self.posters.is_empty() && self.programs == 0
+        self.logins.is_empty() && self.posters.is_empty() && self.programs == 0 && self.riders == 0
     }
 }
 
@@ -215,6 +220,16 @@ pub async fn seed(state: &AppState, data_dir: &Path) -> anyhow::Result<Seeded> {
         .1;
     let issuer = org_name(PROGRAM_ISSUER);
     seeded.programs = crate::demo_programs::seed(state, issuer, staff_phone).await?;
+    let district = |key: &str| crate::demo_riders::District {
+        name: org_name(key),
+        staff_phone: STAFF_AND_POSTERS
+            .iter()
+            .find(|(k, ..)| *k == key)
+            .expect("the district has demo staff")
+            .1,
+    };
+    let (xuanwu, qinhuai) = (district(PROGRAM_ISSUER), district("qinhuai"));
+    seeded.riders = crate::demo_riders::seed(state, data_dir, &mut seeded, xuanwu, qinhuai).await?;
     Ok(seeded)
 }
 
@@ -234,11 +249,17 @@ async fn login(
             phone: phone.to_owned(),
             password,
         };
-        // Kept at once: if a later step fails, the account exists and its password with it.
-        seeded.logins_file = Some(remember(data_dir, &login)?);
-        seeded.logins.push(login);
+        keep_login(data_dir, seeded, login)?;
     }
     Ok(id)
+}
+
+/// Keeps a new login in the logins file at once (if a later step fails, the account exists
+/// and its password with it) and in what this run reports.
+pub(crate) fn keep_login(data_dir: &Path, seeded: &mut Seeded, login: Login) -> anyhow::Result<()> {
+    seeded.logins_file = Some(remember(data_dir, &login)?);
+    seeded.logins.push(login);
+    Ok(())
 }
 
 /// Keeps a new login in the logins file. The line of the same phone goes (an account created

@@ -1,8 +1,11 @@
 //! `gigunion serve --demo` as a newcomer starts it, with `LOG_FORMAT=json` and its output piped
 //! (as under a log collector): every line it writes is JSON, the generated passwords are in
 //! the logins file only, and the demo data carries the whole journey (staff login, join by the
-//! 玄武 poster, gift pack, health-check session, door check-in). A second start on the same
-//! data adds nothing.
+//! 玄武 poster, gift pack, health-check session, door check-in) and the people staff work on
+//! (members, the review queue, rosters). A second start on the same data adds nothing.
+//!
+//! SQLite by default; with `TEST_DATABASE_URL` (a PostgreSQL server's URL) each start runs on a
+//! fresh PostgreSQL database of that server, dropped at the end.
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -14,8 +17,66 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 const STAFF_PHONE: &str = "13800000001";
+const QINHUAI_STAFF_PHONE: &str = "13800000002";
 const MEMBER_PHONE: &str = "13912345678";
 const MEMBER_PASSWORD: &str = "rider2026";
+/// The demo rider whose password is in the logins file.
+const DEMO_RIDER_PHONE: &str = "13902500001";
+
+/// The database of one test: a file in its directory, or with `TEST_DATABASE_URL` a fresh
+/// PostgreSQL database, dropped with this.
+struct Database {
+    url: String,
+    postgres: Option<(String, String)>,
+}
+
+impl Database {
+    fn new(dir: &Path) -> Database {
+        use diesel::{Connection, RunQueryDsl};
+        let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+            return Database {
+                url: format!("sqlite://{}", dir.join("demo.db").display()),
+                postgres: None,
+            };
+        };
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("gigunion_demo_{}_{n}", std::process::id());
+        let mut admin = diesel::PgConnection::establish(&admin_url).expect("TEST_DATABASE_URL");
+        diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\""))
+            .execute(&mut admin)
+            .unwrap();
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .unwrap();
+        // The admin URL with the database's name in place of its own.
+        let (server, query) = match admin_url.split_once('?') {
+            Some((server, query)) => (server, format!("?{query}")),
+            None => (admin_url.as_str(), String::new()),
+        };
+        let authority_ends = server.find("://").map_or(0, |i| i + 3);
+        let base = match server[authority_ends..].find('/') {
+            Some(slash) => &server[..authority_ends + slash],
+            None => server,
+        };
+        Database {
+            url: format!("{base}/{name}{query}"),
+            postgres: Some((admin_url.clone(), name)),
+        }
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                let _ = diesel::sql_query(drop).execute(&mut admin);
+            }
+        }
+    }
+}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -43,7 +104,7 @@ fn read_all(mut pipe: impl Read + Send + 'static) -> JoinHandle<String> {
 }
 
 impl Server {
-    async fn start(dir: &Path) -> Server {
+    async fn start(dir: &Path, database: &Database) -> Server {
         let port = free_port();
         let mut child = Command::new(env!("CARGO_BIN_EXE_gigunion"))
             .args(["serve", "--demo"])
@@ -53,10 +114,7 @@ impl Server {
             .env("RUST_LOG", "info")
             .env("BIND", format!("127.0.0.1:{port}"))
             .env("DATA_DIR", dir.join("data"))
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", dir.join("demo.db").display()),
-            )
+            .env("DATABASE_URL", &database.url)
             .env(
                 "SMS_SENDER",
                 format!("file:{}", dir.join("sms.jsonl").display()),
@@ -252,7 +310,12 @@ async fn join_as_rider(server: &Server, dir: &Path, staff: &str) -> String {
     rider
 }
 
-/// The member's programs: exactly one gift pack and one health check, with stock and seats.
+/// Vouchers and bookings the demo riders hold (crates/server/src/demo_riders.rs).
+const DEMO_VOUCHERS: i64 = 13;
+const DEMO_BOOKINGS: [usize; 2] = [10, 6];
+
+/// The member's programs: exactly one gift pack and one health check, with what the demo
+/// riders left of the stock and the seats.
 async fn demo_programs(server: &Server, member: &str) -> (Value, Value) {
     let list = server.get("/v1/programs", member).await;
     let items = list["items"].as_array().unwrap();
@@ -264,8 +327,9 @@ async fn demo_programs(server: &Server, member: &str) -> (Value, Value) {
     let (gift, check) = (of_kind("gift_pack"), of_kind("health_check"));
     assert_eq!(gift["title"], "暖“新”礼包");
     assert_eq!(gift["mode"], "first_come");
-    assert!(gift["stock_left"].as_i64().unwrap() > 0, "{gift}");
-    assert_eq!(check["seats_left"], 400, "{check}");
+    assert_eq!(gift["stock_left"], 550 - DEMO_VOUCHERS, "{gift}");
+    let booked: usize = DEMO_BOOKINGS.iter().sum();
+    assert_eq!(check["seats_left"], 400 - booked, "{check}");
     (gift, check)
 }
 
@@ -324,6 +388,73 @@ async fn walk_the_journey(server: &Server, member: &str, events: &[Value]) {
     }
 }
 
+/// What the console's lists show of the demo riders.
+#[derive(Debug, PartialEq, Eq)]
+struct People {
+    /// 玄武's members by status (active, ended), with the test's own rider among the active.
+    xuanwu: (usize, usize),
+    /// 秦淮's applications waiting, then its members by status (active, rejected).
+    qinhuai_queue: usize,
+    qinhuai: (usize, usize),
+    /// Each truck session's roster: (rows, rows booked with a real name).
+    rosters: Vec<(usize, usize)>,
+}
+
+async fn items(server: &Server, path: &str, token: &str) -> Vec<Value> {
+    let page = server.get(path, token).await;
+    assert!(page["next_cursor"].is_null(), "one page holds them: {path}");
+    page["items"].as_array().unwrap().clone()
+}
+
+/// The first org the staff of `token` work for.
+async fn org_of(server: &Server, token: &str) -> Value {
+    server.get("/v1/me", token).await["staff_scopes"][0]["org_id"].clone()
+}
+
+async fn members(server: &Server, org: &Value, token: &str, status: &str) -> usize {
+    let path = format!("/v1/admin/orgs/{org}/members?status={status}&limit=100");
+    items(server, &path, token).await.len()
+}
+
+/// Reads the lists as each district's staff do: `staff` of 玄武, `qinhuai` staff, `member` for
+/// the program's sessions.
+async fn people(server: &Server, staff: &str, qinhuai: &str, member: &str) -> People {
+    let (xw, qh) = (org_of(server, staff).await, org_of(server, qinhuai).await);
+    let path = format!("/v1/admin/orgs/{qh}/applications?limit=100");
+    let queue = items(server, &path, qinhuai).await;
+    for row in &queue {
+        assert_eq!(row["status"], "pending", "{row}");
+        let named = row["legal_name"].is_string() && row["id_number_masked"].is_string();
+        assert!(named, "{row}");
+    }
+    let (_, check) = demo_programs(server, member).await;
+    let sessions = server
+        .get(&format!("/v1/programs/{}/sessions", check["id"]), member)
+        .await;
+    let mut rosters = Vec::new();
+    for session in sessions["items"].as_array().unwrap() {
+        let path = format!("/v1/admin/sessions/{}/bookings?limit=100", session["id"]);
+        let rows = items(server, &path, staff).await;
+        let named = rows
+            .iter()
+            .filter(|r| r["status"] == "booked" && r["name_masked"].is_string())
+            .count();
+        rosters.push((rows.len(), named));
+    }
+    People {
+        xuanwu: (
+            members(server, &xw, staff, "active").await,
+            members(server, &xw, staff, "ended").await,
+        ),
+        qinhuai_queue: queue.len(),
+        qinhuai: (
+            members(server, &qh, qinhuai, "active").await,
+            members(server, &qh, qinhuai, "rejected").await,
+        ),
+        rosters,
+    }
+}
+
 /// What tells a rewrite: the modification time and the text.
 fn stamp(path: &Path) -> (std::time::SystemTime, String) {
     let meta = std::fs::metadata(path).unwrap();
@@ -336,15 +467,37 @@ fn stamp(path: &Path) -> (std::time::SystemTime, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_demo_start_logs_json_only_and_seeds_the_journey_once() {
     let dir = tempfile::tempdir().unwrap();
+    let database = Database::new(dir.path());
     let logins_file: PathBuf = dir.path().join("data/demo-logins.txt");
 
-    let server = Server::start(dir.path()).await;
+    let server = Server::start(dir.path(), &database).await;
     let logins = demo_logins(&logins_file);
-    assert_eq!(logins.len(), 3, "admin and two district staff");
+    assert_eq!(
+        logins.len(),
+        4,
+        "admin, two district staff and one demo rider"
+    );
     let password = |phone: &str| logins.iter().find(|(p, _)| p == phone).unwrap().1.clone();
     let staff = server.login(STAFF_PHONE, &password(STAFF_PHONE)).await;
+    let qinhuai = server
+        .login(QINHUAI_STAFF_PHONE, &password(QINHUAI_STAFF_PHONE))
+        .await;
     let member = join_as_rider(&server, dir.path(), &staff).await;
-    demo_programs(&server, &member).await;
+    let seeded = people(&server, &staff, &qinhuai, &member).await;
+    let expected = People {
+        // 25 demo members and the rider who just joined; two demo riders left.
+        xuanwu: (26, 2),
+        qinhuai_queue: 8,
+        qinhuai: (3, 2),
+        rosters: DEMO_BOOKINGS.iter().map(|&n| (n, n)).collect(),
+    };
+    assert_eq!(seeded, expected);
+    // The demo rider of the logins file signs in, a member holding a voucher to scan.
+    let rider = server
+        .login(DEMO_RIDER_PHONE, &password(DEMO_RIDER_PHONE))
+        .await;
+    let vouchers = server.get("/v1/me/vouchers", &rider).await;
+    assert_eq!(vouchers["items"][0]["status"], "issued", "{vouchers}");
     // Its output is read to the end once it stops: the journey below, on the second run, takes
     // the door codes from this run's poster events.
     let lines = server.stop();
@@ -361,10 +514,15 @@ async fn a_json_demo_start_logs_json_only_and_seeds_the_journey_once() {
     assert!(events.iter().any(|e| message(e) == "gigunion is serving"));
     let before = stamp(&logins_file);
 
-    // Again on the same data: nothing new (still one program of each kind), the logins file
-    // untouched, and the journey goes on from where the first run left it.
-    let server = Server::start(dir.path()).await;
+    // Again on the same data: nothing new (still one program of each kind, the same people),
+    // the logins file untouched, and the journey goes on from where the first run left it.
+    let server = Server::start(dir.path(), &database).await;
     let member = server.login(MEMBER_PHONE, MEMBER_PASSWORD).await;
+    let staff = server.login(STAFF_PHONE, &password(STAFF_PHONE)).await;
+    let qinhuai = server
+        .login(QINHUAI_STAFF_PHONE, &password(QINHUAI_STAFF_PHONE))
+        .await;
+    assert_eq!(people(&server, &staff, &qinhuai, &member).await, expected);
     walk_the_journey(&server, &member, &events).await;
     let again = assert_json_only(&server.stop(), &passwords);
     assert!(again
@@ -379,7 +537,8 @@ async fn a_json_demo_start_logs_json_only_and_seeds_the_journey_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_member_leaves_no_trace_in_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path()).await;
+    let database = Database::new(dir.path());
+    let server = Server::start(dir.path(), &database).await;
     let logins = demo_logins(&dir.path().join("data/demo-logins.txt"));
     let staff_password = &logins.iter().find(|(p, _)| p == STAFF_PHONE).unwrap().1;
     let staff = server.login(STAFF_PHONE, staff_password).await;

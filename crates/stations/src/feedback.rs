@@ -12,12 +12,13 @@ use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::caller_gone;
 use platform::pagination::{Cursor, Limit, Page, PageQuery, Paged};
 use platform::schema::{org_closure as c, station_feedback as f, stations as s};
-use platform::{DbConn, Error, ErrorCode, Rate, Result};
+use platform::{Coordinator, Db, DbConn, Error, ErrorCode, Rate, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::station::{self, add_open_faults};
 use crate::vocab::{FeedbackKind, FeedbackStatus, StationStatus};
+use crate::Stations;
 
 pub const MAX_BODY: usize = 500;
 /// A message or a reply as the API takes it.
@@ -202,6 +203,25 @@ impl PatchFeedback {
             status: self.status,
         })
     }
+}
+
+/// [`update`] in a write, then, when a station's fault flag moved, this instance's index and
+/// the others catch up (the JSON route and the console both).
+pub async fn answer(
+    db: &Db,
+    coord: &Coordinator,
+    stations: &Stations,
+    (user, actor): (AuthUser, Actor),
+    id: i64,
+    answer: Answer,
+) -> Result<FeedbackView> {
+    let answered = db
+        .write(move |conn| update(conn, &user, &actor, id, &answer))
+        .await?;
+    if answered.flag_changed {
+        stations.changed(db, coord).await;
+    }
+    Ok(answered.view)
 }
 
 /// The use case: staff of the station's subtree answer and/or change the status. Only a real

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use identity::AuthUser;
 use membership::{orgs, staff};
 use platform::audit::{self, Action, Actor, Entry, Record};
-use platform::{DbConn, Error, ErrorCode};
+use platform::{Coordinator, Db, DbConn, Error, ErrorCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -37,6 +37,7 @@ use crate::fields::{self, ContactPhone, Stars};
 use crate::hours::Hours;
 use crate::station::{self, StationInput};
 use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
+use crate::Stations;
 
 /// Most rows one file may hold.
 pub const MAX_ROWS: usize = 20_000;
@@ -487,6 +488,34 @@ fn hours(hours: &str, closed_dates: &str, check: &mut Check) -> Option<Hours> {
         }
     }
     parsed
+}
+
+/// The use case after the caller's scope is checked and the file read (the JSON route and the
+/// console both): the file is judged off the request threads, the rows are stored in one write,
+/// and this instance's index and the others catch up. A refusal writes nothing.
+pub async fn run(
+    db: &Db,
+    coord: &Coordinator,
+    stations: &Stations,
+    (user, actor): (AuthUser, Actor),
+    org_id: i64,
+    body: Vec<u8>,
+    format: Format,
+) -> platform::Result<Result<Vec<i64>, Refusal>> {
+    let parsed = actix_web::web::block(move || parse(&body, format.coord, format.declared))
+        .await
+        .map_err(Error::internal)?;
+    let rows = match parsed {
+        Ok(rows) => rows,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    let stored = db
+        .write(move |conn| store(conn, &user, &actor, org_id, &rows))
+        .await?;
+    if stored.is_ok() {
+        stations.changed(db, coord).await;
+    }
+    Ok(stored)
 }
 
 /// The use case's database step: staff of `org_id` import into its subtree. Checks each

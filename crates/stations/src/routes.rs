@@ -9,7 +9,6 @@ use membership::staff;
 use platform::clock::now_utc;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
 use platform::extract::{Json, Query};
-use platform::html;
 use platform::http::JSON_LIMIT;
 use platform::pagination::Paged;
 use platform::{Coordinator, Db, Error, ErrorCode, Result};
@@ -40,7 +39,6 @@ platform::api! {
         get_station,
         check_in: Kind::Creating(JSON_LIMIT),
         post_feedback: Kind::Creating(JSON_LIMIT),
-        door_landing,
         create_station: Kind::Creating(JSON_LIMIT),
         // Shares its path with create_station, so its resource honours the key too.
         list_stations: Kind::Creating(JSON_LIMIT),
@@ -84,32 +82,6 @@ async fn get_station(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpRespon
         .run(move |conn| station::show(conn, id, now_utc()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-/// The page a phone's camera or WeChat opens from a door QR (`/s/{id}?c=...`): which station it
-/// is, and a pointer to the app, which checks in with the code.
-#[utoipa::path(get, path = "/s/{id}", tag = "stations",
-    responses((status = 200, content_type = "text/html", description = "Landing page of a door QR"),
-        (status = 404, description = "Unknown station: a page, or a problem for an id that is no number",
-            content(("text/html"), (Problem = "application/problem+json")))))]
-async fn door_landing(db: web::Data<Db>, id: web::Path<i64>) -> HttpResponse {
-    let id = id.into_inner();
-    let found = db.run(move |conn| station::get(conn, id)).await;
-    let (status, body) = match found {
-        Ok(row) => (
-            actix_web::http::StatusCode::OK,
-            format!(
-                "<h1>{}</h1><p>{}</p><p>请打开工会 App 扫描此二维码签到。<br>Open the union app and scan this code to check in.</p>",
-                html::escape(&row.name),
-                html::escape(&row.address)
-            ),
-        ),
-        Err(e) => (
-            e.code().status(),
-            format!("<h1>找不到驿站</h1><p>{}</p>", html::escape(e.code().detail(Lang::ZhCn))),
-        ),
-    };
-    html::page(status, "工会驿站", &body)
 }
 
 // ---- staff: stations ----
@@ -314,22 +286,13 @@ async fn import_csv(
             .get(header::ACCEPT_LANGUAGE)
             .and_then(|v| v.to_str().ok()),
     );
-    let parsed = web::block(move || import::parse(&body, format.coord, format.declared)).await?;
-    let rows = match parsed {
-        Ok(rows) => rows,
-        Err(refusal) => return refused(refusal, lang, format.declared),
-    };
-    let stored = db
-        .write(move |conn| import::store(conn, &caller.user, &caller.actor, org_id, &rows))
-        .await?;
+    let caller = (caller.user, caller.actor);
+    let stored = import::run(&db, &coord, &stations, caller, org_id, body, format).await?;
     match stored {
-        Ok(ids) => {
-            changed(&stations, &db, &coord).await;
-            Ok(HttpResponse::Created().json(Imported {
-                imported: ids.len(),
-                ids,
-            }))
-        }
+        Ok(ids) => Ok(HttpResponse::Created().json(Imported {
+            imported: ids.len(),
+            ids,
+        })),
         Err(refusal) => refused(refusal, lang, format.declared),
     }
 }
@@ -545,14 +508,7 @@ async fn patch_feedback(
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let answer = body.into_inner().validate()?;
-    let answered = db
-        .write(move |conn| {
-            let Caller { user, actor } = &caller;
-            feedback::update(conn, user, actor, id, &answer)
-        })
-        .await?;
-    if answered.flag_changed {
-        changed(&stations, &db, &coord).await;
-    }
-    Ok(HttpResponse::Ok().json(answered.view))
+    let caller = (caller.user, caller.actor);
+    let view = feedback::answer(&db, &coord, &stations, caller, id, answer).await?;
+    Ok(HttpResponse::Ok().json(view))
 }

@@ -253,3 +253,46 @@ async fn stored_entries_hold_no_personal_data_of_the_member() {
         "the scenario's entries are there: {rows:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_filters_by_actor_record_and_day() {
+    let (app, s) = scenario().await;
+    let admin = &s.d.admin;
+    let by_staff = audit(&app, admin, s.d.city, &format!("&actor={}", s.staff_a_id)).await;
+    assert!(!by_staff.is_empty());
+    assert!(by_staff
+        .iter()
+        .all(|e| e["actor_account_id"] == s.staff_a_id));
+
+    let record = format!("membership:{}", s.membership_id);
+    let about = audit(&app, admin, s.d.city, &format!("&record={record}")).await;
+    assert!(!about.is_empty());
+    assert!(
+        about.iter().all(|e| e["record"] == record.as_str()),
+        "{about:?}"
+    );
+
+    // Today in Asia/Shanghai holds them all; tomorrow holds none yet.
+    let today = platform::clock::local(app.now()).date();
+    let tomorrow = today.succ_opt().unwrap();
+    let all = audit(&app, admin, s.d.city, "").await;
+    let on_today = audit(&app, admin, s.d.city, &format!("&from={today}&to={today}")).await;
+    assert_eq!(on_today.len(), all.len());
+    let later = audit(&app, admin, s.d.city, &format!("&from={tomorrow}")).await;
+    assert!(later.is_empty(), "{later:?}");
+
+    for (query, field) in [
+        ("record=membership", "record"),
+        ("actor=0", "actor"),
+        (&*format!("from={tomorrow}&to={today}"), "from"),
+    ] {
+        let res = app
+            .get(
+                &format!("/v1/admin/orgs/{}/audit?{query}", s.d.city),
+                Some(admin),
+            )
+            .await;
+        let problem = assert_problem(res, 422, "invalid_field").await;
+        assert_eq!(problem["field"], field, "{query}");
+    }
+}

@@ -3,11 +3,18 @@
 
 mod abuse;
 mod audit;
+mod benefits_admin;
 mod benefits_concurrency;
 mod benefits_journey;
+mod browser_console;
+mod browser_public_pages;
+mod console;
+mod console_members;
+mod console_programs;
 mod dependency_outages;
 mod identity_journey;
 mod member_rights;
+mod membership_admin;
 mod membership_concurrency;
 mod membership_journey;
 mod membership_rules;

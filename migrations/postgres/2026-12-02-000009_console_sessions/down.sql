@@ -1,0 +1,2 @@
+DROP TABLE trusted_browsers;
+DROP TABLE console_sessions;

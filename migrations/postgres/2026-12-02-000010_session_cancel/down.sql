@@ -1,0 +1,1 @@
+ALTER TABLE health_sessions DROP COLUMN cancelled_at;
