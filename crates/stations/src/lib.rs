@@ -91,6 +91,19 @@ impl Stations {
         db.run(move |conn| index.refresh(conn)).await
     }
 
+    /// A write that changes stations (the JSON routes' and the console's): committed, then this
+    /// instance's index and the others catch up (see [`Stations::changed`]).
+    pub async fn write<T: Send + 'static>(
+        &self,
+        db: &Db,
+        coord: &Coordinator,
+        f: impl FnOnce(&mut platform::DbConn) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let written = db.write(f).await?;
+        self.changed(db, coord).await;
+        Ok(written)
+    }
+
     /// After a write on this instance: its own index catches up at once, and the other
     /// instances are told. Failures are logged, not returned: the write is committed, and the
     /// periodic reconciliation repairs a missed step.

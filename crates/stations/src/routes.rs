@@ -86,11 +86,6 @@ async fn get_station(db: web::Data<Db>, id: web::Path<i64>) -> Result<HttpRespon
 
 // ---- staff: stations ----
 
-/// Read a stations-changing write back into this instance's index and tell the others.
-async fn changed(stations: &Stations, db: &Db, coord: &Coordinator) {
-    stations.changed(db, coord).await;
-}
-
 /// Create a station run by this org (or one below it).
 #[utoipa::path(post, path = "/v1/admin/orgs/{id}/stations", tag = "stations", request_body = CreateStation,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key get the first response")),
@@ -107,13 +102,12 @@ async fn create_station(
     let org_id = id.into_inner();
     let new = body.into_inner().validate()?;
     let base = stations.config.base_url.clone();
-    let view = db
-        .write(move |conn| {
+    let view = stations
+        .write(&db, &coord, move |conn| {
             let Caller { user, actor } = &caller;
             station::create(conn, user, actor, org_id, &new, &base, now_utc())
         })
         .await?;
-    changed(&stations, &db, &coord).await;
     Ok(HttpResponse::Created().json(view))
 }
 
@@ -169,13 +163,12 @@ async fn patch_station(
     let id = id.into_inner();
     let patch = body.into_inner().validate()?;
     let base = stations.config.base_url.clone();
-    let view = db
-        .write(move |conn| {
+    let view = stations
+        .write(&db, &coord, move |conn| {
             let Caller { user, actor } = &caller;
             station::edit(conn, user, actor, id, &patch, &base, now_utc())
         })
         .await?;
-    changed(&stations, &db, &coord).await;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -191,13 +184,12 @@ async fn close_station(
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let base = stations.config.base_url.clone();
-    let view = db
-        .write(move |conn| {
+    let view = stations
+        .write(&db, &coord, move |conn| {
             let Caller { user, actor } = &caller;
             station::close(conn, user, actor, id, &base, now_utc())
         })
         .await?;
-    changed(&stations, &db, &coord).await;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -451,7 +443,7 @@ async fn post_feedback(
         .write(move |conn| feedback::post(conn, station_id, user.account_id, kind, &text))
         .await?;
     if posted.flag_changed {
-        changed(&stations, &db, &coord).await;
+        stations.changed(&db, &coord).await;
     }
     Ok(HttpResponse::Created().json(posted.view))
 }

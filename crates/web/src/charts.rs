@@ -32,6 +32,28 @@ pub fn by_day(lang: Lang, days: &[DayCounts]) -> Markup {
     bar_pairs(lang.t("每日数据", "Per day"), (taken, used), &bars)
 }
 
+/// A bar chart of one series: a label and a value per bar.
+pub fn bars(title: &str, name: &str, groups: &[(String, i64)]) -> Markup {
+    let top = groups.iter().map(|g| g.1).max().unwrap_or(0).max(1) as f64;
+    let slot = WIDTH / groups.len().max(1) as f64;
+    let bar = (slot * 0.7).min(32.0);
+    let height = |v: i64| (v as f64 / top) * (HEIGHT - BOTTOM - 12.0);
+    html! {
+        figure.chart {
+            svg viewBox=(format!("0 0 {WIDTH} {HEIGHT}")) role="img" aria-label=(title) width="100%" preserveAspectRatio="xMidYMid meet" {
+                @for (i, (label, v)) in groups.iter().enumerate() {
+                    @let x = i as f64 * slot + slot / 2.0;
+                    rect x=(x - bar / 2.0) y=(HEIGHT - BOTTOM - height(*v)) width=(bar) height=(height(*v)) fill="#b4232a" { title { (label) " " (name) ": " (v) } }
+                    @if groups.len() <= 16 || i % 2 == 0 {
+                        text x=(x) y=(HEIGHT - 8.0) text-anchor="middle" font-size="10" fill="#667085" { (label) }
+                    }
+                }
+            }
+            figcaption { (title) }
+        }
+    }
+}
+
 /// A bar chart of pairs: one label and two values per group.
 pub fn bar_pairs(title: &str, names: (&str, &str), groups: &[(String, i64, i64)]) -> Markup {
     if groups.is_empty() {

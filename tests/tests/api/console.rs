@@ -345,3 +345,137 @@ async fn a_csv_import_with_one_bad_row_names_it_and_imports_nothing() {
         .await;
     assert!(stations.body.contains("玄武门驿站"));
 }
+
+#[tokio::test]
+async fn a_station_is_created_edited_and_closed_from_the_console() {
+    let app = console_app().await;
+    let d = app.nanjing_districts((1, 2)).await;
+    let mut browser = Console::signed_in(&app, &phone(1)).await;
+    browser
+        .get(&format!("/console/stations?org={}", d.xuanwu))
+        .await;
+    let created = browser
+        .post(
+            &format!("/console/stations/new?org={}", d.xuanwu),
+            &[
+                ("name", "玄武门驿站"),
+                ("address", "玄武区玄武门1号"),
+                ("lat", "32.0705"),
+                ("lng", "118.7912"),
+                ("coord", "gcj02"),
+                ("hours", "mon-fri 08:00-20:00; sat,sun 09:00-17:00"),
+                ("amenity", "drinking_water"),
+                ("amenity", "microwave"),
+                ("status", "open"),
+            ],
+        )
+        .await;
+    let page = browser.get(created.location.as_deref().unwrap()).await;
+    assert!(page.body.contains("驿站已新建"), "{}", page.body);
+    assert!(
+        page.body.contains("mon-fri 08:00-20:00"),
+        "the form shows the hours"
+    );
+    let id = created
+        .location
+        .as_deref()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let api: Value = app
+        .get(&format!("/v1/admin/stations/{id}"), Some(&d.staff_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["amenities"], json!(["drinking_water", "microwave"]));
+
+    let bad = browser
+        .post(
+            &format!("/console/stations/{id}/edit"),
+            &[
+                ("name", "玄武门驿站"),
+                ("address", "玄武区玄武门1号"),
+                ("lat", "32.07"),
+                ("lng", "118.79"),
+                ("hours", "whenever"),
+                ("status", "open"),
+            ],
+        )
+        .await;
+    let refused = browser.get(bad.location.as_deref().unwrap()).await;
+    assert!(refused.body.contains("(hours)"), "{}", refused.body);
+    browser
+        .post(
+            &format!("/console/stations/{id}/edit"),
+            &[
+                ("name", "玄武门驿站"),
+                ("address", "玄武区玄武门1号"),
+                ("lat", "32.07"),
+                ("lng", "118.79"),
+                ("hours", "24h"),
+                ("status", "temporarily_closed"),
+            ],
+        )
+        .await;
+    let api: Value = app
+        .get(&format!("/v1/admin/stations/{id}"), Some(&d.staff_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["status"], "temporarily_closed");
+    assert_eq!(api["hours"]["open_24h"], true);
+    browser.get(&format!("/console/stations/{id}")).await;
+    browser
+        .post(&format!("/console/stations/{id}/close"), &[])
+        .await;
+    let api: Value = app
+        .get(&format!("/v1/admin/stations/{id}"), Some(&d.staff_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["status"], "closed");
+    let mut other = Console::signed_in(&app, &phone(2)).await;
+    assert_eq!(
+        other.get(&format!("/console/stations/{id}")).await.status,
+        404
+    );
+}
+
+#[tokio::test]
+async fn the_scan_pages_scripts_and_the_stylesheet_come_from_the_binary() {
+    let app = console_app().await;
+    app.nanjing_districts((1, 2)).await;
+    let mut browser = Console::signed_in(&app, &phone(1)).await;
+    let page = browser.get("/console/scan").await;
+    let linked: Vec<&str> = ["src=\"", "href=\"/assets", "data-decoder=\""]
+        .iter()
+        .map(|attr| {
+            let at = page
+                .body
+                .find(attr)
+                .unwrap_or_else(|| panic!("{attr} in the page"));
+            let start = at + attr.find('"').unwrap() + 1;
+            let end = start + page.body[start..].find('"').unwrap();
+            &page.body[start..end]
+        })
+        .collect();
+    for asset in linked {
+        let res = app.get(asset, None).await;
+        assert_eq!(res.status(), 200, "{asset}");
+        assert!(res.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable"));
+        let kind = res.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(
+            kind.starts_with("text/javascript") || kind.starts_with("text/css"),
+            "{kind}"
+        );
+        assert!(res.text().await.unwrap().len() > 500, "{asset} has content");
+    }
+}

@@ -11,6 +11,7 @@ pub mod programs;
 pub mod scan;
 pub mod sessions;
 pub mod sign_in;
+pub mod station;
 pub mod stations;
 
 use actix_web::middleware::from_fn;
@@ -45,7 +46,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(sessions::routes)
             .configure(programs::routes)
             .configure(scan::routes)
+            // Before station: `/stations/import` would match its `/stations/{id}`.
             .configure(stations::routes)
+            .configure(station::routes)
             .configure(audit::routes),
     );
 }

@@ -80,7 +80,7 @@ fn render(staff: &Staff, verdict: Option<&Verdict>) -> actix_web::HttpResponse {
                 input type="text" name="code" autocomplete="off" autofocus required maxlength="2048"; }
             button type="submit" { (lang.t("核销 / 查验", "Redeem / check")) }
         }
-        div #camera hidden {
+        div #camera hidden data-decoder=(assets::QR_DECODER.as_str()) {
             button.secondary type="button" #camera-start { (lang.t("用摄像头扫码", "Scan with the camera")) }
             video.camera #camera-view playsinline muted hidden {}
         }

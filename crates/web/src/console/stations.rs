@@ -9,11 +9,11 @@ use platform::{Coordinator, Db, Error, ErrorCode};
 use serde::Deserialize;
 use stations::feedback::{self, Board, BoardQuery, Body, FeedbackView, PatchFeedback};
 use stations::import::{self, ImportQuery, Refusal, RowError};
-use stations::station::{self, AdminStationView, StationListQuery};
+use stations::station::{AdminStationView, StationListQuery};
 use stations::vocab::FeedbackStatus;
 use stations::Stations;
 
-use crate::console::{no_org, OrgChoice};
+use crate::console::{no_org, station, OrgChoice};
 use crate::errors::{refusal_text, PageResult};
 use crate::forms::{Submitted, Upload};
 use crate::i18n::{Lang, Pick};
@@ -43,6 +43,8 @@ async fn page(req: HttpRequest, staff: Staff, query: web::Query<StationsQuery>) 
         (Some(org), Some(lists)) => html! {
             (choice.picker(lang, "/console/stations"))
             (station_table(lang, org, &lists.0))
+            h2 { (lang.t("新建驿站", "New station")) }
+            (station::form(&staff, &format!("/console/stations/new?org={org}"), None))
             (import_form(&staff, org))
             (board(&staff, org, &lists.1))
         },
@@ -75,7 +77,8 @@ async fn load(
             limit: None,
             cursor,
         };
-        let list = station::list(conn, &user, org, query, &base, platform::clock::now_utc())?;
+        let list =
+            stations::station::list(conn, &user, org, query, &base, platform::clock::now_utc())?;
         let unresolved = BoardQuery {
             status: Some(FeedbackStatus::Open),
             kind: None,
@@ -102,7 +105,7 @@ fn station_table(lang: Lang, org: i64, list: &Paged<AdminStationView>) -> Markup
             tbody {
                 @for s in &list.items {
                     tr data-station=(s.station.id) {
-                        td { (s.station.name) br; small.muted { (s.station.org.name) } }
+                        td { a href=(format!("/console/stations/{}", s.station.id)) { (s.station.name) } br; small.muted { (s.station.org.name) } }
                         td { (s.station.address) }
                         td { (if s.station.open_now { lang.t("开放中", "open") } else { lang.t("未开放", "closed") }) }
                         td { (s.open_faults) }
@@ -305,7 +308,7 @@ async fn door_poster(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> Page
     let user = staff.user;
     let id = id.into_inner();
     let url = db
-        .run(move |conn| station::managed_door_url(conn, &user, id, &base))
+        .run(move |conn| stations::station::managed_door_url(conn, &user, id, &base))
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("image/png")
