@@ -164,6 +164,11 @@ pub struct Counts {
 
 impl Counts {
     fn add(&mut self, kind: LedgerKind) {
+        self.add_many(kind, 1);
+    }
+
+    /// Counts `n` entries of `kind`.
+    pub(crate) fn add_many(&mut self, kind: LedgerKind, n: i64) {
         let slot = match kind {
             LedgerKind::Claimed => &mut self.claimed,
             LedgerKind::Entered => &mut self.entered,
@@ -179,7 +184,7 @@ impl Counts {
             LedgerKind::NoShow => &mut self.no_shows,
             LedgerKind::ReportAttached => &mut self.reports,
         };
-        *slot += 1;
+        *slot += n;
     }
 }
 

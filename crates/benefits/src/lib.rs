@@ -8,6 +8,7 @@ pub mod claims;
 pub mod drafts;
 pub mod draws;
 pub mod eligibility;
+pub mod figures;
 pub mod health_sessions;
 pub mod ledger;
 pub mod personal_data;

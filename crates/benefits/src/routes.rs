@@ -56,6 +56,7 @@ platform::api! {
         session_bookings,
         run_draw,
         program_stats,
+        benefits_report,
         redeem,
         attach_report: Kind::LargeJson(8 * 1024 * 1024),
         member_benefits,

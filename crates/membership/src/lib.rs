@@ -9,6 +9,7 @@ pub mod member_no;
 pub mod members;
 pub mod orgs;
 pub mod personal_data;
+pub mod reports;
 pub mod roster_csv;
 pub mod routes;
 pub mod staff;

@@ -20,6 +20,7 @@ use crate::card::{self, Card, Verification};
 use crate::join_codes::{self, CreateJoinCode, JoinCode, JoinCodeView, JoinPreview};
 use crate::members::{self, MemberDetail, MemberRow, MembersQuery, Roster};
 use crate::orgs::{self, CreateOrg, OrgNode, OrgView};
+use crate::reports::{self, MembershipFigures, PeriodQuery};
 use crate::staff::{self, GrantStaff, StaffGrant, StaffList};
 use crate::transfers::{self, TransferRequest};
 use crate::{roster_csv, MembershipConfig};
@@ -56,6 +57,7 @@ platform::api! {
         member_detail,
         verify_card,
         audit_log,
+        members_report,
     }
 }
 
@@ -558,4 +560,25 @@ async fn audit_log(
         .run(move |conn| audit::list(conn, &user, org_id, &filter, page))
         .await?;
     Ok(HttpResponse::Ok().json(list))
+}
+
+/// Members who joined, left, transferred in and out over a period (Asia/Shanghai days, last
+/// calendar month by default) in the org's subtree: in all, in the org itself, per direct child
+/// org with its subtree, per occupation and per platform. Counts only.
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/report/members", tag = "membership", params(PeriodQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = MembershipFigures), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+async fn members_report(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: Query<PeriodQuery>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let period = query.validate()?;
+    let figures = db
+        .run(move |conn| reports::figures(conn, &user, org_id, period))
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
 }

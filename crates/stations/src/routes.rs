@@ -5,6 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use identity::auth::Caller;
 use identity::AuthUser;
+use membership::reports::PeriodQuery;
 use membership::staff;
 use platform::clock::now_utc;
 use platform::error::{Lang, Problem, PROBLEM_JSON};
@@ -22,7 +23,7 @@ use crate::nearby::{self, Nearby, NearbyParams};
 use crate::station::{
     self, AdminStationView, CreateStation, PatchStation, StationListQuery, StationView,
 };
-use crate::visits::{self, CheckIn, CheckInRequest, Stats, StatsQuery};
+use crate::visits::{self, CheckIn, CheckInRequest, StationFigures, Stats, StatsQuery};
 use crate::vocab::{Amenity, StationStatus};
 use crate::Stations;
 
@@ -50,6 +51,7 @@ platform::api! {
         door_qr_svg,
         door_qr_png,
         station_stats,
+        stations_report,
         station_feedback,
         patch_feedback,
     }
@@ -398,6 +400,27 @@ async fn check_in(
         HttpResponse::Ok()
     }
     .json(visit))
+}
+
+/// Visits to the stations of the org's subtree over a period (Asia/Shanghai days, last calendar
+/// month by default): in all and by members, for the org itself and per direct child org with
+/// its subtree. Counts only.
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/report/stations", tag = "stations", params(PeriodQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = StationFigures), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+async fn stations_report(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: Query<PeriodQuery>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let period = query.validate()?;
+    let figures = db
+        .run(move |conn| visits::figures(conn, &user, org_id, period))
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
 }
 
 /// Visits by day and by hour of day (Asia/Shanghai): total, by members, distinct visitors.

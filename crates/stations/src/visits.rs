@@ -9,16 +9,20 @@
 //! requests on both databases (SQLite serialises writers; on PostgreSQL the second update waits
 //! for the first and re-checks its condition; a first insert race ends in a unique violation).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Days, Duration as Span, NaiveDate, Timelike, Utc};
 use diesel::prelude::*;
 use diesel::AggregateExpressionMethods;
 use identity::AuthUser;
+use membership::orgs::OrgRef;
+use membership::reports::{Districts, Period};
 use platform::crypto::constant_time_eq;
 use platform::db::{caller_gone, is_unique_violation};
-use platform::schema::{station_visit_windows as w, station_visits as v, stations as s};
+use platform::schema::{
+    org_closure as c, station_visit_windows as w, station_visits as v, stations as s,
+};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -273,6 +277,92 @@ pub fn stats(conn: &mut DbConn, station_id: i64, from: NaiveDate, to: NaiveDate)
         unique_visitors,
         by_day,
         by_hour,
+    })
+}
+
+/// Visits of a period.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct VisitCounts {
+    pub visits: i64,
+    /// By visitors who were members then.
+    pub member_visits: i64,
+}
+
+impl std::ops::AddAssign for VisitCounts {
+    fn add_assign(&mut self, other: VisitCounts) {
+        self.visits += other.visits;
+        self.member_visits += other.member_visits;
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DistrictVisitCounts {
+    /// The district: a direct child of the report's org, its whole subtree counted.
+    pub org: OrgRef,
+    #[serde(flatten)]
+    pub counts: VisitCounts,
+}
+
+/// The station figures of a union's monthly report (see `membership::reports`): visits to the
+/// stations of an org's subtree over a period, by the visit's Asia/Shanghai date.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StationFigures {
+    pub org: OrgRef,
+    pub period: Period,
+    pub totals: VisitCounts,
+    /// Stations of the org itself.
+    pub own: VisitCounts,
+    /// Each direct child org with its subtree, by name.
+    pub by_district: Vec<DistrictVisitCounts>,
+}
+
+/// The use case: staff read the visits to the stations of their subtree over a period: one
+/// grouped query over the visits and one for the stations' orgs, however many there are.
+pub fn figures(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    org_id: i64,
+    period: Period,
+) -> Result<StationFigures> {
+    let districts = Districts::load(conn, user, org_id)?;
+    let in_subtree = c::table
+        .filter(c::ancestor_id.eq(org_id))
+        .select(c::descendant_id);
+    let rows: Vec<(i64, bool, i64)> = v::table
+        .inner_join(s::table.on(s::id.eq(v::station_id)))
+        .filter(s::org_id.eq_any(in_subtree))
+        .filter(
+            v::local_date
+                .ge(period.from)
+                .and(v::local_date.le(period.to)),
+        )
+        .group_by((v::station_id, v::member))
+        .select((v::station_id, v::member, diesel::dsl::count_star()))
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let org_of: HashMap<i64, i64> = s::table
+        .filter(s::id.eq_any(&ids))
+        .select((s::id, s::org_id))
+        .load::<(i64, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let rolled = districts.roll_up(rows.into_iter().map(|(station, member, n)| {
+        let counts = VisitCounts {
+            visits: n,
+            member_visits: if member { n } else { 0 },
+        };
+        (org_of[&station], counts)
+    }));
+    Ok(StationFigures {
+        org: districts.org,
+        period,
+        totals: rolled.total,
+        own: rolled.own,
+        by_district: rolled
+            .districts
+            .into_iter()
+            .map(|(org, counts)| DistrictVisitCounts { org, counts })
+            .collect(),
     })
 }
 

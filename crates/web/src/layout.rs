@@ -22,10 +22,11 @@ pub enum Section {
     Stations,
     Scan,
     Audit,
+    Reports,
 }
 
 impl Section {
-    const ALL: [Section; 9] = [
+    const ALL: [Section; 10] = [
         Section::Home,
         Section::Orgs,
         Section::Applications,
@@ -35,6 +36,7 @@ impl Section {
         Section::Stations,
         Section::Scan,
         Section::Audit,
+        Section::Reports,
     ];
 
     fn href(self) -> &'static str {
@@ -48,6 +50,7 @@ impl Section {
             Section::Stations => "/console/stations",
             Section::Scan => "/console/scan",
             Section::Audit => "/console/audit",
+            Section::Reports => "/console/reports",
         }
     }
 
@@ -62,6 +65,7 @@ impl Section {
             Section::Stations => lang.t("驿站", "Stations"),
             Section::Scan => lang.t("扫码核销", "Scan"),
             Section::Audit => lang.t("操作日志", "Audit log"),
+            Section::Reports => lang.t("报表", "Reports"),
         }
     }
 }

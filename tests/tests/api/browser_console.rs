@@ -1,8 +1,10 @@
 //! The staff console in a real browser, as staff meet it: signing in with the SMS code and out
 //! again, approving applications one by one and ticked together, revoking a colleague's grant,
-//! redeeming a typed voucher code, finding each of those in the audit log, seeing nothing of
-//! another district, switching to English, and every page at a laptop's and a phone's size
-//! without sideways scrolling (screenshots in `target/screenshots/console-*.png`).
+//! redeeming a typed voucher code, creating and publishing a health check and reading its
+//! roster, importing a station file with a faulty row and then a good one, finding a member and
+//! opening their page, finding each of those in the audit log, seeing nothing of another
+//! district, switching to English, and every page, with data on it, at a laptop's and a phone's
+//! size without sideways scrolling (screenshots in `target/screenshots/console-*.png`).
 //!
 //! The rules themselves (CSRF, scopes, timeouts) are proved over plain HTTP in `console`; these
 //! prove the pages work in Chromium: the forms, the `form=` buttons, the cookies, the layout.
@@ -340,14 +342,104 @@ async fn the_language_switch_turns_the_console_english_and_it_stays() {
     browser.close().await;
 }
 
+/// What [`with_data`] made, for the pages that show one thing.
+struct Shown {
+    draft: i64,
+    program: i64,
+    session: i64,
+    member: i64,
+}
+
+/// Through the API, for Xuanwu: a draft gift pack, a published health check with a session two
+/// riders booked, two stations and three members.
+async fn with_data(app: &TestApp, d: &gigunion_tests::Districts) -> Shown {
+    let (starts, ends) = open_window();
+    let draft = app
+        .post(
+            &format!("/v1/admin/orgs/{}/programs", d.xuanwu),
+            &json!({ "kind": "gift_pack", "title": "暖新礼包 · 冬季", "starts_at": starts,
+                     "ends_at": ends, "stock": 100 }),
+            Some(&d.staff_a),
+        )
+        .await;
+    assert_eq!(draft.status(), 201);
+    let draft = draft.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let program = app
+        .published_program(
+            &d.staff_a,
+            d.xuanwu,
+            json!({ "kind": "health_check", "title": "流动体检车进驿站", "starts_at": starts,
+                    "ends_at": ends }),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    let at = chrono::Utc::now() + chrono::Duration::days(2);
+    let session = app
+        .post(
+            &format!("/v1/admin/programs/{program}/sessions"),
+            &json!({ "site_name": "玄武区户外劳动者驿站", "address": "南京市玄武区中山路1号",
+                     "starts_at": at.to_rfc3339(),
+                     "ends_at": (at + chrono::Duration::hours(8)).to_rfc3339(),
+                     "capacity": 200 }),
+            Some(&d.staff_a),
+        )
+        .await;
+    assert_eq!(session.status(), 201);
+    let session = session.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let riders = app.bulk_members(d.xuanwu, 600, 3, "rider").await;
+    for rider in &riders[..2] {
+        let booked = app
+            .post(
+                &format!("/v1/sessions/{session}/bookings"),
+                &json!({}),
+                Some(&rider.token),
+            )
+            .await;
+        assert_eq!(booked.status(), 201);
+    }
+    let member: Value = app
+        .get("/v1/me/membership", Some(&riders[0].token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let imported = app
+        .request(
+            gigunion_tests::reqwest::Method::POST,
+            &format!("/v1/admin/orgs/{}/stations/import", d.xuanwu),
+        )
+        .bearer_auth(&d.staff_a)
+        .header("content-type", "text/csv; charset=utf-8")
+        .body(
+            "name,address,lat,lng,hours\n\
+             玄武门驿站,南京市玄武区玄武门街道玄武巷1号（近地铁1号线玄武门站2号口）,32.07,118.79,24h\n\
+             鼓楼驿站,玄武区北京东路3号,32.06,118.80,\"mon-fri 08:00-20:00; sat,sun 09:00-17:00\"\n",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(imported.status(), 201, "{}", imported.text().await.unwrap());
+    Shown {
+        draft,
+        program,
+        session,
+        member: member["current"]["id"].as_i64().unwrap(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_console_page_fits_a_laptop_and_a_phone() {
     let app = console_app().await;
     let d = app.nanjing_districts((1, 2)).await;
     app.register(&phone(3)).await;
     app.grant_staff(&d.staff_a, d.xuanwu, &phone(3)).await;
-    // Something on every page: a waiting application, a join code, audit entries.
+    // Something on every page: a waiting application, a join code, audit entries, programs
+    // (a draft, a health check with a booked session), stations and members.
     applicants(&app, &d.staff_a, d.xuanwu, &[10, 11]).await;
+    let shown = with_data(&app, &d).await;
     let Some(browser) = Browser::open(&app, LAPTOP).await else {
         return;
     };
@@ -380,6 +472,41 @@ async fn every_console_page_fits_a_laptop_and_a_phone() {
             format!("/console/audit?org={x}"),
             "tr[data-action]",
         ),
+        (
+            "programs",
+            format!("/console/programs?org={x}"),
+            "#programs tr[data-program]",
+        ),
+        (
+            "program-draft",
+            format!("/console/programs/{}", shown.draft),
+            "#edit-program",
+        ),
+        (
+            "program",
+            format!("/console/programs/{}", shown.program),
+            "#sessions tr[data-session]",
+        ),
+        (
+            "session-roster",
+            format!("/console/sessions/{}", shown.session),
+            "#roster tr[data-booking]",
+        ),
+        (
+            "stations",
+            format!("/console/stations?org={x}"),
+            "#stations tr[data-station]",
+        ),
+        (
+            "members",
+            format!("/console/members?org={x}"),
+            "tr[data-member]",
+        ),
+        (
+            "member",
+            format!("/console/members/{}", shown.member),
+            "#history tr[data-event]",
+        ),
     ];
     for (name, path, shows) in &pages {
         browser.goto(path).await;
@@ -395,7 +522,21 @@ async fn every_console_page_fits_a_laptop_and_a_phone() {
     {
         sections.push(link.attr("data-nav").await.unwrap().unwrap());
     }
-    assert!(sections.len() >= pages.len(), "{sections:?}");
+    // The navigation links to each section above (a program, a roster, a member are not ones).
+    let listed = [
+        "orgs",
+        "applications",
+        "join-codes",
+        "scan",
+        "audit",
+        "programs",
+        "stations",
+        "members",
+    ];
+    for name in listed {
+        let section = format!("/console/{name}");
+        assert!(sections.contains(&section), "{name}: {sections:?}");
+    }
     for section in sections {
         let name = section
             .trim_start_matches("/console")
@@ -417,5 +558,360 @@ async fn every_console_page_fits_a_laptop_and_a_phone() {
     browser.submit("#scan").await;
     browser.wait_for("[data-verdict=refused]").await;
     browser.check_each_size("console-scan-verdict").await;
+    browser.close().await;
+}
+
+/// A `datetime-local` value `hours` from now, in Asia/Shanghai.
+fn local(hours: i64) -> String {
+    platform::clock::local(chrono::Utc::now() + chrono::Duration::hours(hours))
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// Sets the `datetime-local` field `selector` to `value` (`2026-05-01T09:30`) by script, with
+/// the `input` and `change` events typing would fire. WebDriver typing does not work: Chromium
+/// splits the field into segments in the order of its own locale (here `mm/dd/yyyy, hh:mm AM`
+/// despite `--lang=zh-CN`, the year taking up to six digits), and the ISO text typed, with or
+/// without separators, Tab or arrow keys between the parts, leaves it empty or with a wrong year.
+async fn set_datetime(browser: &Browser, selector: &str, value: &str) {
+    browser.wait_for(selector).await;
+    let set = browser
+        .execute(
+            "const field = document.querySelector(arguments[0]);
+             field.value = arguments[1];
+             field.dispatchEvent(new Event('input', { bubbles: true }));
+             field.dispatchEvent(new Event('change', { bubbles: true }));
+             return field.value;",
+            vec![json!(selector), json!(value)],
+        )
+        .await;
+    assert_eq!(set, json!(value), "{selector}");
+}
+
+/// The id in a console path such as `/console/programs/12`.
+fn last_id(path: &str) -> i64 {
+    path.rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no id in {path}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_health_check_is_created_published_and_booked_and_its_roster_downloads() {
+    let app = console_app().await;
+    let d = app.nanjing_districts((1, 2)).await;
+    let riders = app.bulk_members(d.xuanwu, 600, 2, "courier").await;
+    let Some(browser) = Browser::open(&app, LAPTOP).await else {
+        return;
+    };
+    sign_in(&browser, &app, &phone(1)).await;
+
+    // The draft, from the list page's form.
+    browser
+        .goto(&format!("/console/programs?org={}", d.xuanwu))
+        .await;
+    browser
+        .wait_for("#new-program select[name=kind]")
+        .await
+        .select_by_value("health_check")
+        .await
+        .expect("choose the kind");
+    browser
+        .fill("#new-program input[name=title]", "流动体检车进驿站")
+        .await;
+    set_datetime(&browser, "#new-program input[name=starts_at]", &local(-1)).await;
+    set_datetime(&browser, "#new-program input[name=ends_at]", &local(24 * 7)).await;
+    browser.submit("#new-program").await;
+    browser
+        .until("the new program's page", async |b| {
+            let path = b.current_path().await;
+            (path.starts_with("/console/programs/")).then_some(())
+        })
+        .await;
+    let program = last_id(&browser.current_path().await);
+    assert_eq!(browser.text("p.flash").await, "草稿已创建。");
+    assert_eq!(browser.text("h1").await, "流动体检车进驿站");
+    assert_eq!(browser.text("main [data-status=draft]").await, "草稿");
+    assert_eq!(browser.count("#edit-program").await, 1, "a draft is edited");
+
+    // A session, from the program page's form.
+    browser
+        .fill("#new-session input[name=site_name]", "玄武区户外劳动者驿站")
+        .await;
+    browser
+        .fill("#new-session input[name=address]", "南京市玄武区中山路1号")
+        .await;
+    set_datetime(&browser, "#new-session input[name=starts_at]", &local(48)).await;
+    set_datetime(&browser, "#new-session input[name=ends_at]", &local(56)).await;
+    browser
+        .fill("#new-session input[name=capacity]", "30")
+        .await;
+    browser.submit("#new-session").await;
+    browser.wait_for_text("p.flash", "场次已新增").await;
+    assert_eq!(browser.count("#sessions tr[data-session]").await, 1);
+    assert!(
+        browser
+            .text("#sessions tr[data-session]")
+            .await
+            .contains("30 / 30"),
+        "all seats left"
+    );
+
+    browser.click("button[data-step=publish]").await;
+    browser.wait_for_text("p.flash", "已发布").await;
+    assert_eq!(browser.text("main [data-status=published]").await, "进行中");
+    assert_eq!(browser.count("button[data-step=publish]").await, 0);
+    assert_eq!(
+        browser.count("#edit-program").await,
+        0,
+        "no editing once published"
+    );
+
+    // Two riders book through the API; the roster opens from the sessions table.
+    let session = browser
+        .wait_for("#sessions tr[data-session]")
+        .await
+        .attr("data-session")
+        .await
+        .unwrap()
+        .expect("a session id");
+    for rider in &riders {
+        let res = app
+            .post(
+                &format!("/v1/sessions/{session}/bookings"),
+                &json!({}),
+                Some(&rider.token),
+            )
+            .await;
+        assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    }
+    browser.click("#sessions tr[data-session] a").await;
+    browser
+        .wait_for_path(&format!("/console/sessions/{session}"))
+        .await;
+    assert_eq!(browser.text("h1").await, "玄武区户外劳动者驿站");
+    assert_eq!(
+        browser
+            .count("#roster tr[data-booking][data-status=booked]")
+            .await,
+        2
+    );
+    assert_eq!(browser.count("#roster tr[data-booking]").await, 2);
+
+    // The CSV link answers the file to this browser's session.
+    let link = browser.wait_for("a[download][href$=\"roster.csv\"]").await;
+    let href = link.prop("href").await.unwrap().expect("an href");
+    assert!(
+        href.ends_with(&format!("/console/sessions/{session}/roster.csv")),
+        "{href}"
+    );
+    let cookie = browser
+        .cookie("gu_console")
+        .await
+        .expect("a session cookie");
+    let csv = app
+        .client
+        .get(&href)
+        .header("cookie", format!("gu_console={}", cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    let kind = csv.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let csv = csv.text().await.unwrap();
+    assert_eq!(csv.lines().count(), 3, "a header and two riders: {csv}");
+
+    // Each step is in the audit log: the draft and its publication, and the session.
+    let rows = audit_rows(&browser, d.xuanwu, "program.").await;
+    for action in ["program.create", "program.publish"] {
+        let found: Vec<_> = rows.iter().filter(|r| r.contains(action)).collect();
+        assert_eq!(found.len(), 1, "{action}: {rows:?}");
+        assert!(found[0].contains(&format!("program:{program}")), "{rows:?}");
+    }
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let rows = audit_rows(&browser, d.xuanwu, "session.create").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains(&format!("session:{session}")), "{rows:?}");
+    browser.close().await;
+}
+
+/// Chooses the file at `path` in the file field `selector`, as picking it in the dialog would:
+/// chromedriver takes a local path typed into a file input.
+async fn choose_file(browser: &Browser, selector: &str, path: &std::path::Path) {
+    browser
+        .wait_for(selector)
+        .await
+        .send_keys(path.to_str().expect("a UTF-8 path"))
+        .await
+        .unwrap_or_else(|e| panic!("choose {} in `{selector}`: {e}", path.display()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_station_file_with_one_bad_row_imports_nothing_and_names_the_row() {
+    let app = console_app().await;
+    let d = app.nanjing_districts((1, 2)).await;
+    let files = tempfile::tempdir().unwrap();
+    let (bad, good) = (
+        files.path().join("坏.csv"),
+        files.path().join("stations.csv"),
+    );
+    std::fs::write(
+        &bad,
+        "name,address,lat,lng,hours\n\
+         玄武门驿站,玄武区玄武门1号,32.07,118.79,24h\n\
+         坏坐标驿站,玄武区某路2号,132.0,118.79,24h\n\
+         鼓楼驿站,玄武区北京东路3号,32.06,118.80,mon-sun 08:00-20:00\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &good,
+        "name,address,lat,lng,hours\n\
+         玄武门驿站,玄武区玄武门1号,32.07,118.79,24h\n\
+         鼓楼驿站,玄武区北京东路3号,32.06,118.80,mon-sun 08:00-20:00\n",
+    )
+    .unwrap();
+    let Some(browser) = Browser::open(&app, LAPTOP).await else {
+        return;
+    };
+    sign_in(&browser, &app, &phone(1)).await;
+    let stations = format!("/console/stations?org={}", d.xuanwu);
+
+    browser.goto(&stations).await;
+    choose_file(&browser, "#import input[type=file][name=file]", &bad).await;
+    browser.submit("#import").await;
+    let faults = browser.text("[data-faults]").await;
+    assert!(faults.contains("没有导入任何驿站"), "{faults}");
+    assert_eq!(browser.count("[data-faults=\"1\"]").await, 1, "{faults}");
+    assert_eq!(browser.count("#import-faults tr[data-row]").await, 1);
+    let cells = browser.texts("#import-faults tr[data-row=\"2\"] td").await;
+    assert_eq!(
+        cells,
+        ["2", "3", "lat", "132.0", "纬度必须在 -90 到 90 之间"],
+        "row 2, on line 3 of the file"
+    );
+    assert_eq!(browser.count("[data-imported]").await, 0);
+    browser
+        .check_each_size("console-station-import-faults")
+        .await;
+    browser.set_viewport(LAPTOP).await;
+
+    // Nothing of the file is stored: neither the good rows nor the bad one.
+    browser.click(&format!("main a[href=\"{stations}\"]")).await;
+    browser.wait_for_path(&stations).await;
+    browser.wait_for("#import").await;
+    assert_eq!(browser.count("#stations").await, 0);
+    assert!(browser.text("main").await.contains("还没有驿站。"));
+    let listed: Value = app
+        .get(
+            &format!("/v1/admin/orgs/{}/stations", d.xuanwu),
+            Some(&d.staff_a),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"], json!([]), "nothing imported");
+
+    choose_file(&browser, "#import input[type=file][name=file]", &good).await;
+    browser.submit("#import").await;
+    let imported = browser.text("[data-imported]").await;
+    assert!(imported.contains("已导入驿站：2"), "{imported}");
+    assert_eq!(browser.count("[data-imported=\"2\"]").await, 1);
+    assert_eq!(browser.count("#import-faults").await, 0);
+    browser.goto(&stations).await;
+    browser.wait_for("#stations").await;
+    let rows = browser.texts("#stations tr[data-station]").await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for name in ["玄武门驿站", "鼓楼驿站"] {
+        assert!(rows.iter().any(|r| r.contains(name)), "{name}: {rows:?}");
+    }
+
+    // Only the import that stored something is in the audit log.
+    let rows = audit_rows(&browser, d.xuanwu, "station.import").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains(&format!("org:{}", d.xuanwu)), "{rows:?}");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_is_found_by_a_name_fragment_and_their_page_is_masked() {
+    let app = console_app().await;
+    let d = app.nanjing_districts((1, 2)).await;
+    let riders = app.bulk_members(d.xuanwu, 810, 2, "rider").await;
+    app.bulk_members(d.xuanwu, 812, 1, "courier").await;
+    let wanted = &riders[1];
+    let mine: Value = app
+        .get("/v1/me/membership", Some(&wanted.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = mine["current"]["id"].as_i64().unwrap();
+    let Some(browser) = Browser::open(&app, LAPTOP).await else {
+        return;
+    };
+    sign_in(&browser, &app, &phone(1)).await;
+
+    browser
+        .goto(&format!("/console/members?org={}", d.xuanwu))
+        .await;
+    browser.wait_for("#member-filter").await;
+    assert_eq!(browser.count("tr[data-member]").await, 3);
+    browser.fill("#member-filter input[name=q]", "八一一").await;
+    browser.submit("#member-filter").await;
+    browser
+        .until("the list filtered by name", async |b| {
+            b.current_path().await.contains("q=%E5%85%AB").then_some(())
+        })
+        .await;
+    let rows = browser.texts("tr[data-member]").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains("骑手八一一"), "{rows:?}");
+    assert!(rows[0].contains("139****0811"), "{rows:?}");
+    let field = browser.wait_for("#member-filter input[name=q]").await;
+    assert_eq!(
+        field.prop("value").await.unwrap().as_deref(),
+        Some("八一一"),
+        "the form keeps the filter"
+    );
+
+    browser
+        .click(&format!(
+            "tr[data-member=\"{id}\"] a[href=\"/console/members/{id}\"]"
+        ))
+        .await;
+    browser
+        .wait_for_path(&format!("/console/members/{id}"))
+        .await;
+    assert_eq!(browser.text("h1").await, "骑手八一一");
+    let facts = browser.text("#member-facts").await;
+    let masked_id = format!(
+        "{}{}{}",
+        &wanted.id_number[..3],
+        "*".repeat(11),
+        &wanted.id_number[14..]
+    );
+    assert!(facts.contains(&masked_id), "{facts}");
+    assert!(facts.contains("139****0811"), "{facts}");
+    let body = browser.text("body").await;
+    assert!(
+        !body.contains(&wanted.id_number) && !body.contains(&wanted.phone),
+        "nothing unmasked: {body}"
+    );
+    let events = browser
+        .execute(
+            "return [...document.querySelectorAll('#history tr[data-event]')]
+                 .map(row => row.dataset.event);",
+            vec![],
+        )
+        .await;
+    assert_eq!(events, json!(["activated", "applied"]), "newest first");
+    assert!(browser.text("#history").await.contains("玄武区总工会"));
+
+    // Opening the page is a read of personal data: audited.
+    let rows = audit_rows(&browser, d.xuanwu, "member.view").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].contains(&format!("membership:{id}")), "{rows:?}");
     browser.close().await;
 }

@@ -479,3 +479,21 @@ async fn the_scan_pages_scripts_and_the_stylesheet_come_from_the_binary() {
         assert!(res.text().await.unwrap().len() > 500, "{asset} has content");
     }
 }
+
+#[tokio::test]
+async fn console_sign_ins_are_in_the_staff_members_export() {
+    let app = console_app().await;
+    let d = app.nanjing_districts((1, 2)).await;
+    Console::signed_in(&app, &phone(1)).await;
+    let export: Value = app
+        .get("/v1/me/export", Some(&d.staff_a))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sessions = export["parts"]["identity"]["console_sessions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{export}"));
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert!(sessions[0]["last_seen_at"].is_string());
+}

@@ -20,6 +20,7 @@ mod membership_journey;
 mod membership_rules;
 mod openapi;
 mod real_name;
+mod reports;
 mod stations_admin;
 mod stations_instances;
 mod stations_search;

@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use identity::auth::Caller;
 use identity::{AuthUser, Identity};
 use membership::members::Output;
+use membership::reports::PeriodQuery;
 use platform::clock::now;
 use platform::error::Problem;
 use platform::extract::{Json, Query};
@@ -17,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::drafts::{self, PatchProgram};
 use crate::draws::{self, DrawView};
+use crate::figures::{self, BenefitFigures};
 use crate::health_sessions::{self, CancelledSession, CreateSession, PatchSession, SessionView};
 use crate::ledger::{self, LedgerEntry, ProgramStats};
 use crate::programs::{
@@ -255,6 +257,28 @@ pub(super) async fn program_stats(
         .run(move |conn| ledger::program_stats(conn, &user, id))
         .await?;
     Ok(HttpResponse::Ok().json(stats))
+}
+
+/// What the programs of the org's subtree recorded over a period (Asia/Shanghai days, last
+/// calendar month by default): claims, redemptions, expired vouchers, bookings, check-ins,
+/// no-shows and the rest of the ledger's kinds, in all, for the org itself and per direct child
+/// org with its subtree. Counts only.
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/report/benefits", tag = "benefits", params(PeriodQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = BenefitFigures), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub(super) async fn benefits_report(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: Query<PeriodQuery>,
+) -> Result<HttpResponse> {
+    let org_id = id.into_inner();
+    let period = query.validate()?;
+    let figures = db
+        .run(move |conn| figures::figures(conn, &user, org_id, period))
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ pub mod join_codes;
 pub mod members;
 pub mod orgs;
 pub mod programs;
+pub mod reports;
 pub mod scan;
 pub mod sessions;
 pub mod sign_in;
@@ -49,7 +50,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             // Before station: `/stations/import` would match its `/stations/{id}`.
             .configure(stations::routes)
             .configure(station::routes)
-            .configure(audit::routes),
+            .configure(audit::routes)
+            .configure(reports::routes),
     );
 }
 
