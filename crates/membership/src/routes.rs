@@ -9,6 +9,7 @@ use platform::error::Problem;
 use platform::extract::{Json, Query};
 use platform::http::JSON_LIMIT;
 use platform::pagination::{PageQuery, Paged};
+use platform::qr;
 use platform::text::Text;
 use platform::{Db, Result};
 use serde::Deserialize;
@@ -210,9 +211,6 @@ async fn list_join_codes(
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// Print size of poster images.
-const POSTER_PX: u32 = 1024;
-
 async fn poster(
     db: &Db,
     config: &MembershipConfig,
@@ -234,10 +232,7 @@ async fn join_code_svg(
     code: web::Path<String>,
 ) -> Result<HttpResponse> {
     let url = poster(&db, &config, user, code.into_inner()).await?;
-    Ok(image(
-        "image/svg+xml",
-        platform::qr::svg(&url, POSTER_PX)?.into_bytes(),
-    ))
+    qr::poster(&url, qr::Format::Svg, qr::Keep::Immutable)
 }
 
 /// The poster QR as PNG, at least 1024 px.
@@ -250,15 +245,7 @@ async fn join_code_png(
     code: web::Path<String>,
 ) -> Result<HttpResponse> {
     let url = poster(&db, &config, user, code.into_inner()).await?;
-    Ok(image("image/png", platform::qr::png(&url, POSTER_PX)?))
-}
-
-fn image(content_type: &str, bytes: Vec<u8>) -> HttpResponse {
-    // A code's image never changes; private because the route needs staff credentials.
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "private, max-age=86400, immutable"))
-        .body(bytes)
+    qr::poster(&url, qr::Format::Png, qr::Keep::Immutable)
 }
 
 /// Withdraw a code: scanning it then says so.

@@ -131,11 +131,16 @@ mod tests {
         assert_eq!(cell("a,b"), "\"a,b\"");
         assert_eq!(cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(cell("=SUM(A1)"), "'=SUM(A1)");
+        assert_eq!(
+            cell("=HYPERLINK(\"x\",\"y\")"),
+            "\"'=HYPERLINK(\"\"x\"\",\"\"y\"\")\""
+        );
         for formula in ["+1", "-1+2", "@SUM(A1)", "\t=1"] {
             assert_eq!(cell(formula), format!("'{formula}"));
         }
         assert_eq!(cell("320102000000019"), "\t320102000000019");
         assert_eq!(cell("0571"), "\t0571");
+        // Short numbers and masked values are safe as they are.
         for as_is in ["12345678901", "0", "139****0332", "", "2026-12-01 09:30:00"] {
             assert_eq!(cell(as_is), as_is);
         }

@@ -1,6 +1,9 @@
 //! QR codes that phones scan: error correction M (survives a smudged or partly torn poster), a
-//! four-module quiet zone, SVG for print shops and PNG for everything else.
+//! four-module quiet zone, SVG for print shops and PNG for everything else; [`poster`] serves
+//! one to the staff for printing.
 
+use actix_web::http::header;
+use actix_web::HttpResponse;
 use qrcode::{Color, EcLevel, QrCode};
 
 use crate::error::{Error, Result};
@@ -83,6 +86,42 @@ pub fn png(data: &str, min_px: u32) -> Result<Vec<u8>> {
         writer.write_image_data(&pixels).map_err(Error::internal)?;
     }
     Ok(out)
+}
+
+/// The side, in pixels, a poster's QR image has at least.
+pub const POSTER_PX: u32 = 1024;
+
+/// The image formats a poster's QR is served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Svg,
+    Png,
+}
+
+/// How long the staff's browser may keep a poster's image. Private either way: the image is
+/// served to staff credentials only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// A day; the image at the address may change (it carries a door code).
+    Day,
+    /// A day, never revalidated: the image at the address never changes (a join code's).
+    Immutable,
+}
+
+/// The QR of `data` as an image for printing, at least [`POSTER_PX`] wide.
+pub fn poster(data: &str, format: Format, keep: Keep) -> Result<HttpResponse> {
+    let (content_type, bytes) = match format {
+        Format::Svg => ("image/svg+xml", svg(data, POSTER_PX)?.into_bytes()),
+        Format::Png => ("image/png", png(data, POSTER_PX)?),
+    };
+    let cache_control = match keep {
+        Keep::Day => "private, max-age=86400",
+        Keep::Immutable => "private, max-age=86400, immutable",
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .body(bytes))
 }
 
 #[cfg(test)]

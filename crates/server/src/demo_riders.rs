@@ -204,6 +204,23 @@ pub async fn seed(
     xuanwu: District,
     qinhuai: District,
 ) -> anyhow::Result<usize> {
+    let Some((unions, new)) = newcomers(state, xuanwu, qinhuai).await? else {
+        return Ok(0);
+    };
+    let hashes = password_hashes(state, data_dir, seeded, xuanwu, &new).await?;
+    let (created, unions) = create_riders(state, unions, new, hashes).await?;
+    let perks = perks(state, &unions.xuanwu, &created).await?;
+    log_loaded(&created, &perks);
+    Ok(created.len())
+}
+
+/// The two districts and the riders (indexes into [`RIDERS`]) whose phones are not registered
+/// yet; None when there is nothing to add, or (with a warning) a district is not seeded.
+async fn newcomers(
+    state: &AppState,
+    xuanwu: District,
+    qinhuai: District,
+) -> anyhow::Result<Option<(Unions, Vec<usize>)>> {
     let identity = state.identity.clone().into_inner();
     let (unions, new) = state
         .db
@@ -227,12 +244,36 @@ pub async fn seed(
         .map_err(anyhow)?;
     let Some(unions) = unions else {
         tracing::warn!("demo riders skipped: a district, its staff or its join code is missing");
-        return Ok(0);
+        return Ok(None);
     };
-    if new.is_empty() {
-        return Ok(0);
-    }
+    Ok((!new.is_empty()).then_some((unions, new)))
+}
 
+/// The password hashes the new riders get: one of a password nobody keeps, and the app rider's
+/// own when that rider is new.
+struct Hashes {
+    shared: String,
+    own: Option<String>,
+}
+
+impl Hashes {
+    fn of(&self, rider: &DemoRider) -> &str {
+        match &self.own {
+            Some(own) if rider.phone == APP_RIDER_PHONE => own,
+            _ => &self.shared,
+        }
+    }
+}
+
+/// Hashes the passwords of the `new` riders, and writes the app rider's login (when new) to
+/// the logins file.
+async fn password_hashes(
+    state: &AppState,
+    data_dir: &Path,
+    seeded: &mut Seeded,
+    xuanwu: District,
+    new: &[usize],
+) -> anyhow::Result<Hashes> {
     // Argon2 is slow on purpose: one hash of a password nobody keeps serves every rider but
     // the one whose login is written down; the two hashes run side by side.
     let app_rider_is_new = new.iter().any(|i| RIDERS[*i].phone == APP_RIDER_PHONE);
@@ -245,7 +286,7 @@ pub async fn seed(
             None => Ok(None),
         }
     });
-    let (shared, own_hash) = (shared.map_err(anyhow)?, own_hash.map_err(anyhow)?);
+    let (shared, own) = (shared.map_err(anyhow)?, own_hash.map_err(anyhow)?);
     if let Some(password) = own_clear {
         let login = Login {
             role: format!("member of {}", xuanwu.name),
@@ -254,25 +295,34 @@ pub async fn seed(
         };
         crate::seed::keep_login(data_dir, seeded, login)?;
     }
+    Ok(Hashes { shared, own })
+}
 
+/// Creates the `new` riders in one transaction: (index into [`RIDERS`], account id) each, and
+/// the unions back.
+async fn create_riders(
+    state: &AppState,
+    unions: Unions,
+    new: Vec<usize>,
+    hashes: Hashes,
+) -> anyhow::Result<(Vec<(usize, i64)>, Unions)> {
     let identity = state.identity.clone().into_inner();
-    let (created, unions) = state
+    state
         .db
         .write(move |conn| {
             let mut created = Vec::new();
             for i in new {
                 let rider = &RIDERS[i];
-                let hash = match &own_hash {
-                    Some(own) if rider.phone == APP_RIDER_PHONE => own,
-                    _ => &shared,
-                };
+                let hash = hashes.of(rider);
                 created.push((i, create_rider(conn, &identity, &unions, rider, hash)?));
             }
             Ok((created, unions))
         })
         .await
-        .map_err(anyhow)?;
-    let perks = perks(state, &unions.xuanwu, &created).await?;
+        .map_err(anyhow)
+}
+
+fn log_loaded(created: &[(usize, i64)], perks: &Perks) {
     let count = |fate: fn(Fate) -> bool| {
         created
             .iter()
@@ -288,7 +338,6 @@ pub async fn seed(
         bookings = perks.bookings,
         "demo riders loaded"
     );
-    Ok(created.len())
 }
 
 fn phone(rider: &DemoRider) -> platform::Result<Phone> {

@@ -12,6 +12,7 @@ use platform::error::{Lang, Problem, PROBLEM_JSON};
 use platform::extract::{Json, Query};
 use platform::http::JSON_LIMIT;
 use platform::pagination::Paged;
+use platform::qr;
 use platform::{Coordinator, Db, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -318,21 +319,10 @@ fn refused(refusal: Refusal, lang: Lang, declared: Option<Charset>) -> Result<Ht
 
 // ---- staff: door QR ----
 
-/// Print size of door QR images.
-const DOOR_QR_PX: u32 = 1024;
-
 async fn door_url(db: &Db, stations: &Stations, user: AuthUser, id: i64) -> Result<String> {
     let base = stations.config.base_url.clone();
     db.run(move |conn| station::managed_door_url(conn, &user, id, &base))
         .await
-}
-
-fn image(content_type: &str, bytes: Vec<u8>) -> HttpResponse {
-    // Private: the image carries the door code and the route needs staff credentials.
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"))
-        .body(bytes)
 }
 
 /// The door QR as SVG. It encodes `{PUBLIC_BASE_URL}/s/{id}?c={door code}`: the app reads the
@@ -346,10 +336,7 @@ async fn door_qr_svg(
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let url = door_url(&db, &stations, user, id.into_inner()).await?;
-    Ok(image(
-        "image/svg+xml",
-        platform::qr::svg(&url, DOOR_QR_PX)?.into_bytes(),
-    ))
+    qr::poster(&url, qr::Format::Svg, qr::Keep::Day)
 }
 
 /// The door QR as PNG, at least 1024 px (same content as the SVG).
@@ -362,7 +349,7 @@ async fn door_qr_png(
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let url = door_url(&db, &stations, user, id.into_inner()).await?;
-    Ok(image("image/png", platform::qr::png(&url, DOOR_QR_PX)?))
+    qr::poster(&url, qr::Format::Png, qr::Keep::Day)
 }
 
 // ---- visits ----

@@ -8,6 +8,7 @@ use maud::{html, Markup};
 use membership::join_codes::{self, CreateJoinCode, JoinCodeView};
 use membership::MembershipConfig;
 use platform::pagination::{Cursor, PageQuery, Paged};
+use platform::qr;
 use platform::text::Text;
 use platform::{Db, Error, ErrorCode};
 use serde::Deserialize;
@@ -220,8 +221,5 @@ async fn poster(req: HttpRequest, staff: Staff, code: web::Path<String>) -> Page
     let url = db
         .run(move |conn| join_codes::poster_url(conn, &user, &code, &config.base_url))
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("image/png")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"))
-        .body(platform::qr::png(&url, 1024)?))
+    Ok(qr::poster(&url, qr::Format::Png, qr::Keep::Day)?)
 }

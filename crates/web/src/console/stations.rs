@@ -5,6 +5,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use platform::pagination::{Cursor, Paged};
+use platform::qr;
 use platform::{Coordinator, Db, Error, ErrorCode};
 use serde::Deserialize;
 use stations::feedback::{self, Board, BoardQuery, Body, FeedbackView, PatchFeedback};
@@ -310,8 +311,5 @@ async fn door_poster(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> Page
     let url = db
         .run(move |conn| stations::station::managed_door_url(conn, &user, id, &base))
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("image/png")
-        .insert_header((header::CACHE_CONTROL, "private, max-age=86400"))
-        .body(platform::qr::png(&url, 1024)?))
+    Ok(qr::poster(&url, qr::Format::Png, qr::Keep::Day)?)
 }
