@@ -53,6 +53,15 @@ STATED = {
         "first come has no entry window",
     },
     "create_session": {("invalid_field", "ends_at"): "ends after it starts"},
+    # A report's period is both days or neither (the last calendar month).
+    **{
+        op: {
+            ("missing_field", "from"): "a period has both ends",
+            ("missing_field", "to"): "a period has both ends",
+            ("invalid_field", "from"): "a period runs forwards, at most 366 days",
+        }
+        for op in ("members_report", "benefits_report", "stations_report")
+    },
     "patch_program": {
         ("invalid_field", "ends_at"): "ends after it starts, stored dates standing in for those "
         "left out",
