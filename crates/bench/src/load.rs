@@ -114,6 +114,10 @@ struct Tally {
     latencies_us: Vec<u32>,
 }
 
+/// Headers every request of a run carries besides `Host` and `Accept-Encoding` (a session
+/// cookie).
+pub type Headers = Arc<Vec<(hyper::header::HeaderName, hyper::header::HeaderValue)>>;
+
 /// Runs the load for `duration`; connection `i` walks `paths` from offset `i`.
 pub async fn run(
     addr: SocketAddr,
@@ -121,13 +125,24 @@ pub async fn run(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadStats> {
+    run_with(addr, paths, connections, duration, Headers::default()).await
+}
+
+/// [`run`], every request with `headers`.
+pub async fn run_with(
+    addr: SocketAddr,
+    paths: Arc<Vec<String>>,
+    connections: usize,
+    duration: Duration,
+    headers: Headers,
+) -> anyhow::Result<LoadStats> {
     let started = Instant::now();
     let deadline = started + duration;
     let mut tasks = Vec::new();
     for i in 0..connections {
-        let paths = paths.clone();
+        let (paths, headers) = (paths.clone(), headers.clone());
         tasks.push(tokio::spawn(async move {
-            connection(addr, &paths, i * 7919, deadline).await
+            connection(addr, &paths, &headers, i * 7919, deadline).await
         }));
     }
     let mut tally = Tally::default();
@@ -154,6 +169,7 @@ pub async fn run(
 async fn connection(
     addr: SocketAddr,
     paths: &[String],
+    headers: &[(hyper::header::HeaderName, hyper::header::HeaderValue)],
     mut next: usize,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
@@ -167,10 +183,13 @@ async fn connection(
         while Instant::now() < deadline {
             let path = &paths[next % paths.len()];
             next += 1;
-            let request = hyper::Request::get(path.as_str())
+            let mut request = hyper::Request::get(path.as_str())
                 .header(hyper::header::HOST, "bench")
-                .header(hyper::header::ACCEPT_ENCODING, ACCEPT_ENCODING)
-                .body(Empty::<Bytes>::new())?;
+                .header(hyper::header::ACCEPT_ENCODING, ACCEPT_ENCODING);
+            for (name, value) in headers {
+                request = request.header(name, value);
+            }
+            let request = request.body(Empty::<Bytes>::new())?;
             let sent = Instant::now();
             let outcome = async {
                 let response = sender.send_request(request).await?;

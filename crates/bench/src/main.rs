@@ -13,8 +13,9 @@
 //! gigunion-bench [SCENARIO...] [--seconds S] [--rounds N] [--connections N] [--stations N]
 //!                [--server PATH] [--database FILE]
 //! ```
-//! Scenarios: `stations` (nearby search over 200,000 stations). Results are printed and merged
-//! into `bench/results.json` under the scenario's name.
+//! Scenarios: `stations` (nearby search over 200,000 stations), `flash-crowd`, `login-storm`,
+//! `console` (the staff console's pages with 10,000 members in one district). Results are
+//! printed and merged into `bench/results.json` under the scenario's name.
 //!
 //! `gigunion-bench drill-scale|drill-crash [--short]` runs a drill instead (see [`drills`]).
 
@@ -38,6 +39,9 @@ pub struct Options {
     /// Rounds per endpoint, alternating with the baseline.
     pub rounds: usize,
     pub connections: usize,
+    /// Whether `--connections` was given: a scenario with a default of its own (the console's
+    /// few staff) keeps it otherwise.
+    pub connections_given: bool,
     /// Size of the data set a scenario loads (stations for `stations`).
     pub dataset: usize,
     pub server: PathBuf,
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         round: Duration::from_secs(5),
         rounds: 2,
         connections: 64,
+        connections_given: false,
         dataset: 200_000,
         server: std::env::current_exe()?.with_file_name("gigunion"),
         database: None,
@@ -68,7 +73,10 @@ fn main() -> anyhow::Result<()> {
         match arg.as_str() {
             "--seconds" => options.round = Duration::from_secs_f64(value("--seconds")?.parse()?),
             "--rounds" => options.rounds = value("--rounds")?.parse()?,
-            "--connections" => options.connections = value("--connections")?.parse()?,
+            "--connections" => {
+                options.connections = value("--connections")?.parse()?;
+                options.connections_given = true;
+            }
             "--stations" => options.dataset = value("--stations")?.parse()?,
             "--server" => options.server = PathBuf::from(value("--server")?),
             "--database" => options.database = Some(PathBuf::from(value("--database")?)),

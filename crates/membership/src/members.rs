@@ -27,6 +27,13 @@ use crate::{member_no, staff};
 /// Largest CSV export; beyond it, narrow the filter.
 pub const EXPORT_LIMIT: i64 = 100_000;
 
+/// Rows read per statement once their ids are known (SQLite binds at most 32,766 values).
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// Accounts a name fragment may match for the list to name them; a more common fragment is
+/// matched in a subquery instead.
+const NAME_MATCHES_LISTED: i64 = 1_000;
+
 platform::vocabulary! {
     /// What a list answers in: a page of JSON, or every match as a spreadsheet.
     ListFormat {
@@ -198,6 +205,15 @@ fn joined_window(filter: &Filter) -> (Option<NaiveDateTime>, Option<NaiveDateTim
 
 /// Rows of the subtree of `org_id` matching `filter`, newest first, below `before`, at most
 /// `limit`.
+///
+/// In two steps: the page's membership ids first, from the memberships alone (the subtree as
+/// a subquery, a search as the accounts it matches), then the joins for those rows only. In
+/// one joined statement SQLite (which has no planner statistics here) joined the account,
+/// member number and real-name profile of every membership in the subtree before sorting them
+/// for the newest page: 17-28 ms for 10,000 members, against 0.02 ms for the ids along the
+/// (org, status, id) index this way. A search picks the matching accounts on their own table
+/// first (a name fragment scans the profiles, 1.3 ms for 11,000) and then their memberships by
+/// account, instead of probing the profile of every member of the subtree (14-24 ms).
 fn query(
     conn: &mut DbConn,
     identity: &Identity,
@@ -207,41 +223,24 @@ fn query(
     limit: i64,
 ) -> Result<Vec<MemberRow>> {
     let status = filter.status.unwrap_or(Status::Active);
-    let mut q = ms::table
-        .inner_join(c::table.on(c::descendant_id.eq(ms::org_id)))
-        .inner_join(o::table.on(o::id.eq(ms::org_id)))
-        .inner_join(a::table.on(a::id.eq(ms::account_id)))
-        .left_join(m::table.on(m::account_id.eq(ms::account_id)))
-        .left_join(rn::table.on(rn::account_id.eq(ms::account_id)))
+    let subtree = c::table
         .filter(c::ancestor_id.eq(org_id))
+        .select(c::descendant_id);
+    let mut page = ms::table
+        .filter(ms::org_id.eq_any(subtree))
         .filter(ms::status.eq(status.as_str()))
-        .select((
-            ms::id,
-            m::member_no.nullable(),
-            rn::legal_name.nullable(),
-            a::phone_enc,
-            a::deleted_at,
-            rn::id_number_masked.nullable(),
-            o::id,
-            o::name,
-            ms::occupation,
-            ms::platform,
-            ms::work_city,
-            ms::status,
-            ms::applied_at,
-            ms::started_at,
-        ))
+        .select(ms::id)
         .order(ms::id.desc())
         .limit(limit)
         .into_boxed();
     if let Some(before) = before {
-        q = q.filter(ms::id.lt(before));
+        page = page.filter(ms::id.lt(before));
     }
     if let Some(occupation) = filter.occupation {
-        q = q.filter(ms::occupation.eq(occupation.as_str()));
+        page = page.filter(ms::occupation.eq(occupation.as_str()));
     }
     if let Some(platform) = &filter.platform {
-        q = q.filter(ms::platform.eq(platform.clone()));
+        page = page.filter(ms::platform.eq(platform.clone()));
     }
     // Applications have not joined yet: their dates filter on when they applied.
     let by_applied = matches!(
@@ -250,26 +249,82 @@ fn query(
     );
     let (from, until) = joined_window(filter);
     if let Some(from) = from {
-        q = if by_applied {
-            q.filter(ms::applied_at.ge(from))
+        page = if by_applied {
+            page.filter(ms::applied_at.ge(from))
         } else {
-            q.filter(ms::started_at.ge(from))
+            page.filter(ms::started_at.ge(from))
         };
     }
     if let Some(until) = until {
-        q = if by_applied {
-            q.filter(ms::applied_at.lt(until))
+        page = if by_applied {
+            page.filter(ms::applied_at.lt(until))
         } else {
-            q.filter(ms::started_at.lt(until))
+            page.filter(ms::started_at.lt(until))
         };
     }
-    q = match Search::of(identity, filter.q.as_deref()) {
-        Some(Search::PhoneHash(hash)) => q.filter(a::phone_hash.eq(hash)),
-        Some(Search::MemberNo(number)) => q.filter(m::member_no.eq(number)),
-        Some(Search::Name(pattern)) => q.filter(rn::legal_name.like(pattern).escape('\\')),
-        None => q,
+    page = match Search::of(identity, filter.q.as_deref()) {
+        Some(Search::PhoneHash(hash)) => page
+            .filter(ms::account_id.eq_any(a::table.filter(a::phone_hash.eq(hash)).select(a::id))),
+        Some(Search::MemberNo(number)) => page.filter(
+            ms::account_id.eq_any(
+                m::table
+                    .filter(m::member_no.eq(number))
+                    .select(m::account_id),
+            ),
+        ),
+        Some(Search::Name(pattern)) => {
+            let matching = rn::table
+                .filter(rn::legal_name.like(pattern).escape('\\'))
+                .select(rn::account_id);
+            let listed: Vec<i64> = matching.clone().limit(NAME_MATCHES_LISTED + 1).load(conn)?;
+            if listed.len() as i64 <= NAME_MATCHES_LISTED {
+                // The accounts themselves, not the subquery: PostgreSQL plans a prepared
+                // statement once for any pattern after a few runs, and that plan walks the
+                // subtree's memberships newest first probing each profile (50-70 ms for
+                // 10,000 members when the name is rare).
+                page.filter(ms::account_id.eq_any(listed))
+            } else {
+                // A fragment this common: walking the subtree newest first meets a page soon.
+                page.filter(ms::account_id.eq_any(matching))
+            }
+        }
+        None => page,
     };
-    let rows: Vec<Listed> = q.load(conn)?;
+    let ids: Vec<i64> = page.load(conn)?;
+    rows_of(conn, identity, &ids)
+}
+
+/// The rows of these memberships, in the order given (newest first). A page is one statement;
+/// an export's ids go in slices (bound parameters are limited).
+fn rows_of(conn: &mut DbConn, identity: &Identity, ids: &[i64]) -> Result<Vec<MemberRow>> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for slice in ids.chunks(ROWS_PER_STATEMENT) {
+        let listed: Vec<Listed> = ms::table
+            .inner_join(o::table.on(o::id.eq(ms::org_id)))
+            .inner_join(a::table.on(a::id.eq(ms::account_id)))
+            .left_join(m::table.on(m::account_id.eq(ms::account_id)))
+            .left_join(rn::table.on(rn::account_id.eq(ms::account_id)))
+            .filter(ms::id.eq_any(slice))
+            .select((
+                ms::id,
+                m::member_no.nullable(),
+                rn::legal_name.nullable(),
+                a::phone_enc,
+                a::deleted_at,
+                rn::id_number_masked.nullable(),
+                o::id,
+                o::name,
+                ms::occupation,
+                ms::platform,
+                ms::work_city,
+                ms::status,
+                ms::applied_at,
+                ms::started_at,
+            ))
+            .order(ms::id.desc())
+            .load(conn)?;
+        rows.extend(listed);
+    }
     rows.into_iter().map(|r| member_row(identity, r)).collect()
 }
 

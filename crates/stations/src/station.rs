@@ -13,7 +13,7 @@ use platform::pagination::{Cursor, Limit, PageQuery, Paged};
 use platform::schema::{org_closure as c, stations as s};
 use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::coords::{LatLng, Point};
@@ -100,10 +100,15 @@ impl Row {
     }
 
     pub fn view(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<StationView> {
+        self.view_of(orgs::reference(conn, self.org_id)?, now)
+    }
+
+    /// [`Row::view`] with the station's org already read (a list reads them all at once).
+    fn view_of(&self, org: OrgRef, now: DateTime<Utc>) -> Result<StationView> {
         let hours = Hours::from_storage(&self.hours, &self.closed_dates)?;
         Ok(StationView {
             id: self.id,
-            org: orgs::reference(conn, self.org_id)?,
+            org,
             name: self.name.clone(),
             address: self.address.clone(),
             location: self.location().into(),
@@ -128,8 +133,18 @@ impl Row {
         base: &str,
         now: DateTime<Utc>,
     ) -> Result<AdminStationView> {
+        self.admin_view_of(orgs::reference(conn, self.org_id)?, base, now)
+    }
+
+    /// [`Row::admin_view`] with the station's org already read.
+    fn admin_view_of(
+        &self,
+        org: OrgRef,
+        base: &str,
+        now: DateTime<Utc>,
+    ) -> Result<AdminStationView> {
         Ok(AdminStationView {
-            station: self.view(conn, now)?,
+            station: self.view_of(org, now)?,
             open_faults: self.open_faults,
             door_url: self.door_url(base),
             qr_svg: format!("{base}/v1/admin/stations/{}/qr.svg", self.id),
@@ -355,15 +370,6 @@ pub fn create(
     get(conn, id)?.admin_view(conn, base, now)
 }
 
-/// Present fields replace stored ones; `null` clears `stars` or `phone`.
-fn nullable<'de, D, T>(deserializer: D) -> std::result::Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
 #[derive(Deserialize, ToSchema, Default)]
 pub struct PatchStation {
     pub name: Option<StationName>,
@@ -375,11 +381,11 @@ pub struct PatchStation {
     pub amenities: Option<Vec<String>>,
     pub hours: Option<HoursDoc>,
     /// 1 to 5, or null to clear.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "platform::extract::nullable")]
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 5)]
     pub stars: Option<Option<i64>>,
     /// null to clear.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "platform::extract::nullable")]
     #[schema(schema_with = ContactPhone::schema)]
     pub phone: Option<Option<String>>,
     #[schema(schema_with = fields::photos_or_null_schema)]
@@ -576,9 +582,12 @@ pub fn list(
         .limit(page.limit + 1)
         .select(Row::as_select())
         .load(conn)?;
+    // The page's orgs in one query, not one per station.
+    let org_ids: Vec<i64> = rows.iter().map(|row| row.org_id).collect();
+    let orgs = orgs::references(conn, &org_ids)?;
     let views = rows
         .iter()
-        .map(|row| row.admin_view(conn, base, now))
+        .map(|row| row.admin_view_of(orgs.get(row.org_id)?, base, now))
         .collect::<Result<Vec<_>>>()?;
     Ok(Paged::from_rows(views, page, |v| v.station.id))
 }

@@ -2,6 +2,7 @@
 //! against `/healthz` with [`measure_each`]. Add one by writing a module and listing it here.
 
 mod claim_floor;
+mod console;
 pub mod flash_crowd;
 mod login_storm;
 mod stations;
@@ -16,7 +17,7 @@ use crate::report::Outcome;
 use crate::server::{process_cpu, Server};
 use crate::Options;
 
-pub const NAMES: &[&str] = &["stations", FLASH_CROWD, "login-storm"];
+pub const NAMES: &[&str] = &["stations", FLASH_CROWD, "login-storm", "console"];
 
 /// Gift-pack claims and bookings under a crowd ten times the stock.
 pub const FLASH_CROWD: &str = "flash-crowd";
@@ -100,6 +101,7 @@ pub async fn run(name: &str, options: &Options, backend: &Backend) -> anyhow::Re
     match name {
         "stations" => stations::run(options, backend).await,
         "login-storm" => login_storm::run(options, backend).await,
+        "console" => console::run(options, backend).await,
         other => bail!("unknown scenario {other}; known: {}", NAMES.join(", ")),
     }
 }
