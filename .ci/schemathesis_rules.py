@@ -62,6 +62,9 @@ STATED = {
         }
         for op in ("members_report", "benefits_report", "stations_report")
     },
+    "audit_log": {("invalid_field", "from"): "a period runs forwards"},
+    "list_orgs": {("invalid_field", "cursor"): "the cursor is an org of the list: a tree's "
+                  "order is not its ids'"},
     "patch_program": {
         ("invalid_field", "ends_at"): "ends after it starts, stored dates standing in for those "
         "left out",
@@ -115,6 +118,21 @@ if __name__ == "__main__":
     print(config_toml(json.load(open(sys.argv[1], encoding="utf-8"))))
 else:
     import schemathesis
+    from schemathesis.engine import observations
+
+    # schemathesis 4.32 reads every string of a 2xx JSON body that starts with "/" as a link
+    # and its run dies (ValueError "Invalid IPv6 URL") on one urlsplit cannot parse, such as a
+    # generated title "/[" stored earlier and echoed back: such text is no link.
+    _same_origin_path = getattr(observations, "_same_origin_path", None)
+    if _same_origin_path is not None:
+
+        def _link_or_none(value, origin):
+            try:
+                return _same_origin_path(value, origin)
+            except ValueError:
+                return None
+
+        observations._same_origin_path = _link_or_none
 
     @schemathesis.check
     def refusal_is_a_stated_rule(ctx, response, case):

@@ -55,13 +55,8 @@ impl AuditQuery {
                 return Err(Error::invalid(ErrorCode::InvalidField, "from"));
             }
         }
-        let until = match self.to {
-            Some(day) => Some(
-                day.succ_opt()
-                    .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "to"))?,
-            ),
-            None => None,
-        };
+        // The last day the calendar has bounds nothing.
+        let until = self.to.and_then(|day| day.succ_opt());
         let filter = Filter {
             action,
             actor: self.actor,

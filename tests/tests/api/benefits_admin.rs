@@ -65,8 +65,8 @@ async fn patch(app: &TestApp, path: &str, token: &str, body: Value) -> Response 
     patch_req(app, path, token, body).send().await.unwrap()
 }
 
-async fn delete(app: &TestApp, path: &str, token: &str) -> Response {
-    let req = app.request(Method::DELETE, path).bearer_auth(token);
+async fn post(app: &TestApp, path: &str, token: &str) -> Response {
+    let req = app.request(Method::POST, path).bearer_auth(token);
     req.send().await.unwrap()
 }
 
@@ -357,7 +357,8 @@ async fn cancelling_a_session_cancels_its_bookings_and_refuses_new_ones() {
     let seated = book(&app, sid, &m[0], false).await;
     let waiting = book(&app, sid, &m[1], true).await;
     let path = format!("/v1/admin/sessions/{sid}");
-    let cancelled = body(delete(&app, &path, &t.staff_a).await).await;
+    let cancel = format!("{path}/cancel");
+    let cancelled = body(post(&app, &cancel, &t.staff_a).await).await;
     assert_eq!(cancelled["bookings_cancelled"], 2);
     assert!(cancelled["cancelled_at"].is_string());
     for (member, booking) in [(&m[0], &seated), (&m[1], &waiting)] {
@@ -377,7 +378,7 @@ async fn cancelling_a_session_cancels_its_bookings_and_refuses_new_ones() {
     assert_eq!(listed["items"], json!([]), "members no longer see it");
     let edit = patch(&app, &path, &t.staff_a, json!({ "capacity": 5 })).await;
     assert_problem(edit, 409, "session_cancelled").await;
-    let again = body(delete(&app, &path, &t.staff_a).await).await;
+    let again = body(post(&app, &cancel, &t.staff_a).await).await;
     assert_eq!(
         again["bookings_cancelled"], 0,
         "cancelling twice changes nothing"
@@ -583,7 +584,7 @@ async fn staff_of_another_district_can_neither_see_nor_change_its_sessions() {
             session.clone(),
             Some(json!({ "capacity": 9 })),
         ),
-        (Method::DELETE, session.clone(), None),
+        (Method::POST, format!("{session}/cancel"), None),
         (Method::GET, format!("{session}/bookings"), None),
         (Method::GET, format!("{session}/bookings?format=csv"), None),
         (

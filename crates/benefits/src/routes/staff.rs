@@ -179,8 +179,8 @@ pub(super) async fn patch_session(
 
 /// Cancel a session: it stays, marked cancelled, and takes no more bookings
 /// (`409 session_cancelled`); its booked seats and its waitlist are cancelled with it at once.
-/// Cancelling it again changes nothing.
-#[utoipa::path(delete, path = "/v1/admin/sessions/{id}", tag = "benefits", security(("bearer" = [])),
+/// Cancelling it again changes nothing. A POST, not a DELETE: the session stays readable.
+#[utoipa::path(post, path = "/v1/admin/sessions/{id}/cancel", tag = "benefits", security(("bearer" = [])),
     responses((status = 200, body = CancelledSession), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub(super) async fn cancel_session(
     db: web::Data<Db>,
