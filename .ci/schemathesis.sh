@@ -106,7 +106,7 @@ def call(method, path, body=None, token=None):
 
 def sms_code(phone):
     lines = [json.loads(l) for l in open(f"{work}/sms.jsonl", encoding="utf-8")]
-    return [m for m in lines if m["phone"] == phone][-1]["code"]
+    return [m for m in lines if m["phone"] == phone and "code" in m][-1]["code"]
 
 def worker(phone, id_number, name, join_code):
     call("POST", "/v1/auth/otp", {"phone": phone})

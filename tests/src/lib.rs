@@ -209,8 +209,29 @@ impl TestApp {
         text.lines()
             .rev()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|m| m["phone"] == phone)
+            .find(|m| m["phone"] == phone && m["code"].is_string())
             .map(|m| m["code"].as_str().unwrap().to_owned())
+    }
+
+    /// The notices (not codes) the file SMS sender wrote for `phone`, oldest first.
+    pub fn notices_sent(&self, phone: &str) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.sms_file).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["phone"] == phone && m["text"].is_string())
+            .collect()
+    }
+
+    /// Waits (up to 15 s) until the dispatcher has sent `phone` at least `count` notices, and
+    /// a moment longer so that one too many would show; answers them.
+    pub async fn wait_for_notices(&self, phone: &str, count: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while self.notices_sent(phone).len() < count && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Two of the dispatcher's idle waits: a duplicate would be out by then.
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        self.notices_sent(phone)
     }
 
     /// Requests a code and returns it.
@@ -498,6 +519,26 @@ impl TestApp {
             .await
             .expect("close the entry window");
         tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
+
+    /// A published health check of Xuanwu with one session of `capacity` seats two days
+    /// ahead; the program's and the session's ids.
+    pub async fn health_check(&self, t: &Districts, capacity: i32) -> (i64, i64) {
+        let (starts, ends) = open_window();
+        let body = json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts,
+                           "ends_at": ends });
+        let program = self.published_program(&t.staff_a, t.xuanwu, body).await["id"]
+            .as_i64()
+            .unwrap();
+        let at = chrono::Utc::now() + chrono::Duration::days(2);
+        let session = json!({ "site_name": "玄武区户外劳动者驿站", "address": "南京市玄武区中山路",
+            "starts_at": at.to_rfc3339(), "ends_at": (at + chrono::Duration::hours(8)).to_rfc3339(),
+            "capacity": capacity });
+        let path = format!("/v1/admin/programs/{program}/sessions");
+        let res = self.post(&path, &session, Some(&t.staff_a)).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        (program, id)
     }
 
     /// `count` active members of `org`, created directly rather than through sign-up so that

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use crate::batcher::{self, BookJob, Issued};
 use crate::vocab::{BookingStatus, LedgerKind, ProgramStatus};
 use crate::Benefits;
-use crate::{health_sessions, ledger};
+use crate::{health_sessions, ledger, notify};
 
 /// The use case: the caller books a seat of `session_id`, or with `waitlist` a place in its
 /// queue when the seats are gone.
@@ -96,12 +96,18 @@ fn grant_session(
     jobs: &[&BookJob],
     now: NaiveDateTime,
 ) -> Result<Vec<BookOutcome>> {
-    let locked: (i32, i32, NaiveDateTime, Option<NaiveDateTime>) =
+    let locked: (i32, i32, NaiveDateTime, Option<NaiveDateTime>, String) =
         diesel::update(hs::table.find(session_id))
             .set(hs::booked.eq(hs::booked))
-            .returning((hs::capacity, hs::booked, hs::starts_at, hs::cancelled_at))
+            .returning((
+                hs::capacity,
+                hs::booked,
+                hs::starts_at,
+                hs::cancelled_at,
+                hs::site_name,
+            ))
             .get_result(conn)?;
-    let (capacity, booked, starts_at, cancelled_at) = locked;
+    let (capacity, booked, starts_at, cancelled_at, site) = locked;
     // Staff may have moved or cancelled the session since the cached copy was read.
     let bookable = health_sessions::bookable(cancelled_at.is_some(), starts_at, now);
     if let Err(code) = bookable {
@@ -142,15 +148,19 @@ fn grant_session(
         let account_id = arrivals[i].account_id;
         let issued = Issued { id, code, at: now };
         outcomes[i] = if status == BookingStatus::Booked {
-            seated.push((account_id, Some(id)));
+            seated.push((account_id, id));
             BookOutcome::Booked(issued)
         } else {
-            waiting.push((account_id, Some(id)));
+            waiting.push((account_id, id));
             BookOutcome::Waitlisted(issued)
         };
     }
-    ledger::append_many(conn, program.id, LedgerKind::Booked, &seated)?;
-    ledger::append_many(conn, program.id, LedgerKind::Waitlisted, &waiting)?;
+    let entries = |bookings: &[(i64, i64)]| -> Vec<(i64, Option<i64>)> {
+        bookings.iter().map(|&(a, id)| (a, Some(id))).collect()
+    };
+    ledger::append_many(conn, program.id, LedgerKind::Booked, &entries(&seated))?;
+    ledger::append_many(conn, program.id, LedgerKind::Waitlisted, &entries(&waiting))?;
+    notify::Session::new(&program.title, &site, starts_at).booked(conn, &seated, &waiting)?;
     diesel::update(hs::table.find(session_id))
         .set(hs::booked.eq(booked))
         .execute(conn)?;
@@ -476,6 +486,8 @@ pub fn release(
                     LedgerKind::Promoted,
                     Some(next_id),
                 )?;
+                notify::Session::load(conn, session_id)?
+                    .promoted(conn, &[(next_account, next_id)])?;
             }
             None => {
                 diesel::update(hs::table.find(session_id))

@@ -11,6 +11,7 @@ use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
 
 use crate::ledger;
+use crate::notify;
 use crate::programs::{self, Program};
 use crate::vocab::{BookingStatus, LedgerKind, ProgramKind};
 use serde::{Deserialize, Serialize};
@@ -461,6 +462,7 @@ fn promote_waitlist(
     .returning((b::account_id, b::id))
     .get_results(conn)?;
     append_to_ledger(conn, program_id, LedgerKind::Promoted, &promoted)?;
+    notify::Session::load(conn, session_id)?.promoted(conn, &promoted)?;
     diesel::update(hs::table.find(session_id))
         .set(hs::booked.eq(hs::booked + promoted.len() as i32))
         .execute(conn)?;
@@ -517,10 +519,13 @@ pub fn cancel(
         let seated = cancel_bookings(conn, id, program.id, BookingStatus::Booked, now)?;
         let waiting = cancel_bookings(conn, id, program.id, BookingStatus::Waitlisted, now)?;
         diesel::update(hs::table.find(id))
-            .set(hs::booked.eq(hs::booked - seated as i32))
+            .set(hs::booked.eq(hs::booked - seated.len() as i32))
             .execute(conn)?;
+        let news = notify::Session::load(conn, id)?;
+        news.cancelled(conn, &seated)?;
+        news.cancelled(conn, &waiting)?;
         audit::record(conn, actor, entry(Action::SessionCancel, &program, id))?;
-        bookings_cancelled = (seated + waiting) as i64;
+        bookings_cancelled = (seated.len() + waiting.len()) as i64;
     }
     Ok(CancelledSession {
         session: view(conn, id)?,
@@ -528,14 +533,14 @@ pub fn cancel(
     })
 }
 
-/// Cancels the bookings of a session in `status`; answers how many.
+/// Cancels the bookings of a session in `status`; answers them as `(account, booking)`.
 fn cancel_bookings(
     conn: &mut DbConn,
     session_id: i64,
     program_id: i64,
     status: BookingStatus,
     now: NaiveDateTime,
-) -> Result<usize> {
+) -> Result<Vec<(i64, i64)>> {
     let cancelled: Vec<(i64, i64)> = diesel::update(
         b::table
             .filter(b::session_id.eq(session_id))
@@ -548,7 +553,7 @@ fn cancel_bookings(
     .returning((b::account_id, b::id))
     .get_results(conn)?;
     append_to_ledger(conn, program_id, LedgerKind::Cancelled, &cancelled)?;
-    Ok(cancelled.len())
+    Ok(cancelled)
 }
 
 #[cfg(test)]

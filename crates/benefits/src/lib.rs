@@ -11,6 +11,7 @@ pub mod eligibility;
 pub mod figures;
 pub mod health_sessions;
 pub mod ledger;
+mod notify;
 pub mod personal_data;
 pub mod programs;
 pub mod recent;

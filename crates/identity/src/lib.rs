@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod auth;
 pub mod console_sessions;
+pub mod dispatch;
 pub mod id_number;
+pub mod notices;
 pub mod otp;
 pub mod password;
 pub mod personal_data;

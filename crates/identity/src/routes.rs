@@ -1,4 +1,7 @@
-//! HTTP in and out for identity; the rules live in the modules named for them.
+//! HTTP in and out for identity; the rules live in the modules named for them. The inbox's
+//! routes are in [`notices`].
+
+mod notices;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -22,6 +25,7 @@ use crate::phone::Phone;
 use crate::profile::{LegalName, ProfileView};
 use crate::sign_in_sessions::TokenPair;
 use crate::{AuthUser, Identity};
+use notices::*;
 
 platform::api! {
     /// The identity part of the OpenAPI document.
@@ -44,6 +48,12 @@ platform::api! {
         put_identity,
         withdraw_identity,
         jwks,
+        my_notifications,
+        unread_notifications,
+        read_notification,
+        read_all_notifications,
+        notice_settings,
+        change_notice_settings,
     }
 }
 

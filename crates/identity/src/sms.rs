@@ -1,7 +1,8 @@
-//! Delivery of one-time codes. A trait, so a real SMS gateway plugs in beside the two
-//! development senders: `log` writes the code to the log, `file:PATH` appends a JSON line that
-//! tests and local demos read.
+//! Delivery of one-time codes and notices. A trait, so a real SMS gateway (or app push) plugs
+//! in beside the two development senders: `log` writes the message to the log, `file:PATH`
+//! appends a JSON line that tests and local demos read.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -10,6 +11,10 @@ use crate::phone::Phone;
 
 pub trait SmsSender: Send + Sync {
     fn send_code(&self, phone: &Phone, code: &str) -> anyhow::Result<()>;
+
+    /// Sends a notice. `key` is the same on every attempt at one delivery: a gateway drops a
+    /// message whose key it has seen (a resend after a crash between sending and marking).
+    fn send_notice(&self, phone: &Phone, text: &str, key: &str) -> anyhow::Result<()>;
 }
 
 /// Parses `SMS_SENDER`: `log` or `file:PATH`. The log sender writes live sign-in codes into
@@ -56,31 +61,31 @@ impl SmsSender for LogSender {
         tracing::info!(phone = %phone.masked(), %code, "SMS verification code (log sender)");
         Ok(())
     }
+
+    fn send_notice(&self, phone: &Phone, text: &str, key: &str) -> anyhow::Result<()> {
+        tracing::info!(phone = %phone.masked(), %key, %text, "SMS notice (log sender)");
+        Ok(())
+    }
 }
 
-/// Test and demo sender: one JSON line per message, `{"phone","code","time"}`.
+/// Test and demo sender: one JSON line per message, `{"phone","code","time"}` for a code and
+/// `{"phone","text","key","time"}` for a notice. Like a gateway it drops a notice whose key it
+/// has written before, so the file shows what a phone would have received.
 pub struct FileSender {
     path: PathBuf,
-    lock: Mutex<()>,
+    /// The notice keys in the file, read from it at the first notice.
+    keys: Mutex<Option<HashSet<String>>>,
 }
 
 impl FileSender {
     pub fn new(path: PathBuf) -> FileSender {
         FileSender {
             path,
-            lock: Mutex::new(()),
+            keys: Mutex::new(None),
         }
     }
-}
 
-impl SmsSender for FileSender {
-    fn send_code(&self, phone: &Phone, code: &str) -> anyhow::Result<()> {
-        let line = serde_json::json!({
-            "phone": phone.as_str(),
-            "code": code,
-            "time": platform::clock::now_utc().to_rfc3339(),
-        });
-        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+    fn append(&self, line: &serde_json::Value) -> anyhow::Result<()> {
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
@@ -88,7 +93,43 @@ impl SmsSender for FileSender {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        writeln!(file, "{line}")?;
+        // One write per line, so lines of concurrent senders never interleave.
+        file.write_all(format!("{line}\n").as_bytes())?;
+        Ok(())
+    }
+
+    fn keys_in_file(&self) -> HashSet<String> {
+        let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|m| m["key"].as_str().map(str::to_owned))
+            .collect()
+    }
+}
+
+impl SmsSender for FileSender {
+    fn send_code(&self, phone: &Phone, code: &str) -> anyhow::Result<()> {
+        let _guard = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        self.append(&serde_json::json!({
+            "phone": phone.as_str(),
+            "code": code,
+            "time": platform::clock::now_utc().to_rfc3339(),
+        }))
+    }
+
+    fn send_notice(&self, phone: &Phone, text: &str, key: &str) -> anyhow::Result<()> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        let keys = keys.get_or_insert_with(|| self.keys_in_file());
+        if keys.contains(key) {
+            return Ok(());
+        }
+        self.append(&serde_json::json!({
+            "phone": phone.as_str(),
+            "text": text,
+            "key": key,
+            "time": platform::clock::now_utc().to_rfc3339(),
+        }))?;
+        keys.insert(key.to_owned());
         Ok(())
     }
 }
@@ -105,14 +146,27 @@ mod tests {
         let phone = Phone::parse("13800138000").unwrap();
         sender.send_code(&phone, "123456").unwrap();
         sender.send_code(&phone, "654321").unwrap();
+        sender
+            .send_notice(&phone, "您的入会申请已通过", "delivery-1")
+            .unwrap();
+        sender
+            .send_notice(&phone, "您的入会申请已通过", "delivery-1")
+            .unwrap();
+        // A new sender on the same file (a restart) knows the keys already written.
+        let again = from_config(&format!("file:{}", path.display()), LOCAL, false).unwrap();
+        again
+            .send_notice(&phone, "您的入会申请已通过", "delivery-1")
+            .unwrap();
         let text = std::fs::read_to_string(path).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3, "a key is written once");
         assert_eq!(lines[1]["phone"], "13800138000");
         assert_eq!(lines[1]["code"], "654321");
+        assert_eq!(lines[2]["key"], "delivery-1");
+        assert_eq!(lines[2]["text"], "您的入会申请已通过");
         assert!(from_config("smtp", LOCAL, false).is_err());
     }
 

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 use identity::AuthUser;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::clock::now;
+use platform::outbox::{self, Notice, Topic};
 use platform::schema::{
     members as m, membership_events as ev, memberships as ms, orgs as o, real_name_profiles as rn,
 };
@@ -347,6 +348,32 @@ fn decision(action: Action, application: &Row) -> Entry {
         .about(application.account_id)
 }
 
+/// The applicant hears of a staff decision (platform::outbox, by SMS too): an automatic
+/// approval needs no message, the rider is looking at the answer.
+fn tell_decision(conn: &mut DbConn, application: &Row, approved: bool) -> Result<()> {
+    let org: String = o::table
+        .find(application.org_id)
+        .select(o::name)
+        .first(conn)?;
+    let (topic, title, body) = if approved {
+        let body = format!("欢迎加入{org}！您的电子会员卡已可使用。");
+        (Topic::JoinApproved, "入会申请已通过", body)
+    } else {
+        let body = format!("{org}未通过您的入会申请，原因请在应用的入会申请中查看。");
+        (Topic::JoinRejected, "入会申请未通过", body)
+    };
+    let notice = Notice {
+        account_id: application.account_id,
+        topic,
+        subject: Record::new("membership", application.id),
+        title: title.to_owned(),
+        body,
+        deadline: None,
+    };
+    outbox::send(conn, &[notice])?;
+    Ok(())
+}
+
 pub fn approve(
     conn: &mut DbConn,
     user: &AuthUser,
@@ -355,6 +382,7 @@ pub fn approve(
 ) -> Result<MembershipView> {
     let application = decidable(conn, user, id)?;
     activate(conn, &application, Some(user.account_id))?;
+    tell_decision(conn, &application, true)?;
     audit::record(
         conn,
         actor,
@@ -380,6 +408,7 @@ pub fn reject(
         ))
         .execute(conn)?;
     record(conn, &application, EventKind::Rejected, Some(reason))?;
+    tell_decision(conn, &application, false)?;
     // The reason is free text the applicant reads: it stays in their history, not in the log.
     audit::record(
         conn,

@@ -7,6 +7,7 @@ pub mod card;
 pub mod join_codes;
 pub mod member_no;
 pub mod members;
+pub mod notices;
 pub mod orgs;
 pub mod personal_data;
 pub mod reports;

@@ -3,6 +3,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use identity::auth::Caller;
+use identity::notices::NotificationView;
 use identity::{AuthUser, Identity};
 use platform::audit::AuditEntry;
 use platform::error::Problem;
@@ -20,6 +21,7 @@ use crate::audit::{self, AuditQuery};
 use crate::card::{self, Card, Verification};
 use crate::join_codes::{self, CreateJoinCode, JoinCode, JoinCodeView, JoinPreview};
 use crate::members::{self, MemberDetail, MemberRow, MembersQuery, Roster};
+use crate::notices;
 use crate::orgs::{self, CreateOrg, OrgNode, OrgView};
 use crate::reports::{self, MembershipFigures, PeriodQuery};
 use crate::staff::{self, GrantStaff, StaffGrant, StaffList};
@@ -29,7 +31,8 @@ use crate::{roster_csv, MembershipConfig};
 platform::api! {
     /// The membership part of the OpenAPI document.
     pub struct ApiDoc {
-        components(schemas(Paged<MemberRow>, Paged<JoinCodeView>, Paged<AuditEntry>, Paged<OrgNode>)),
+        components(schemas(Paged<MemberRow>, Paged<JoinCodeView>, Paged<AuditEntry>, Paged<OrgNode>,
+            Paged<NotificationView>)),
         tags((name = "membership", description = "Union orgs, join codes, members and the e-card"))
     }
 
@@ -56,6 +59,7 @@ platform::api! {
         reject,
         list_members,
         member_detail,
+        member_notifications,
         verify_card,
         audit_log,
         members_report,
@@ -499,6 +503,26 @@ async fn member_detail(
         })
         .await?;
     Ok(HttpResponse::Ok().json(detail))
+}
+
+/// What the member was told during the membership `id` names (its application until its
+/// end), newest first. Recorded in the audit log.
+#[utoipa::path(get, path = "/v1/admin/members/{id}/notifications", tag = "membership",
+    params(("id" = i64, Path, description = "A `membership_id` of the staff lists"), PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Paged<NotificationView>), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn member_notifications(
+    db: web::Data<Db>,
+    caller: Caller,
+    id: web::Path<i64>,
+    page: Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let (id, page) = (id.into_inner(), page.page());
+    let list = db
+        .run(move |conn| notices::of_member(conn, &caller.user, &caller.actor, id, page))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
 }
 
 #[derive(Deserialize, ToSchema)]

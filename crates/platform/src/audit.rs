@@ -92,6 +92,7 @@ actions! {
     BookingsList = "bookings.list",
     BookingsExport = "bookings.export",
     LedgerView = "ledger.view",
+    NotificationsView = "notifications.view",
     VoucherRedeem = "voucher.redeem",
     VoucherScan = "voucher.scan",
     BookingCheckIn = "booking.check_in",

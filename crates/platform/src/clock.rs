@@ -86,6 +86,11 @@ pub fn local(at: DateTime<Utc>) -> NaiveDateTime {
     at.with_timezone(&shanghai()).naive_local()
 }
 
+/// A stored time as a message to a rider says it: `12月3日 09:00`, Asia/Shanghai.
+pub fn shanghai_label(at: NaiveDateTime) -> String {
+    local(at.and_utc()).format("%-m月%-d日 %H:%M").to_string()
+}
+
 /// Today's date in Asia/Shanghai.
 pub fn today() -> NaiveDate {
     local(now_utc()).date()

@@ -15,6 +15,7 @@ pub mod extract;
 pub mod http;
 pub mod idempotency;
 pub mod memory;
+pub mod outbox;
 pub mod pagination;
 pub mod qr;
 pub mod rights;

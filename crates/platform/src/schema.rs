@@ -334,6 +334,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     station_visit_windows,
     station_feedback,
     audit_log,
+    notifications,
+    notification_deliveries,
+    notification_opt_outs,
 );
 
 diesel::table! {
@@ -427,3 +430,41 @@ diesel::table! {
         record -> Text,
     }
 }
+
+diesel::table! {
+    /// A member's inbox: what the service told them (platform::outbox).
+    notifications (id) {
+        id -> BigInt,
+        account_id -> BigInt,
+        topic -> Text,
+        subject -> Text,
+        title -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// A notification's way out besides the inbox (SMS), claimed by one dispatcher at a time.
+    notification_deliveries (id) {
+        id -> BigInt,
+        notification_id -> BigInt,
+        channel -> Text,
+        due_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        attempts -> Integer,
+        sent_at -> Nullable<Timestamp>,
+        given_up_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    /// Topics a member turned off by SMS (the inbox keeps them).
+    notification_opt_outs (account_id, topic) {
+        account_id -> BigInt,
+        topic -> Text,
+    }
+}
+
+diesel::joinable!(notification_deliveries -> notifications (notification_id));

@@ -150,7 +150,8 @@ impl AppState {
             .register(Arc::new(benefits::personal_data::BenefitsData::new(
                 benefits.reports.clone(),
             )))
-            .register(Arc::new(stations::personal_data::StationsData::new()));
+            .register(Arc::new(stations::personal_data::StationsData::new()))
+            .register(Arc::new(identity::notices::NoticesData));
         Ok(AppState {
             db: web::Data::new(db),
             coord: web::Data::new(coord),
@@ -240,6 +241,7 @@ pub fn server(
         .identity
         .revocations
         .spawn(state.db.get_ref().clone(), state.coord.get_ref().clone());
+    identity::dispatch::Dispatcher::new(&state.identity).spawn();
     stations::sync::spawn(
         state.stations.clone(),
         state.db.get_ref().clone(),

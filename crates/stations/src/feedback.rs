@@ -10,6 +10,7 @@ use identity::AuthUser;
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::db::caller_gone;
+use platform::outbox::{self, Notice, Topic};
 use platform::pagination::{Cursor, Limit, Page, PageQuery, Paged};
 use platform::schema::{org_closure as c, station_feedback as f, stations as s};
 use platform::{Coordinator, Db, DbConn, Error, ErrorCode, Rate, Result};
@@ -261,6 +262,9 @@ pub fn update(
         status_changed = changed == 1;
     }
     let view = get(conn, id)?;
+    if let Some(reply) = &answer.reply {
+        tell_author(conn, id, reply)?;
+    }
     let flag_changed = status_changed && view.kind == FeedbackKind::Fault;
     if flag_changed {
         // The status just changed to the stored one: resolving lowers the count.
@@ -273,6 +277,35 @@ pub fn update(
     }
     Ok(Outcome { view, flag_changed })
 }
+
+/// The member who wrote a message hears of its first reply (platform::outbox); a later edit
+/// of the reply is not sent again.
+fn tell_author(conn: &mut DbConn, id: i64, reply: &str) -> Result<()> {
+    let (author, station): (i64, String) = f::table
+        .inner_join(s::table)
+        .filter(f::id.eq(id))
+        .select((f::account_id, s::name))
+        .first(conn)?;
+    let excerpt: String = reply.chars().take(REPLY_EXCERPT).collect();
+    let more = if reply.chars().count() > REPLY_EXCERPT {
+        "…"
+    } else {
+        ""
+    };
+    let notice = Notice {
+        account_id: author,
+        topic: Topic::FeedbackAnswered,
+        subject: Record::new("feedback", id),
+        title: "驿站回复了您的留言".to_owned(),
+        body: format!("{station}：{excerpt}{more}"),
+        deadline: None,
+    };
+    outbox::send(conn, &[notice])?;
+    Ok(())
+}
+
+/// Characters of a reply a notice quotes: an SMS stays one message.
+const REPLY_EXCERPT: usize = 40;
 
 /// Filters of a board.
 #[derive(Debug, Clone, Copy, Default)]

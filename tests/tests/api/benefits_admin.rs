@@ -35,26 +35,6 @@ async fn draft(app: &TestApp, staff: &str, org: i64, body: Value) -> Value {
     res.json().await.unwrap()
 }
 
-/// A published health check of Xuanwu with one session of `capacity` seats two days ahead;
-/// the program's and the session's ids.
-async fn health_check(app: &TestApp, t: &Districts, capacity: i32) -> (i64, i64) {
-    let (starts, ends) = open_window();
-    let body = json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts,
-                       "ends_at": ends });
-    let program = app.published_program(&t.staff_a, t.xuanwu, body).await["id"]
-        .as_i64()
-        .unwrap();
-    let at = Utc::now() + Duration::days(2);
-    let session = json!({ "site_name": "玄武区户外劳动者驿站", "address": "南京市玄武区中山路",
-        "starts_at": at.to_rfc3339(), "ends_at": (at + Duration::hours(8)).to_rfc3339(),
-        "capacity": capacity });
-    let path = format!("/v1/admin/programs/{program}/sessions");
-    let res = app.post(&path, &session, Some(&t.staff_a)).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let id = res.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    (program, id)
-}
-
 fn patch_req(app: &TestApp, path: &str, token: &str, body: Value) -> RequestBuilder {
     app.request(Method::PATCH, path)
         .bearer_auth(token)
@@ -122,7 +102,7 @@ fn ids(list: &Value) -> Vec<i64> {
 async fn the_staff_list_holds_the_drafts_of_the_subtree_and_nothing_beyond() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (health, _) = health_check(&app, &t, 5).await;
+    let (health, _) = app.health_check(&t, 5).await;
     let pack = draft(&app, &t.staff_a, t.xuanwu, gift_body("冬日暖心礼包", 300)).await;
     let other = app.published_program(&t.staff_b, t.qinhuai, gift_body("秦淮区礼包", 10));
     let other = other.await["id"].as_i64().unwrap();
@@ -178,7 +158,7 @@ async fn staff_read_a_program_in_any_state_with_all_its_sessions() {
         (&json!("draft"), &json!("冬日暖心礼包"))
     );
     assert_eq!(got["sessions"], json!([]));
-    let (health, session) = health_check(&app, &t, 5).await;
+    let (health, session) = app.health_check(&t, 5).await;
     let path = format!("/v1/admin/programs/{health}");
     let hc = ok(&app, &path, &t.staff_a).await;
     assert_eq!(hc["sessions"][0]["id"], session);
@@ -251,7 +231,7 @@ async fn edits_refuse_bad_input_naming_the_field_and_write_nothing() {
     let t = tree(&app).await;
     let pack = draft(&app, &t.staff_a, t.xuanwu, gift_body("冬日暖心礼包", 300)).await;
     let program = format!("/v1/admin/programs/{}", pack["id"]);
-    let (_, sid) = health_check(&app, &t, 5).await;
+    let (_, sid) = app.health_check(&t, 5).await;
     let session = format!("/v1/admin/sessions/{sid}");
     let late = (Utc::now() + Duration::days(30)).to_rfc3339();
     let of_program = [
@@ -291,7 +271,7 @@ async fn edits_refuse_bad_input_naming_the_field_and_write_nothing() {
 async fn capacity_cannot_go_below_the_seats_booked() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (_, sid) = health_check(&app, &t, 3).await;
+    let (_, sid) = app.health_check(&t, 3).await;
     let m = app.bulk_members(t.xuanwu, 1000, 3, "rider").await;
     book(&app, sid, &m[0], false).await;
     book(&app, sid, &m[1], false).await;
@@ -325,7 +305,7 @@ async fn capacity_cannot_go_below_the_seats_booked() {
 async fn seats_added_to_a_session_go_to_its_waitlist_in_order() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (_, sid) = health_check(&app, &t, 1).await;
+    let (_, sid) = app.health_check(&t, 1).await;
     let m = app.bulk_members(t.xuanwu, 1000, 4, "rider").await;
     book(&app, sid, &m[0], false).await;
     let mut waiting = Vec::new();
@@ -352,7 +332,7 @@ async fn seats_added_to_a_session_go_to_its_waitlist_in_order() {
 async fn cancelling_a_session_cancels_its_bookings_and_refuses_new_ones() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (program, sid) = health_check(&app, &t, 1).await;
+    let (program, sid) = app.health_check(&t, 1).await;
     let m = app.bulk_members(t.xuanwu, 1000, 3, "rider").await;
     let seated = book(&app, sid, &m[0], false).await;
     let waiting = book(&app, sid, &m[1], true).await;
@@ -394,7 +374,7 @@ async fn cancelling_a_session_cancels_its_bookings_and_refuses_new_ones() {
 async fn shrinking_a_session_while_riders_book_never_leaves_more_bookings_than_seats() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (_, sid) = health_check(&app, &t, 60).await;
+    let (_, sid) = app.health_check(&t, 60).await;
     let members = app.bulk_members(t.xuanwu, 1000, 80, "rider").await;
     let path = format!("/v1/admin/sessions/{sid}");
     let mut requests: Vec<(bool, RequestBuilder)> = members
@@ -441,7 +421,7 @@ async fn shrinking_a_session_while_riders_book_never_leaves_more_bookings_than_s
 
 /// A session of Xuanwu with `m[0]` booked and `m[1]` waiting; its id and the two bookings.
 async fn booked_session(app: &TestApp, t: &Districts, m: &[Worker]) -> (i64, Value, Value) {
-    let (_, sid) = health_check(app, t, 1).await;
+    let (_, sid) = app.health_check(t, 1).await;
     let first = book(app, sid, &m[0], false).await;
     let second = book(app, sid, &m[1], true).await;
     (sid, first, second)
@@ -574,7 +554,7 @@ async fn a_members_ledger_is_read_by_staff_of_the_members_subtree_only() {
 async fn staff_of_another_district_can_neither_see_nor_change_its_sessions() {
     let app = spawn_app().await;
     let t = tree(&app).await;
-    let (program, sid) = health_check(&app, &t, 5).await;
+    let (program, sid) = app.health_check(&t, 5).await;
     let m = app.bulk_members(t.xuanwu, 1000, 1, "rider").await;
     book(&app, sid, &m[0], false).await;
     let session = format!("/v1/admin/sessions/{sid}");

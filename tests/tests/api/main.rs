@@ -18,6 +18,7 @@ mod membership_admin;
 mod membership_concurrency;
 mod membership_journey;
 mod membership_rules;
+mod notifications;
 mod openapi;
 mod real_name;
 mod reports;

@@ -494,7 +494,7 @@ fn last_code(sms: &std::path::Path, phone: &str) -> anyhow::Result<String> {
     text.lines()
         .rev()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|m| m["phone"] == phone)
+        .find(|m| m["phone"] == phone && m["code"].is_string())
         .and_then(|m| m["code"].as_str().map(str::to_owned))
         .context("no code was sent")
 }

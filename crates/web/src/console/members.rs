@@ -1,5 +1,6 @@
 //! Members: the people of an org's subtree, filtered and searched like the API's list, paged,
-//! downloaded as the API's CSV, and each one's page with its history and benefit ledger.
+//! downloaded as the API's CSV, and each one's page with its history, benefit ledger and what
+//! the member was told.
 //! Nothing here changes data: the forms are GET filters, and every read is audited by the use
 //! case it calls.
 
@@ -7,6 +8,7 @@ use actix_web::{web, HttpRequest};
 use benefits::ledger::{self, LedgerEntry};
 use benefits::vocab::LedgerKind;
 use chrono::NaiveDate;
+use identity::notices::NotificationView;
 use identity::Identity;
 use maud::{html, Markup};
 use membership::applications::EventView;
@@ -253,10 +255,12 @@ async fn download(req: HttpRequest, staff: Staff) -> PageResult {
     Ok(roster_csv::response(&export, staff.lang))
 }
 
-/// `?cursor=` of the member page: where the benefit ledger's page starts.
+/// `?cursor=` of the member page: where the benefit ledger's page starts; `?told=` where the
+/// notifications' page does.
 #[derive(Debug, Default, Deserialize)]
 pub struct LedgerQuery {
     cursor: Option<Cursor>,
+    told: Option<Cursor>,
 }
 
 async fn member(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResult {
@@ -270,11 +274,17 @@ async fn member(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResul
     }
     .page();
     let (user, actor) = (staff.user.clone(), staff.actor.clone());
-    let (detail, ledger) = db
+    let told = PageQuery {
+        limit: None,
+        cursor: query.told,
+    }
+    .page();
+    let (detail, ledger, notices) = db
         .run(move |conn| {
             let detail = members::detail(conn, &identity, &user, &actor, id)?;
             let ledger = ledger::of_member(conn, &user, &actor, id, page)?;
-            Ok((detail, ledger))
+            let notices = membership::notices::of_member(conn, &user, &actor, id, told)?;
+            Ok((detail, ledger, notices))
         })
         .await?;
     let lang = staff.lang;
@@ -288,6 +298,7 @@ async fn member(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResul
         (facts(lang, &detail))
         (history(lang, &detail.history))
         (benefits(lang, id, &ledger))
+        (told_section(lang, id, &notices))
     };
     Ok(layout::console(&staff, Section::Members, &title, body))
 }
@@ -387,6 +398,38 @@ fn benefits(lang: Lang, id: i64, ledger: &Paged<LedgerEntry>) -> Markup {
         @if let Some(next) = &ledger.next_cursor {
             p.pager { a href=(format!("/console/members/{id}?cursor={next}#benefits")) rel="next" {
                 (lang.t("更多权益记录", "More benefits")) } }
+        }
+    }
+}
+
+/// What the member was told during this membership (the inbox's titles and texts).
+fn told_section(lang: Lang, id: i64, notices: &Paged<NotificationView>) -> Markup {
+    html! {
+        h2 id="notifications" { (lang.t("通知记录", "Notifications")) }
+        @if notices.items.is_empty() {
+            p.muted { (lang.t("本次入会期间没有通知。", "Nothing was sent during this membership.")) }
+        } @else {
+            div.table { table id="notices" {
+                thead { tr {
+                    th { (lang.t("时间", "When")) } th { (lang.t("标题", "Title")) }
+                    th { (lang.t("内容", "Text")) } th { (lang.t("已读", "Read")) }
+                } }
+                tbody { @for n in &notices.items {
+                    tr data-topic=(n.topic.as_str()) {
+                        td { (layout::when(n.created_at)) }
+                        td { (n.title) }
+                        td { (n.body) }
+                        td { @match n.read_at {
+                            Some(at) => (layout::when(at)),
+                            None => (lang.t("未读", "Unread")),
+                        } }
+                    }
+                } }
+            } }
+        }
+        @if let Some(next) = &notices.next_cursor {
+            p.pager { a href=(format!("/console/members/{id}?told={next}#notifications")) rel="next" {
+                (lang.t("更多通知", "More notifications")) } }
         }
     }
 }
