@@ -455,6 +455,7 @@ pub fn release(
     if cancelled == 0 {
         return Err(Error::new(ErrorCode::BookingNotActive));
     }
+    notify::withdraw_reminders(conn, &[(account_id, id)])?;
     ledger::append(
         conn,
         account_id,

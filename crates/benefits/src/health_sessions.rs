@@ -524,6 +524,7 @@ pub fn cancel(
         let news = notify::Session::load(conn, id)?;
         news.cancelled(conn, &seated)?;
         news.cancelled(conn, &waiting)?;
+        notify::withdraw_reminders(conn, &seated)?;
         audit::record(conn, actor, entry(Action::SessionCancel, &program, id))?;
         bookings_cancelled = (seated.len() + waiting.len()) as i64;
     }

@@ -16,6 +16,7 @@ pub mod personal_data;
 pub mod programs;
 pub mod recent;
 pub mod redemptions;
+pub mod reminders;
 pub mod reports;
 pub mod rosters;
 pub mod routes;
@@ -35,6 +36,8 @@ use platform::{Coordinator, Db};
 pub struct BenefitsConfig {
     /// When a booking may be checked in around its session.
     pub check_in: health_sessions::CheckInWindow,
+    /// How long before a session its reminders go.
+    pub reminders: reminders::Leads,
 }
 
 /// What the benefit routes share, as `web::Data<Benefits>`.
@@ -87,10 +90,12 @@ async fn housekeeping(db: Db, benefits: std::sync::Weak<Benefits>) {
         // A booking is a no-show once its check-in window has closed, not at the session's
         // end: until then it may still check in.
         let ended_before = benefits.config.check_in.closed_if_ended_before(now);
+        let leads = benefits.config.reminders;
         let swept = db
             .run(move |conn| {
                 let restocked = write_tx(conn, |conn| claims::expire_vouchers(conn, now))?;
                 let no_shows = write_tx(conn, |conn| bookings::mark_no_shows(conn, ended_before))?;
+                write_tx(conn, |conn| reminders::sweep(conn, leads, now))?;
                 Ok((restocked, no_shows))
             })
             .await;

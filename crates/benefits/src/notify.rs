@@ -105,6 +105,23 @@ impl Session {
         )
     }
 
+    /// A reminder (`SessionReminder` or `SessionStarting`) of booked seats.
+    pub(crate) fn remind(
+        &self,
+        conn: &mut DbConn,
+        topic: Topic,
+        bookings: &[(i64, i64)],
+    ) -> Result<()> {
+        let text = match topic {
+            Topic::SessionStarting => ("体检即将开始", "请带好身份证件，按时到场签到。"),
+            _ => (
+                "体检提醒",
+                "请按时到场，出示预约二维码签到；如不能到场，请在开始前2小时取消。",
+            ),
+        };
+        self.send(conn, topic, bookings, text)
+    }
+
     /// Members whose seat or place in line went with a session staff called off.
     pub(crate) fn cancelled(&self, conn: &mut DbConn, bookings: &[(i64, i64)]) -> Result<()> {
         self.send(
@@ -114,4 +131,16 @@ impl Session {
             ("体检场次已取消", "该场次已由工会取消，您的预约随之取消。"),
         )
     }
+}
+
+/// Bookings no longer held (`(account, booking)` pairs): the SMS of their reminders not yet
+/// sent are dropped (one held back by the quiet hours, say).
+pub(crate) fn withdraw_reminders(conn: &mut DbConn, bookings: &[(i64, i64)]) -> Result<()> {
+    let subjects: Vec<Record> = bookings
+        .iter()
+        .map(|&(_, id)| Record::new("booking", id))
+        .collect();
+    let reminders = [Topic::SessionReminder, Topic::SessionStarting];
+    outbox::withdraw(conn, &reminders, &subjects)?;
+    Ok(())
 }

@@ -189,8 +189,23 @@ pub struct NoticeSettings {
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
     /// Topics to stop by SMS (the inbox keeps them); every other topic that may come by SMS
-    /// does. A topic that always comes by SMS is refused here.
+    /// does. Only the topics a member may turn off are taken.
+    #[schema(schema_with = optional_topics)]
     pub sms_off: Vec<Topic>,
+}
+
+/// The rule of `sms_off` as a schema: the topics whose SMS a member may turn off.
+fn optional_topics() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let optional = Topic::ALL
+        .iter()
+        .filter(|t| t.sms() == SmsRule::UnlessOptedOut)
+        .map(|t| t.as_str());
+    let topic = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(optional));
+    // No bound on the length: a topic named twice is the same setting.
+    ArrayBuilder::new().items(topic).build()
 }
 
 /// The use case: the member's SMS settings.

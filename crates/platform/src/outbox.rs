@@ -38,6 +38,10 @@ crate::vocabulary! {
         SessionCancelled = "session_cancelled",
         /// Staff answered the member's report at a station.
         FeedbackAnswered = "feedback_answered",
+        /// The first reminder of a booked session (a day before, by default).
+        SessionReminder = "session_reminder",
+        /// The last reminder, shortly before it starts (two hours, by default).
+        SessionStarting = "session_starting",
     }
 }
 
@@ -66,7 +70,9 @@ impl Topic {
             | Topic::JoinRejected
             | Topic::SeatPromoted
             | Topic::SessionCancelled => SmsRule::Always,
-            Topic::FeedbackAnswered => SmsRule::UnlessOptedOut,
+            Topic::FeedbackAnswered | Topic::SessionReminder | Topic::SessionStarting => {
+                SmsRule::UnlessOptedOut
+            }
             Topic::BookingMade => SmsRule::Never,
         }
     }
@@ -218,6 +224,27 @@ fn by_sms(
         .collect();
     crate::insert_rows!(conn, d::table, deliveries)?;
     Ok(())
+}
+
+/// Drops the deliveries not yet sent of the notifications of `topics` about `subjects` (a
+/// reminder of a booking just cancelled); the inbox keeps what it showed.
+pub fn withdraw(conn: &mut DbConn, topics: &[Topic], subjects: &[Record]) -> Result<usize> {
+    let topics: Vec<&str> = topics.iter().map(|t| t.as_str()).collect();
+    let subjects: Vec<String> = subjects.iter().map(Record::to_string).collect();
+    let mut withdrawn = 0;
+    for chunk in subjects.chunks(1000) {
+        let theirs = n::table
+            .filter(n::topic.eq_any(&topics))
+            .filter(n::subject.eq_any(chunk))
+            .select(n::id);
+        withdrawn += diesel::delete(
+            d::table
+                .filter(d::notification_id.eq_any(theirs))
+                .filter(d::sent_at.is_null()),
+        )
+        .execute(conn)?;
+    }
+    Ok(withdrawn)
 }
 
 /// A delivery a dispatcher holds until its lease ends.

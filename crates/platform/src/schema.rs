@@ -277,6 +277,7 @@ diesel::table! {
         cancelled_at -> Nullable<Timestamp>,
         checked_in_at -> Nullable<Timestamp>,
         checked_in_by -> Nullable<BigInt>,
+        reminded -> Integer,
     }
 }
 

@@ -132,10 +132,17 @@ impl AppState {
         )?;
         let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
         let reports = Reports::new(reports, identity.protector.clone());
+        if settings.reminder_last_minutes >= settings.reminder_first_minutes {
+            anyhow::bail!("REMINDER_LAST_MINUTES must be less than REMINDER_FIRST_MINUTES");
+        }
         let config = benefits::BenefitsConfig {
             check_in: benefits::health_sessions::CheckInWindow::minutes(
                 settings.checkin_opens_before_minutes,
                 settings.checkin_closes_after_minutes,
+            ),
+            reminders: benefits::reminders::Leads::minutes(
+                settings.reminder_first_minutes,
+                settings.reminder_last_minutes,
             ),
         };
         let benefits =

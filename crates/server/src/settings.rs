@@ -156,6 +156,24 @@ pub struct Settings {
         global = true
     )]
     pub checkin_closes_after_minutes: u32,
+    /// Minutes before a booked health-check session its first reminder goes (at most a week).
+    #[arg(
+        long,
+        env = "REMINDER_FIRST_MINUTES",
+        default_value_t = 1440,
+        value_parser = clap::value_parser!(u32).range(1..=10_080),
+        global = true
+    )]
+    pub reminder_first_minutes: u32,
+    /// Minutes before it the last reminder goes (less than the first).
+    #[arg(
+        long,
+        env = "REMINDER_LAST_MINUTES",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u32).range(1..=10_080),
+        global = true
+    )]
+    pub reminder_last_minutes: u32,
     /// Origins of web apps that may call the API from a browser, comma-separated
     /// (`https://app.example.cn`); none when empty. The phone app needs none.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", global = true)]

@@ -43,3 +43,7 @@ CREATE TABLE notification_opt_outs (
     topic TEXT NOT NULL,
     PRIMARY KEY (account_id, topic)
 );
+
+-- How many of its two reminders a booking has had (benefits::reminders): the sweep that
+-- writes them looks for bookings behind, not through the outbox.
+ALTER TABLE bookings ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;

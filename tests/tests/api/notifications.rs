@@ -405,3 +405,89 @@ async fn quiet_hours_hold_an_sms_until_eight_while_the_inbox_has_it_at_once() {
         "at 08:00"
     );
 }
+
+/// The same members with access tokens of the app's time, once its clock has moved past
+/// their tokens' expiry.
+async fn signed_in_again(app: &TestApp, members: Vec<Worker>) -> Vec<Worker> {
+    let mut again = Vec::new();
+    for member in members {
+        let token = app.token_of(&member.phone).await;
+        again.push(Worker { token, ..member });
+    }
+    again
+}
+
+/// Runs the reminder sweep now, as the benefits housekeeping does every 30 seconds (which may
+/// run it as well: the test looks at what members got, not at who wrote it).
+async fn sweep(app: &TestApp) {
+    let leads = benefits::reminders::Leads::default();
+    app.db
+        .write(move |conn| benefits::reminders::sweep(conn, leads, platform::clock::now()))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reminders_come_a_day_and_two_hours_before_once_and_never_for_a_cancelled_booking() {
+    let app = daytime_app().await;
+    let t = tree(&app).await;
+    let (starts, ends) = gigunion_tests::open_window();
+    let body = json!({ "kind": "health_check", "title": "免费体检车进驿站", "starts_at": starts,
+                       "ends_at": ends });
+    let program = app.published_program(&t.staff_a, t.xuanwu, body).await["id"].clone();
+    // Two days ahead at 10:00 in Shanghai: both reminders fall in the daytime.
+    let at = app.now() + chrono::Duration::days(2);
+    let session = json!({ "site_name": "玄武区户外劳动者驿站", "address": "南京市玄武区中山路",
+        "starts_at": at.to_rfc3339(), "ends_at": (at + chrono::Duration::hours(8)).to_rfc3339(),
+        "capacity": 5 });
+    let path = format!("/v1/admin/programs/{program}/sessions");
+    let sid = ok(&app, Method::POST, &path, &t.staff_a, Some(session)).await["id"]
+        .as_i64()
+        .unwrap();
+    let m = app.bulk_members(t.xuanwu, 5200, 3, "rider").await;
+    let mut bookings = Vec::new();
+    for member in &m {
+        bookings.push(book(&app, sid, member).await["id"].clone());
+    }
+    let cancel = |i: usize| format!("/v1/bookings/{}", bookings[i]);
+    ok(&app, Method::DELETE, &cancel(2), &m[2].token, None).await;
+
+    sweep(&app).await;
+    assert_eq!(
+        topics(&app, &m[0].token).await,
+        ["booking_made"],
+        "not 48 h before"
+    );
+    app.advance_clock(chrono::Duration::hours(25));
+    let m = signed_in_again(&app, m).await;
+    sweep(&app).await;
+    sweep(&app).await;
+    for member in &m[..2] {
+        assert_eq!(
+            topics(&app, &member.token).await,
+            ["session_reminder", "booking_made"]
+        );
+        let sent = app.wait_for_notices(&member.phone, 1).await;
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        assert!(sent[0]["text"].as_str().unwrap().starts_with("体检提醒"));
+    }
+    assert_eq!(
+        topics(&app, &m[2].token).await,
+        ["booking_made"],
+        "cancelled before"
+    );
+
+    ok(&app, Method::DELETE, &cancel(1), &m[1].token, None).await;
+    app.advance_clock(chrono::Duration::hours(22));
+    let m = signed_in_again(&app, m).await;
+    sweep(&app).await;
+    let last = ["session_starting", "session_reminder", "booking_made"];
+    assert_eq!(topics(&app, &m[0].token).await, last);
+    assert_eq!(app.wait_for_notices(&m[0].phone, 2).await.len(), 2);
+    assert_eq!(
+        topics(&app, &m[1].token).await[0],
+        "session_reminder",
+        "cancelled since"
+    );
+    assert_eq!(app.wait_for_notices(&m[1].phone, 2).await.len(), 1);
+}
