@@ -132,19 +132,7 @@ impl AppState {
         )?;
         let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
         let reports = Reports::new(reports, identity.protector.clone());
-        if settings.reminder_last_minutes >= settings.reminder_first_minutes {
-            anyhow::bail!("REMINDER_LAST_MINUTES must be less than REMINDER_FIRST_MINUTES");
-        }
-        let config = benefits::BenefitsConfig {
-            check_in: benefits::health_sessions::CheckInWindow::minutes(
-                settings.checkin_opens_before_minutes,
-                settings.checkin_closes_after_minutes,
-            ),
-            reminders: benefits::reminders::Leads::minutes(
-                settings.reminder_first_minutes,
-                settings.reminder_last_minutes,
-            ),
-        };
+        let config = benefits_config(settings)?;
         let benefits =
             web::Data::from(Benefits::start(db.clone(), coord.clone(), reports, config)?);
         let mut rights = DataRights::default();
@@ -199,6 +187,23 @@ impl AppState {
             .configure(benefits::routes)
             .configure(gigunion_web::routes);
     }
+}
+
+/// What benefits takes from the settings.
+fn benefits_config(settings: &Settings) -> anyhow::Result<benefits::BenefitsConfig> {
+    if settings.reminder_last_minutes >= settings.reminder_first_minutes {
+        anyhow::bail!("REMINDER_LAST_MINUTES must be less than REMINDER_FIRST_MINUTES");
+    }
+    Ok(benefits::BenefitsConfig {
+        check_in: benefits::health_sessions::CheckInWindow::minutes(
+            settings.checkin_opens_before_minutes,
+            settings.checkin_closes_after_minutes,
+        ),
+        reminders: benefits::reminders::Leads::minutes(
+            settings.reminder_first_minutes,
+            settings.reminder_last_minutes,
+        ),
+    })
 }
 
 /// The HTTP server on a bound listener. Actix stops on SIGTERM/SIGINT gracefully: it stops
