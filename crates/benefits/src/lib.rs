@@ -4,6 +4,7 @@
 
 pub mod batcher;
 pub mod bookings;
+pub mod broadcasts;
 pub mod claims;
 pub mod drafts;
 pub mod draws;

@@ -1,6 +1,7 @@
 //! HTTP in and out for benefits; the rules live in the modules named for them. The staff's
 //! routes (`/v1/admin/`) are in [`staff`].
 
+mod broadcasts;
 mod staff;
 
 use actix_web::http::header;
@@ -24,13 +25,14 @@ use crate::programs::{self, ProgramDetail, ProgramSummary, ProgramView};
 use crate::reports::{self, ReportView};
 use crate::rosters::RosterRow;
 use crate::Benefits;
+use broadcasts::*;
 use staff::*;
 
 platform::api! {
     /// The benefits part of the OpenAPI document.
     pub struct ApiDoc {
         components(schemas(Paged<VoucherView>, Paged<BookingView>, Paged<LedgerEntry>, Paged<ReportView>,
-            Paged<ProgramSummary>, Paged<RosterRow>)),
+            Paged<ProgramSummary>, Paged<RosterRow>, Paged<crate::broadcasts::BroadcastView>)),
         tags((name = "benefits", description = "Programs, gift packs, health checks and the ledger"))
     }
 
@@ -46,6 +48,9 @@ platform::api! {
         // every method but POST through untouched).
         create_program: Kind::Creating(JSON_LIMIT),
         list_org_programs: Kind::Creating(JSON_LIMIT),
+        create_broadcast: Kind::Creating(JSON_LIMIT),
+        list_broadcasts: Kind::Creating(JSON_LIMIT),
+        preview_broadcast,
         staff_program,
         patch_program,
         publish,

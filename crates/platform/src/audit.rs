@@ -103,6 +103,7 @@ actions! {
     StationClose = "station.close",
     StationImport = "station.import",
     FeedbackUpdate = "feedback.update",
+    BroadcastSend = "broadcast.send",
     DataExport = "data.export",
     ConsentWithdraw = "consent.withdraw",
     AccountDelete = "account.delete",

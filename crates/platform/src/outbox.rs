@@ -42,6 +42,8 @@ crate::vocabulary! {
         SessionReminder = "session_reminder",
         /// The last reminder, shortly before it starts (two hours, by default).
         SessionStarting = "session_starting",
+        /// Staff wrote to the members of their union.
+        Broadcast = "broadcast",
     }
 }
 
@@ -73,7 +75,7 @@ impl Topic {
             Topic::FeedbackAnswered | Topic::SessionReminder | Topic::SessionStarting => {
                 SmsRule::UnlessOptedOut
             }
-            Topic::BookingMade => SmsRule::Never,
+            Topic::BookingMade | Topic::Broadcast => SmsRule::Never,
         }
     }
 }

@@ -338,6 +338,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     notification_deliveries,
     notification_opt_outs,
+    broadcasts,
 );
 
 diesel::table! {
@@ -469,3 +470,19 @@ diesel::table! {
 }
 
 diesel::joinable!(notification_deliveries -> notifications (notification_id));
+
+diesel::table! {
+    /// Staff messages to the members of an org's subtree (benefits::broadcasts).
+    broadcasts (id) {
+        id -> BigInt,
+        org_id -> BigInt,
+        title -> Text,
+        body -> Text,
+        occupation -> Nullable<Text>,
+        platform -> Nullable<Text>,
+        program_id -> Nullable<BigInt>,
+        recipients -> BigInt,
+        sent_by -> BigInt,
+        created_at -> Timestamp,
+    }
+}

@@ -18,6 +18,7 @@ pub enum Section {
     Applications,
     Members,
     JoinCodes,
+    Broadcasts,
     Programs,
     Stations,
     Scan,
@@ -26,13 +27,14 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 10] = [
+    const ALL: [Section; 11] = [
         Section::Home,
         Section::Orgs,
         Section::Applications,
         Section::Members,
         Section::JoinCodes,
         Section::Programs,
+        Section::Broadcasts,
         Section::Stations,
         Section::Scan,
         Section::Audit,
@@ -46,6 +48,7 @@ impl Section {
             Section::Applications => "/console/applications",
             Section::Members => "/console/members",
             Section::JoinCodes => "/console/join-codes",
+            Section::Broadcasts => "/console/broadcasts",
             Section::Programs => "/console/programs",
             Section::Stations => "/console/stations",
             Section::Scan => "/console/scan",
@@ -61,6 +64,7 @@ impl Section {
             Section::Applications => lang.t("入会审核", "Applications"),
             Section::Members => lang.t("会员", "Members"),
             Section::JoinCodes => lang.t("入会码", "Join codes"),
+            Section::Broadcasts => lang.t("群发通知", "Broadcasts"),
             Section::Programs => lang.t("活动", "Programs"),
             Section::Stations => lang.t("驿站", "Stations"),
             Section::Scan => lang.t("扫码核销", "Scan"),

@@ -1,3 +1,4 @@
+DROP TABLE broadcasts;
 ALTER TABLE bookings DROP COLUMN reminded;
 DROP TABLE notification_opt_outs;
 DROP TABLE notification_deliveries;

@@ -47,3 +47,21 @@ CREATE TABLE notification_opt_outs (
 -- How many of its two reminders a booking has had (benefits::reminders): the sweep that
 -- writes them looks for bookings behind, not through the outbox.
 ALTER TABLE bookings ADD COLUMN reminded INTEGER NOT NULL DEFAULT 0;
+
+-- Staff messages to the members of an org's subtree (benefits::broadcasts): what was sent, to
+-- whom by filter, how many it reached. Each recipient's copy is a notification.
+CREATE TABLE broadcasts (
+    id BIGSERIAL PRIMARY KEY,
+    org_id BIGINT NOT NULL REFERENCES orgs (id),
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    occupation TEXT,
+    platform TEXT,
+    program_id BIGINT REFERENCES programs (id),
+    recipients BIGINT NOT NULL,
+    -- The staff account that sent it.
+    sent_by BIGINT NOT NULL REFERENCES accounts (id),
+    created_at TIMESTAMP NOT NULL
+);
+-- An org's broadcasts newest first; the ones of the last day, for the limit.
+CREATE INDEX broadcasts_org ON broadcasts (org_id, created_at);

@@ -915,3 +915,45 @@ async fn a_member_is_found_by_a_name_fragment_and_their_page_is_masked() {
     assert!(rows[0].contains(&format!("membership:{id}")), "{rows:?}");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_is_counted_then_sent_to_the_riders_it_names() {
+    let app = console_app().await;
+    let d = app.nanjing_districts((1, 2)).await;
+    let riders = app.bulk_members(d.xuanwu, 30, 2, "rider").await;
+    app.bulk_members(d.xuanwu, 40, 1, "courier").await;
+    let Some(browser) = Browser::open(&app, LAPTOP).await else {
+        return;
+    };
+    sign_in(&browser, &app, &phone(1)).await;
+    browser
+        .goto(&format!("/console/broadcasts?org={}", d.xuanwu))
+        .await;
+    browser
+        .fill("#broadcast input[name=title]", "服务季义诊")
+        .await;
+    browser
+        .fill(
+            "#broadcast textarea[name=body]",
+            "周六上午在职工服务中心义诊。",
+        )
+        .await;
+    browser
+        .execute(
+            "document.querySelector('#broadcast select[name=occupation]').value = 'rider'",
+            vec![],
+        )
+        .await;
+    browser.click("#broadcast button[value=preview]").await;
+    let reach = browser.wait_for_text("#reach", "2").await;
+    assert!(reach.contains("将发送给 2 位会员"), "{reach}");
+    browser.click("#broadcast button[value=send]").await;
+    browser.wait_for_text("p.flash", "已发送给 2 位会员").await;
+    assert_eq!(browser.count("#broadcasts tr[data-broadcast]").await, 1);
+    let inbox = app
+        .get("/v1/me/notifications", Some(&riders[0].token))
+        .await;
+    let inbox: Value = inbox.json().await.unwrap();
+    assert_eq!(inbox["items"][0]["title"], "服务季义诊");
+    browser.close().await;
+}

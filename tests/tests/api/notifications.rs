@@ -491,3 +491,61 @@ async fn reminders_come_a_day_and_two_hours_before_once_and_never_for_a_cancelle
     );
     assert_eq!(app.wait_for_notices(&m[1].phone, 2).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_reaches_exactly_the_filtered_members_of_the_subtree() {
+    let app = daytime_app().await;
+    let t = tree(&app).await;
+    let riders = app.bulk_members(t.xuanwu, 5300, 3, "rider").await;
+    let couriers = app.bulk_members(t.xuanwu, 5310, 2, "courier").await;
+    let neighbours = app.bulk_members(t.qinhuai, 5320, 2, "rider").await;
+    let (program, sid) = app.health_check(&t, 5).await;
+    book(&app, sid, &couriers[0]).await;
+
+    let path = format!("/v1/admin/orgs/{}/broadcasts", t.xuanwu);
+    let preview = |audience: Value| {
+        let app = &app;
+        let (path, token) = (format!("{path}/preview"), t.staff_a.clone());
+        async move { ok(app, Method::POST, &path, &token, Some(audience)).await["recipients"].clone() }
+    };
+    assert_eq!(preview(json!({})).await, 5);
+    assert_eq!(preview(json!({ "occupation": "rider" })).await, 3);
+    assert_eq!(preview(json!({ "program_id": program })).await, 1);
+    let from_city = format!("/v1/admin/orgs/{}/broadcasts/preview", t.city);
+    let refused = app.post(&from_city, &json!({}), Some(&t.staff_a)).await;
+    assert_problem(refused, 404, "not_found").await;
+
+    let message = json!({ "title": "服务季义诊", "body": "周六上午在玄武区职工服务中心义诊，欢迎参加。",
+                          "audience": { "occupation": "rider" } });
+    let sent = ok(&app, Method::POST, &path, &t.staff_a, Some(message)).await;
+    assert_eq!(sent["recipients"], 3);
+    for rider in &riders {
+        let items = inbox(&app, &rider.token).await;
+        assert_eq!(items["items"][0]["topic"], "broadcast", "{items}");
+        assert_eq!(items["items"][0]["title"], "服务季义诊");
+    }
+    for other in couriers.iter().chain(&neighbours) {
+        assert!(!topics(&app, &other.token)
+            .await
+            .contains(&"broadcast".to_owned()));
+    }
+    assert!(
+        app.wait_for_notices(&riders[0].phone, 1).await.is_empty(),
+        "inbox only"
+    );
+    let listed = ok(&app, Method::GET, &path, &t.staff_a, None).await;
+    assert_eq!(listed["items"][0]["id"], sent["id"]);
+    let audit = format!("/v1/admin/orgs/{}/audit?action=broadcast.send", t.xuanwu);
+    let entries = ok(&app, Method::GET, &audit, &t.staff_a, None).await;
+    assert_eq!(
+        entries["items"][0]["record"],
+        format!("broadcast:{}", sent["id"])
+    );
+
+    // Three a day: two more go, the fourth is refused, also when sent in parallel.
+    let again = json!({ "title": "提醒", "body": "明天降温，注意保暖。" });
+    let tries = join_all((0..3).map(|_| app.post(&path, &again, Some(&t.staff_a)))).await;
+    let mut statuses: Vec<u16> = tries.iter().map(|r| r.status().as_u16()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 201, 429]);
+}

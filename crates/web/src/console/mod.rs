@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod broadcasts;
 pub mod home;
 pub mod join_codes;
 pub mod members;
@@ -42,6 +43,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(applications::routes)
             .configure(members::routes)
             .configure(join_codes::routes)
+            .configure(broadcasts::routes)
             .configure(orgs::routes)
             // Before programs: `/programs/{id}/sessions` would match its `/programs/{id}/{step}`.
             .configure(sessions::routes)
