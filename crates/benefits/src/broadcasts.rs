@@ -36,6 +36,8 @@ pub struct Audience {
     /// As members gave it when they joined (美团, 饿了么 ...).
     pub platform: Option<Text<50>>,
     /// Members who claimed or booked this program of the subtree.
+    // Bounded where JSON numbers stay exact integers (a `1.0e16` is no id).
+    #[schema(minimum = 1, maximum = 999_999_999_999_999_i64)]
     pub program_id: Option<i64>,
 }
 
