@@ -290,17 +290,9 @@ pub struct Worker {
 
 /// A valid resident ID number, distinct for every `n` below 1000 (GB 11643 check character).
 pub fn id_number(n: u32) -> String {
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
     let first17 = format!("32010219900101{:03}", n % 1000);
-    let sum: u32 = first17
-        .chars()
-        .zip(WEIGHTS)
-        .map(|(c, w)| c.to_digit(10).unwrap() * w)
-        .sum();
-    format!(
-        "{first17}{}",
-        "10X98765432".as_bytes()[(sum % 11) as usize] as char
-    )
+    let check = identity::id_number::check_character(&first17);
+    format!("{first17}{check}")
 }
 
 impl TestApp {

@@ -12,6 +12,16 @@ pub struct IdNumber(String);
 const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
 const CHECK: &[u8; 11] = b"10X98765432";
 
+/// The check character (ISO 7064 MOD 11-2) of the first 17 digits.
+pub fn check_character(first17: &str) -> char {
+    let sum: u32 = first17
+        .bytes()
+        .zip(WEIGHTS)
+        .map(|(d, w)| u32::from(d - b'0') * w)
+        .sum();
+    char::from(CHECK[(sum % 11) as usize])
+}
+
 impl IdNumber {
     /// Checks length, digits, a real birth date not in the future (`today`), and the check
     /// character.
@@ -30,12 +40,7 @@ impl IdNumber {
         if birth < earliest || birth > today {
             return None;
         }
-        let sum: u32 = bytes[..17]
-            .iter()
-            .zip(WEIGHTS)
-            .map(|(d, w)| u32::from(d - b'0') * w)
-            .sum();
-        (CHECK[(sum % 11) as usize] == bytes[17]).then_some(IdNumber(value))
+        (check_character(&value[..17]) == char::from(bytes[17])).then_some(IdNumber(value))
     }
 
     pub fn as_str(&self) -> &str {

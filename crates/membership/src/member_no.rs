@@ -68,7 +68,8 @@ fn next_in_region(conn: &mut DbConn, region: &str) -> Result<i64> {
     )))
 }
 
-fn format(region: &str, sequence: i64) -> String {
+/// The member number of `sequence` in `region`: the region, eight digits, a Luhn digit.
+pub fn format(region: &str, sequence: i64) -> String {
     let body = format!("{region}{sequence:08}");
     format!("{body}{}", luhn_digit(&body))
 }

@@ -816,38 +816,8 @@ fn id_number_of(region: &str, i: usize) -> String {
     let birth = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date")
         + chrono::Days::new((i / 1000 % 12_000) as u64);
     let body = format!("{region}{}{:03}", birth.format("%Y%m%d"), i % 1000);
-    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let sum: u32 = body
-        .bytes()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
-    let check = b"10X98765432"[(sum % 11) as usize] as char;
+    let check = identity::id_number::check_character(&body);
     format!("{body}{check}")
-}
-
-/// A member number as the membership crate gives them: region, sequence, Luhn digit.
-fn member_no(region: &str, sequence: usize) -> String {
-    let body = format!("{region}{sequence:08}");
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let doubled = d * 2;
-                if doubled > 9 {
-                    doubled - 9
-                } else {
-                    doubled
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
 }
 
 /// One person to write: where, and whether a member or an applicant.
@@ -1215,14 +1185,14 @@ fn insert_people(
     let memberships: Vec<i64> = accounts.iter().map(|a| membership_of[a]).collect();
 
     // Member numbers, per region in order; the counters left where the next activation goes on.
-    let mut sequence: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut sequence: BTreeMap<&str, i64> = BTreeMap::new();
     let numbers: Vec<Option<String>> = people
         .iter()
         .map(|person| {
             person.active.then(|| {
                 let next = sequence.entry(person.region).or_default();
                 *next += 1;
-                member_no(person.region, *next)
+                membership::member_no::format(person.region, *next)
             })
         })
         .collect();
@@ -1242,7 +1212,7 @@ fn insert_people(
     }
     for (region, last) in &sequence {
         diesel::insert_into(n::table)
-            .values((n::region_code.eq(*region), n::last_value.eq(*last as i64)))
+            .values((n::region_code.eq(*region), n::last_value.eq(*last)))
             .execute(conn)?;
     }
 
@@ -1480,7 +1450,9 @@ http_request_duration_seconds_count{method=\"GET\",route=\"/metrics\"} 7
 
     #[test]
     fn numbers_are_well_formed() {
-        assert!(membership::member_no::is_valid(&member_no("320102", 42)));
+        assert!(membership::member_no::is_valid(
+            &membership::member_no::format("320102", 42)
+        ));
         let id = id_number_of("320102", 12_345);
         assert_eq!(id.len(), 18);
         let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
