@@ -521,9 +521,8 @@ pub fn cancel(
         diesel::update(hs::table.find(id))
             .set(hs::booked.eq(hs::booked - seated.len() as i32))
             .execute(conn)?;
-        let news = notify::Session::load(conn, id)?;
-        news.cancelled(conn, &seated)?;
-        news.cancelled(conn, &waiting)?;
+        let everyone = [seated.as_slice(), &waiting].concat();
+        notify::Session::load(conn, id)?.cancelled(conn, &everyone)?;
         notify::withdraw_reminders(conn, &seated)?;
         audit::record(conn, actor, entry(Action::SessionCancel, &program, id))?;
         bookings_cancelled = (seated.len() + waiting.len()) as i64;
