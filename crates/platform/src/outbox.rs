@@ -268,18 +268,35 @@ impl Claimed {
     }
 }
 
+/// The deliveries due at `$1` and held by no one, oldest first, `$2` of them: the one rule of
+/// what a dispatcher may take.
+const DUE: &str = "SELECT id FROM notification_deliveries \
+    WHERE sent_at IS NULL AND given_up_at IS NULL AND due_at <= $1 \
+    AND (leased_until IS NULL OR leased_until <= $1) ORDER BY due_at, id LIMIT $2";
+
+/// `sql` in the parameter syntax of `conn`'s database: SQLite numbers its parameters `?1`, and
+/// a `$1` there is a name, bound in order of appearance.
+fn numbered(conn: &DbConn, sql: String) -> String {
+    match conn {
+        DbConn::Postgres(_) => sql,
+        DbConn::Sqlite(_) => sql.replace('$', "?"),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
 /// Whether some delivery is due and free: a read, so an idle dispatcher takes no write lock.
 pub fn any_due(conn: &mut DbConn) -> Result<bool> {
-    let now = crate::clock::now();
-    let due: Option<i64> = d::table
-        .filter(d::sent_at.is_null())
-        .filter(d::given_up_at.is_null())
-        .filter(d::due_at.le(now))
-        .filter(d::leased_until.is_null().or(d::leased_until.le(now)))
-        .select(d::id)
-        .first(conn)
-        .optional()?;
-    Ok(due.is_some())
+    let sql = format!("SELECT COUNT(*) AS n FROM ({DUE}) AS due");
+    let due: Count = diesel::sql_query(numbered(conn, sql))
+        .bind::<Timestamp, _>(crate::clock::now())
+        .bind::<BigInt, _>(1_i64)
+        .get_result(conn)?;
+    Ok(due.n > 0)
 }
 
 /// Takes up to `limit` deliveries that are due and held by no one, for `lease`. Run it in a
@@ -290,36 +307,34 @@ pub fn claim(conn: &mut DbConn, limit: i64, lease: TimeDelta) -> Result<Vec<Clai
     let now = crate::clock::now();
     // The outer conditions are checked again on each row once it is locked, so a row another
     // claim leased meanwhile is passed over, not taken twice.
-    const PICK: &str = "SELECT id FROM notification_deliveries \
-        WHERE sent_at IS NULL AND given_up_at IS NULL AND due_at <= $1 \
-        AND (leased_until IS NULL OR leased_until <= $1) ORDER BY due_at, id LIMIT $2";
     const TAKE: &str = "UPDATE notification_deliveries SET leased_until = $3, \
-        attempts = attempts + 1 WHERE id IN ({pick}) AND sent_at IS NULL \
+        attempts = attempts + 1 WHERE id IN ({due}) AND sent_at IS NULL \
         AND (leased_until IS NULL OR leased_until <= $1) \
         RETURNING id, notification_id, channel, attempts";
-    // SQLite numbers its parameters `?1`: a `$1` there is a name, bound in order of appearance.
-    let sql = match conn {
-        DbConn::Postgres(_) => TAKE.replace("{pick}", &format!("{PICK} FOR UPDATE SKIP LOCKED")),
-        DbConn::Sqlite(_) => TAKE.replace("{pick}", PICK).replace('$', "?"),
+    let due = match conn {
+        DbConn::Postgres(_) => format!("{DUE} FOR UPDATE SKIP LOCKED"),
+        DbConn::Sqlite(_) => DUE.to_owned(),
     };
+    let sql = numbered(conn, TAKE.replace("{due}", &due));
     let taken: Vec<Taken> = diesel::sql_query(sql)
         .bind::<Timestamp, _>(now)
         .bind::<BigInt, _>(limit)
         .bind::<Timestamp, _>(now + lease)
         .load(conn)?;
     let ids: Vec<i64> = taken.iter().map(|t| t.notification_id).collect();
-    let texts: Vec<(i64, i64, String, String)> = n::table
+    let texts: HashMap<i64, (i64, String, String)> = n::table
         .filter(n::id.eq_any(&ids))
         .select((n::id, n::account_id, n::title, n::body))
-        .load(conn)?;
+        .load::<(i64, i64, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, account, title, body)| (id, (account, title, body)))
+        .collect();
     let mut claimed = Vec::with_capacity(taken.len());
     for t in taken {
-        // The notification row outlives its deliveries (they cascade from it).
-        let Some((_, account_id, title, body)) =
-            texts.iter().find(|(id, ..)| *id == t.notification_id)
-        else {
-            continue;
-        };
+        // A delivery's notification is there: the foreign key holds it.
+        let (account_id, title, body) = texts.get(&t.notification_id).ok_or_else(|| {
+            crate::Error::internal(anyhow::anyhow!("delivery {} has no notification", t.id))
+        })?;
         claimed.push(Claimed {
             id: t.id,
             account_id: *account_id,
