@@ -15,6 +15,14 @@ pub async fn console_app() -> TestApp {
         .await
 }
 
+/// A console app whose clock reads 10:00 in Shanghai, outside the SMS quiet hours whenever the
+/// suite runs: what notification tests need.
+pub async fn daytime_app() -> TestApp {
+    let app = console_app().await;
+    app.advance_clock_to_shanghai(10, 0);
+    app
+}
+
 /// One browser's session with the console.
 pub struct Console {
     pub base: String,

@@ -533,6 +533,27 @@ impl TestApp {
         (program, id)
     }
 
+    /// The same members with access tokens of the app's time, once its clock has moved past
+    /// their tokens' expiry.
+    pub async fn signed_in_again(&self, members: Vec<Worker>) -> Vec<Worker> {
+        let mut again = Vec::new();
+        for member in members {
+            let token = self.token_of(&member.phone).await;
+            again.push(Worker { token, ..member });
+        }
+        again
+    }
+
+    /// Runs the reminder sweep now, as the benefits housekeeping does every 30 seconds (which
+    /// may run it as well: tests look at what members got, not at who wrote it).
+    pub async fn sweep_reminders(&self) {
+        let leads = benefits::reminders::Leads::default();
+        self.db
+            .write(move |conn| benefits::reminders::sweep(conn, leads, platform::clock::now()))
+            .await
+            .unwrap();
+    }
+
     /// `count` active members of `org`, created directly rather than through sign-up so that
     /// crowd tests need no Argon2 hash or SMS code per person: accounts `phone(first..)`, real
     /// names, and a join through an auto-approving code, each with an access token.

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::batcher::{self, BookJob, Issued};
 use crate::vocab::{BookingStatus, LedgerKind, ProgramStatus};
+use crate::waitlist::{self, Offers};
 use crate::Benefits;
 use crate::{health_sessions, ledger, notify};
 
@@ -155,11 +156,8 @@ fn grant_session(
             BookOutcome::Waitlisted(issued)
         };
     }
-    let entries = |bookings: &[(i64, i64)]| -> Vec<(i64, Option<i64>)> {
-        bookings.iter().map(|&(a, id)| (a, Some(id))).collect()
-    };
-    ledger::append_many(conn, program.id, LedgerKind::Booked, &entries(&seated))?;
-    ledger::append_many(conn, program.id, LedgerKind::Waitlisted, &entries(&waiting))?;
+    ledger::append_bookings(conn, program.id, LedgerKind::Booked, &seated)?;
+    ledger::append_bookings(conn, program.id, LedgerKind::Waitlisted, &waiting)?;
     notify::Session::new(&program.title, &site, starts_at).booked(conn, &seated, &waiting)?;
     diesel::update(hs::table.find(session_id))
         .set(hs::booked.eq(booked))
@@ -269,6 +267,10 @@ pub struct BookingView {
     pub created_at: DateTime<Utc>,
     /// Waitlisted bookings: how many are ahead in the queue.
     pub waitlist_position: Option<i64>,
+    /// A seat offered from the waitlist: confirm it (`POST /v1/bookings/{id}/confirm`) before
+    /// this time or it passes to the next in line. Absent once confirmed, and for seats booked
+    /// directly.
+    pub offer_expires_at: Option<DateTime<Utc>>,
     pub checked_in_at: Option<DateTime<Utc>>,
 }
 
@@ -287,6 +289,7 @@ struct Row {
     code: String,
     created_at: NaiveDateTime,
     checked_in_at: Option<NaiveDateTime>,
+    offer_expires_at: Option<NaiveDateTime>,
 }
 
 macro_rules! columns {
@@ -303,6 +306,7 @@ macro_rules! columns {
             b::code,
             b::created_at,
             b::checked_in_at,
+            b::offer_expires_at,
         )
     };
 }
@@ -333,6 +337,7 @@ fn view_of(conn: &mut DbConn, row: Row) -> Result<BookingView> {
         created_at: row.created_at.and_utc(),
         waitlist_position,
         checked_in_at: row.checked_in_at.map(|t| t.and_utc()),
+        offer_expires_at: row.offer_expires_at.map(|t| t.and_utc()),
     })
 }
 
@@ -357,6 +362,7 @@ impl BookingView {
             created_at: booking.at.and_utc(),
             waitlist_position: None,
             checked_in_at: None,
+            offer_expires_at: None,
         }
     }
 }
@@ -410,6 +416,7 @@ pub fn cancel(
     conn: &mut DbConn,
     account_id: i64,
     id: i64,
+    offers: Offers,
     now: NaiveDateTime,
 ) -> Result<BookingView> {
     let (session_id, program_id): (i64, i64) = b::table
@@ -426,18 +433,19 @@ pub fn cancel(
     if now > starts_at - CANCEL_CUTOFF {
         return Err(Error::new(ErrorCode::CancelWindowClosed));
     }
-    release(conn, account_id, id, (session_id, program_id), now)?;
+    release(conn, account_id, id, (session_id, program_id), offers, now)?;
     booking(conn, account_id, id)
 }
 
 /// Cancels a booking whose session row the caller has locked: a freed seat goes to the first
-/// person on the waitlist, or back to the session. `booking_not_active` when it was neither
-/// booked nor waitlisted.
+/// person on the waitlist ([`waitlist::promote`]), or back to the session.
+/// `booking_not_active` when it was neither booked nor waitlisted.
 pub fn release(
     conn: &mut DbConn,
     account_id: i64,
     id: i64,
     (session_id, program_id): (i64, i64),
+    offers: Offers,
     now: NaiveDateTime,
 ) -> Result<()> {
     let status: String = b::table.find(id).select(b::status).first(conn)?;
@@ -450,6 +458,7 @@ pub fn release(
         .set((
             b::status.eq(BookingStatus::Cancelled.as_str()),
             b::cancelled_at.eq(now),
+            b::offer_expires_at.eq(None::<NaiveDateTime>),
         ))
         .execute(conn)?;
     if cancelled == 0 {
@@ -464,38 +473,10 @@ pub fn release(
         Some(id),
     )?;
     if was == BookingStatus::Booked {
-        let next: Option<(i64, i64)> = b::table
-            .filter(b::session_id.eq(session_id))
-            .filter(b::status.eq(BookingStatus::Waitlisted.as_str()))
-            .order(b::id)
-            .select((b::id, b::account_id))
-            .first(conn)
-            .optional()?;
-        match next {
-            // The seat passes on: `booked` stays as it is.
-            Some((next_id, next_account)) => {
-                diesel::update(b::table.find(next_id))
-                    .set((
-                        b::status.eq(BookingStatus::Booked.as_str()),
-                        b::promoted_at.eq(now),
-                    ))
-                    .execute(conn)?;
-                ledger::append(
-                    conn,
-                    next_account,
-                    program_id,
-                    LedgerKind::Promoted,
-                    Some(next_id),
-                )?;
-                notify::Session::load(conn, session_id)?
-                    .promoted(conn, &[(next_account, next_id)])?;
-            }
-            None => {
-                diesel::update(hs::table.find(session_id))
-                    .set(hs::booked.eq(hs::booked - 1))
-                    .execute(conn)?;
-            }
-        }
+        diesel::update(hs::table.find(session_id))
+            .set(hs::booked.eq(hs::booked - 1))
+            .execute(conn)?;
+        waitlist::promote(conn, session_id, program_id, offers, now)?;
     }
     Ok(())
 }
@@ -503,7 +484,12 @@ pub fn release(
 /// For an account being erased: its places in sessions still to come go to the waitlist (or
 /// back to the session), as if it had cancelled, so no one who is gone holds a seat. The
 /// session rows are locked first, as a cancel locks them.
-pub fn release_upcoming(conn: &mut DbConn, account_id: i64, now: NaiveDateTime) -> Result<usize> {
+pub fn release_upcoming(
+    conn: &mut DbConn,
+    account_id: i64,
+    offers: Offers,
+    now: NaiveDateTime,
+) -> Result<usize> {
     let upcoming: Vec<(i64, i64, i64)> = b::table
         .inner_join(hs::table.on(hs::id.eq(b::session_id)))
         .filter(b::account_id.eq(account_id))
@@ -519,7 +505,7 @@ pub fn release_upcoming(conn: &mut DbConn, account_id: i64, now: NaiveDateTime) 
         diesel::update(hs::table.find(session_id))
             .set(hs::booked.eq(hs::booked))
             .execute(conn)?;
-        match release(conn, account_id, id, (session_id, program_id), now) {
+        match release(conn, account_id, id, (session_id, program_id), offers, now) {
             // Cancelled or promoted meanwhile: nothing held any more, or the seat passed on.
             Err(e) if e.code() == ErrorCode::BookingNotActive => {}
             other => other?,

@@ -126,7 +126,7 @@ fn view(row: Row) -> BroadcastView {
 
 /// The accounts `audience` of `org_id` names, in id order. A program outside the subtree is
 /// 404, as the program itself would be.
-fn recipients(
+pub(crate) fn recipients(
     conn: &mut DbConn,
     user: &AuthUser,
     org_id: i64,

@@ -14,6 +14,7 @@ use crate::ledger;
 use crate::notify;
 use crate::programs::{self, Program};
 use crate::vocab::{BookingStatus, LedgerKind, ProgramKind};
+use crate::waitlist::{self, Offers};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -393,10 +394,10 @@ impl PatchSession {
 /// cancelled session stays as it is (`session_cancelled`).
 pub fn edit(
     conn: &mut DbConn,
-    user: &AuthUser,
-    actor: &Actor,
+    (user, actor): (&AuthUser, &Actor),
     id: i64,
     patch: PatchSession,
+    offers: Offers,
 ) -> Result<SessionView> {
     let (program, stored) = managed(conn, user, id)?;
     if stored.cancelled_at.is_some() {
@@ -423,67 +424,9 @@ pub fn edit(
         };
         return Err(Error::new(code));
     }
-    promote_waitlist(conn, id, program.id, platform::clock::now())?;
+    waitlist::promote(conn, id, program.id, offers, platform::clock::now())?;
     audit::record(conn, actor, entry(Action::SessionUpdate, &program, id))?;
     view(conn, id)
-}
-
-/// Gives the seats free on a session to the first people on its waitlist, in order. The caller
-/// holds the session row (it has just updated it), as a cancellation that promotes does.
-fn promote_waitlist(
-    conn: &mut DbConn,
-    session_id: i64,
-    program_id: i64,
-    now: NaiveDateTime,
-) -> Result<()> {
-    let (capacity, booked): (i32, i32) = hs::table
-        .find(session_id)
-        .select((hs::capacity, hs::booked))
-        .first(conn)?;
-    if booked >= capacity {
-        return Ok(());
-    }
-    let next: Vec<i64> = b::table
-        .filter(b::session_id.eq(session_id))
-        .filter(b::status.eq(BookingStatus::Waitlisted.as_str()))
-        .order(b::id)
-        .limit(i64::from(capacity - booked))
-        .select(b::id)
-        .load(conn)?;
-    let promoted: Vec<(i64, i64)> = diesel::update(
-        b::table
-            .filter(b::id.eq_any(&next))
-            .filter(b::status.eq(BookingStatus::Waitlisted.as_str())),
-    )
-    .set((
-        b::status.eq(BookingStatus::Booked.as_str()),
-        b::promoted_at.eq(now),
-    ))
-    .returning((b::account_id, b::id))
-    .get_results(conn)?;
-    append_to_ledger(conn, program_id, LedgerKind::Promoted, &promoted)?;
-    notify::Session::load(conn, session_id)?.promoted(conn, &promoted)?;
-    diesel::update(hs::table.find(session_id))
-        .set(hs::booked.eq(hs::booked + promoted.len() as i32))
-        .execute(conn)?;
-    Ok(())
-}
-
-/// One ledger row per `(account, booking)`, in statements of a bounded size.
-fn append_to_ledger(
-    conn: &mut DbConn,
-    program_id: i64,
-    kind: LedgerKind,
-    bookings: &[(i64, i64)],
-) -> Result<()> {
-    let entries: Vec<(i64, Option<i64>)> = bookings
-        .iter()
-        .map(|&(account_id, id)| (account_id, Some(id)))
-        .collect();
-    for chunk in entries.chunks(1000) {
-        ledger::append_many(conn, program_id, kind, chunk)?;
-    }
-    Ok(())
 }
 
 /// What cancelling a session did.
@@ -549,10 +492,11 @@ fn cancel_bookings(
     .set((
         b::status.eq(BookingStatus::Cancelled.as_str()),
         b::cancelled_at.eq(now),
+        b::offer_expires_at.eq(None::<NaiveDateTime>),
     ))
     .returning((b::account_id, b::id))
     .get_results(conn)?;
-    append_to_ledger(conn, program_id, LedgerKind::Cancelled, &cancelled)?;
+    ledger::append_bookings(conn, program_id, LedgerKind::Cancelled, &cancelled)?;
     Ok(cancelled)
 }
 

@@ -63,6 +63,23 @@ pub fn append_many(
     Ok(())
 }
 
+/// One row per `(account, booking)` of `kind`, in statements of a bounded size.
+pub(crate) fn append_bookings(
+    conn: &mut DbConn,
+    program_id: i64,
+    kind: LedgerKind,
+    bookings: &[(i64, i64)],
+) -> Result<()> {
+    let entries: Vec<(i64, Option<i64>)> = bookings
+        .iter()
+        .map(|&(account_id, id)| (account_id, Some(id)))
+        .collect();
+    for chunk in entries.chunks(1000) {
+        append_many(conn, program_id, kind, chunk)?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LedgerEntry {
     pub id: i64,
@@ -179,7 +196,8 @@ impl Counts {
             LedgerKind::Booked => &mut self.booked,
             LedgerKind::Waitlisted => &mut self.waitlisted,
             LedgerKind::Promoted => &mut self.promoted,
-            LedgerKind::Cancelled => &mut self.cancelled,
+            // An offer not confirmed in time is a cancellation of the seat, by the clock.
+            LedgerKind::Cancelled | LedgerKind::OfferLapsed => &mut self.cancelled,
             LedgerKind::CheckedIn => &mut self.checked_in,
             LedgerKind::NoShow => &mut self.no_shows,
             LedgerKind::ReportAttached => &mut self.reports,

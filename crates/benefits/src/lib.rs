@@ -23,6 +23,7 @@ pub mod rosters;
 pub mod routes;
 pub mod sold_out;
 pub mod vocab;
+pub mod waitlist;
 
 pub use routes::{crowd_routes, routes, ApiDoc};
 
@@ -39,6 +40,8 @@ pub struct BenefitsConfig {
     pub check_in: health_sessions::CheckInWindow,
     /// How long before a session its reminders go.
     pub reminders: reminders::Leads,
+    /// When a seat promoted from the waitlist must be confirmed.
+    pub offers: waitlist::Offers,
 }
 
 /// What the benefit routes share, as `web::Data<Benefits>`.
@@ -91,11 +94,12 @@ async fn housekeeping(db: Db, benefits: std::sync::Weak<Benefits>) {
         // A booking is a no-show once its check-in window has closed, not at the session's
         // end: until then it may still check in.
         let ended_before = benefits.config.check_in.closed_if_ended_before(now);
-        let leads = benefits.config.reminders;
+        let (leads, offers) = (benefits.config.reminders, benefits.config.offers);
         let swept = db
             .run(move |conn| {
                 let restocked = write_tx(conn, |conn| claims::expire_vouchers(conn, now))?;
                 let no_shows = write_tx(conn, |conn| bookings::mark_no_shows(conn, ended_before))?;
+                write_tx(conn, |conn| waitlist::lapse(conn, offers, now))?;
                 write_tx(conn, |conn| reminders::sweep(conn, leads, now))?;
                 Ok((restocked, no_shows))
             })

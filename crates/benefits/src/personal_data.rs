@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use crate::reports::{self, Reports};
 use crate::vocab::BookingStatus;
+use crate::waitlist::Offers;
 use crate::{bookings, claims, ledger};
 
 /// Benefits' part of the member's data. Reports need the data key (summaries are sealed) and
@@ -29,11 +30,13 @@ use crate::{bookings, claims, ledger};
 #[derive(Clone)]
 pub struct BenefitsData {
     reports: Reports,
+    /// How a seat an erased member leaves passes on.
+    offers: Offers,
 }
 
 impl BenefitsData {
-    pub fn new(reports: Reports) -> BenefitsData {
-        BenefitsData { reports }
+    pub fn new(reports: Reports, offers: Offers) -> BenefitsData {
+        BenefitsData { reports, offers }
     }
 
     /// Work for after the erasure's commit: the PDF of a deleted report row. Before the commit
@@ -253,7 +256,7 @@ impl PersonalData for BenefitsData {
         // Someone who is gone takes no seat and no pack: upcoming bookings are released and
         // entries of draws not yet run are withdrawn. Attended sessions and drawn entries stay
         // (they are the counts).
-        bookings::release_upcoming(conn, account_id, platform::clock::now())?;
+        bookings::release_upcoming(conn, account_id, self.offers, platform::clock::now())?;
         withdraw_undrawn_entries(conn, account_id)?;
         // RETURNING names exactly the rows this statement deleted, so a report attached
         // concurrently cannot lose its file to us, nor keep a file we meant to delete.
@@ -368,7 +371,11 @@ mod tests {
     fn setup() -> (ScratchDb, Arc<Memory>, BenefitsData) {
         let store = Arc::new(Memory::default());
         let reports = Reports::new(store.clone(), DataProtector::new(&[7u8; 32]));
-        (ScratchDb::new(), store, BenefitsData::new(reports))
+        (
+            ScratchDb::new(),
+            store,
+            BenefitsData::new(reports, Offers::default()),
+        )
     }
 
     /// Everything a program's statistics are made of.

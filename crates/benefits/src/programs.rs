@@ -17,8 +17,10 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::broadcasts::{self, Audience};
 use crate::eligibility::{active_member, Rules};
 use crate::health_sessions::{self, SessionView};
+use crate::notify;
 use crate::vocab::{Mode, ProgramKind, ProgramStatus};
 
 #[derive(Deserialize, ToSchema)]
@@ -247,11 +249,29 @@ pub fn publish(conn: &mut DbConn, user: &AuthUser, actor: &Actor, id: i64) -> Re
                     p::draw_seed.eq(seed),
                 ))
                 .execute(conn)?;
+            let members = open_to(conn, user, &program)?;
+            let window = (program.starts_at, program.ends_at);
+            notify::published(conn, (program.id, &program.title), window, &members)?;
         }
     }
     audit::record(conn, actor, entry(Action::ProgramPublish, &program))?;
     let changed = get(conn, id)?;
     view(conn, &changed)
+}
+
+/// The members a program just published is open to: the active members of its union's
+/// subtree whom its rules do not refuse.
+fn open_to(conn: &mut DbConn, user: &AuthUser, program: &Program) -> Result<Vec<i64>> {
+    let everyone = broadcasts::recipients(conn, user, program.org_id, &Audience::default())?;
+    let now = platform::clock::now();
+    let mut open = Vec::with_capacity(everyone.len());
+    for accounts in everyone.chunks(1000) {
+        let refused = program
+            .rules
+            .refusals(conn, program.org_id, accounts, now)?;
+        open.extend(accounts.iter().filter(|a| !refused.contains_key(a)));
+    }
+    Ok(open)
 }
 
 /// 256 random bits, hex.

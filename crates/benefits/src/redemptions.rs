@@ -279,6 +279,8 @@ fn check_in(
                     b::status.eq(BookingStatus::CheckedIn.as_str()),
                     b::checked_in_at.eq(now),
                     b::checked_in_by.eq(user.account_id),
+                    // Turning up answers an offer still open.
+                    b::offer_expires_at.eq(None::<NaiveDateTime>),
                 ))
                 .execute(conn)?;
             if done == 0 {
@@ -296,9 +298,10 @@ fn check_in(
             result.by = Some(user.account_id);
             ScanOutcome::CheckedIn
         }
-        BookingStatus::Waitlisted | BookingStatus::Cancelled | BookingStatus::NoShow => {
-            ScanOutcome::NotBooked
-        }
+        BookingStatus::Waitlisted
+        | BookingStatus::Cancelled
+        | BookingStatus::NoShow
+        | BookingStatus::Lapsed => ScanOutcome::NotBooked,
     };
     let action = match result.outcome {
         ScanOutcome::CheckedIn => Action::BookingCheckIn,

@@ -7,16 +7,22 @@
 //! reminded at its new time, and the booking crowd's batches write nothing more. What a sweep
 //! writes goes through the outbox (quiet hours included: a reminder due at night waits for
 //! 08:00 unless the session starts sooner). `bookings.reminded` counts the reminders a booking
-//! has had, so a sweep reads only those behind.
+//! has had, so a sweep reads only those behind. A seat offered from the waitlist is reminded
+//! once confirmed: until then its member has the offer to answer (`benefits::waitlist`).
+//!
+//! Vouchers are reminded the same way, once, when they come within the first reminder's lead
+//! of the end of their validity (a pack not collected by then goes back to stock).
+
+use std::collections::HashSet;
 
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use platform::outbox::Topic;
-use platform::schema::{bookings as b, health_sessions as hs};
+use platform::schema::{bookings as b, health_sessions as hs, programs as p, vouchers as v};
 use platform::{DbConn, Result};
 
 use crate::notify;
-use crate::vocab::BookingStatus;
+use crate::vocab::{BookingStatus, VoucherStatus};
 
 /// How long before a session its two reminders go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +57,8 @@ const BATCH: i64 = 1000;
 pub fn sweep(conn: &mut DbConn, leads: Leads, now: NaiveDateTime) -> Result<usize> {
     let last = remind(conn, now, leads.last, (Topic::SessionStarting, 2))?;
     let first = remind(conn, now, leads.first, (Topic::SessionReminder, 1))?;
-    Ok(last + first)
+    let vouchers = remind_vouchers(conn, now, leads.first)?;
+    Ok(last + first + vouchers)
 }
 
 /// Reminds, with `topic`, the booked seats of sessions starting within `lead` of `now` that
@@ -69,6 +76,7 @@ fn remind(
         .filter(hs::starts_at.le(now + lead))
         .filter(b::status.eq(BookingStatus::Booked.as_str()))
         .filter(b::reminded.lt(nth))
+        .filter(b::offer_expires_at.is_null())
         .order((b::session_id, b::id))
         .limit(BATCH)
         .select((b::session_id, b::account_id, b::id))
@@ -90,4 +98,50 @@ fn remind(
         reminded += marked.len();
     }
     Ok(reminded)
+}
+
+/// Reminds the members of issued vouchers whose validity ends within `lead` of `now` and that
+/// have had no reminder (up to [`BATCH`]); marks them.
+fn remind_vouchers(conn: &mut DbConn, now: NaiveDateTime, lead: TimeDelta) -> Result<usize> {
+    let due: Vec<notify::Voucher> = v::table
+        .inner_join(p::table.on(p::id.eq(v::program_id)))
+        .filter(v::status.eq(VoucherStatus::Issued.as_str()))
+        .filter(v::valid_until.gt(now))
+        .filter(v::valid_until.le(now + lead))
+        .filter(v::reminded.eq(0))
+        .limit(BATCH)
+        .select((
+            v::id,
+            v::account_id,
+            p::title,
+            v::valid_until.assume_not_null(),
+        ))
+        .load::<(i64, i64, String, NaiveDateTime)>(conn)?
+        .into_iter()
+        .map(|(id, account_id, program, valid_until)| notify::Voucher {
+            id,
+            account_id,
+            program,
+            valid_until,
+        })
+        .collect();
+    if due.is_empty() {
+        return Ok(0);
+    }
+    // Only what is still issued and not reminded: one redeemed since the read is not.
+    let marked: HashSet<i64> = diesel::update(
+        v::table
+            .filter(v::id.eq_any(due.iter().map(|d| d.id)))
+            .filter(v::status.eq(VoucherStatus::Issued.as_str()))
+            .filter(v::reminded.eq(0)),
+    )
+    .set(v::reminded.eq(1))
+    .returning(v::id)
+    .get_results::<i64>(conn)?
+    .into_iter()
+    .collect();
+    let reminded: Vec<notify::Voucher> =
+        due.into_iter().filter(|d| marked.contains(&d.id)).collect();
+    notify::expiring(conn, &reminded)?;
+    Ok(reminded.len())
 }

@@ -188,6 +188,7 @@ fn status_label(status: BookingStatus, lang: Lang) -> &'static str {
             BookingStatus::Cancelled => "已取消",
             BookingStatus::CheckedIn => "已签到",
             BookingStatus::NoShow => "未到场",
+            BookingStatus::Lapsed => "候补逾期未确认",
         },
     }
 }

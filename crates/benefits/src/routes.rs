@@ -24,6 +24,7 @@ use crate::ledger::{self, LedgerEntry};
 use crate::programs::{self, ProgramDetail, ProgramSummary, ProgramView};
 use crate::reports::{self, ReportView};
 use crate::rosters::RosterRow;
+use crate::waitlist;
 use crate::Benefits;
 use broadcasts::*;
 use staff::*;
@@ -70,6 +71,7 @@ platform::api! {
         list_sessions,
         get_draw,
         cancel_booking,
+        confirm_booking,
         my_vouchers,
         my_voucher,
         my_voucher_qr,
@@ -204,16 +206,36 @@ async fn book(
 }
 
 /// Cancel before the cut-off (2 hours before the start); the seat goes to the waitlist first.
+/// Cancelling a seat offered from the waitlist releases it to the next in line.
 #[utoipa::path(delete, path = "/v1/bookings/{id}", tag = "benefits", security(("bearer" = [])),
     responses((status = 200, body = BookingView), (status = 404, body = Problem), (status = 409, body = Problem)))]
 async fn cancel_booking(
+    db: web::Data<Db>,
+    benefits: web::Data<Benefits>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let (id, offers) = (id.into_inner(), benefits.config.offers);
+    let view = db
+        .write(move |conn| bookings::cancel(conn, user.account_id, id, offers, now()))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Confirm a seat offered from the waitlist (a booking with `offer_expires_at`) before that
+/// time; it is then yours like any booked seat. Confirming again answers the booking as it is.
+/// Past the deadline, `409 offer_lapsed`: the seat goes to the next in line.
+#[utoipa::path(post, path = "/v1/bookings/{id}/confirm", tag = "benefits", security(("bearer" = [])),
+    responses((status = 200, body = BookingView), (status = 404, body = Problem),
+        (status = 409, description = "`offer_lapsed` or `booking_not_active`", body = Problem)))]
+async fn confirm_booking(
     db: web::Data<Db>,
     user: AuthUser,
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
     let view = db
-        .write(move |conn| bookings::cancel(conn, user.account_id, id, now()))
+        .write(move |conn| waitlist::confirm(conn, user.account_id, id, now()))
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

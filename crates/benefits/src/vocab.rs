@@ -45,6 +45,8 @@ vocabulary! {
         Cancelled = "cancelled",
         CheckedIn = "checked_in",
         NoShow = "no_show",
+        /// A seat offered from the waitlist that was not confirmed in time: it passed on.
+        Lapsed = "lapsed",
     }
 }
 
@@ -64,5 +66,6 @@ vocabulary! {
         CheckedIn = "checked_in",
         NoShow = "no_show",
         ReportAttached = "report_attached",
+        OfferLapsed = "offer_lapsed",
     }
 }

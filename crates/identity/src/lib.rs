@@ -81,6 +81,8 @@ pub struct IdentityConfig {
     pub consent_policy: String,
     /// Staff console sessions and trusted browsers.
     pub console: console_sessions::ConsoleTimeouts,
+    /// The notice dispatcher's lease and rate limit.
+    pub dispatch: dispatch::DispatchConfig,
 }
 
 impl IdentityConfig {
@@ -96,6 +98,7 @@ impl IdentityConfig {
             proxies: platform::client_addr::ProxyTrust::none(),
             consent_policy: "2026-11".to_owned(),
             console: console_sessions::ConsoleTimeouts::default(),
+            dispatch: dispatch::DispatchConfig::default(),
         }
     }
 }

@@ -85,6 +85,7 @@ error_codes! {
     AlreadyBooked = (409, "already_booked", "Already booked", "您已预约该活动。", "You already have a booking for this program."),
     CancelWindowClosed = (409, "cancel_window_closed", "Too late to cancel", "已过取消截止时间。", "It is too late to cancel this booking."),
     OutsideCheckinWindow = (409, "outside_checkin_window", "Outside the check-in window", "不在签到时间内：预约仅可在场次开始前不久至结束后不久签到，请核对预约的日期和时间。", "Outside the check-in window: a booking checks in only from shortly before its session starts until shortly after it ends; check the booking's date and time."),
+    OfferLapsed = (409, "offer_lapsed", "Offer lapsed", "候补名额的确认时间已过，名额已顺延给下一位候补。", "The time to confirm this seat has passed: it goes to the next person on the waitlist."),
     BookingNotActive = (409, "booking_not_active", "Booking not active", "该预约已取消或已结束。", "This booking is cancelled or over."),
     ProgramNotDraft = (409, "program_not_draft", "Program not a draft", "该福利活动已发布或已结束，不能再修改；如需调整，请关闭后重新创建。", "Only a draft can be edited: this program is published or closed. Close it and create a new one instead."),
     SessionCancelled = (409, "session_cancelled", "Session cancelled", "该场次已取消，不再接受预约或修改。", "This session has been cancelled: it takes no bookings or changes."),

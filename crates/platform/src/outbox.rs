@@ -32,8 +32,11 @@ crate::vocabulary! {
         JoinRejected = "join_rejected",
         /// A booking was made, on a seat or on the waitlist.
         BookingMade = "booking_made",
-        /// A seat freed up and went to the member waiting first.
+        /// A seat freed up and went to the member waiting first (outright, or as an offer to
+        /// confirm by a deadline).
         SeatPromoted = "seat_promoted",
+        /// The member did not confirm an offered seat in time; it passed on.
+        OfferLapsed = "offer_lapsed",
         /// Staff called off a session the member had booked or was waiting for.
         SessionCancelled = "session_cancelled",
         /// Staff answered the member's report at a station.
@@ -44,6 +47,10 @@ crate::vocabulary! {
         SessionStarting = "session_starting",
         /// Staff wrote to the members of their union.
         Broadcast = "broadcast",
+        /// An issued voucher's validity ends soon (a day before, by default).
+        VoucherExpiring = "voucher_expiring",
+        /// A program of the member's union was published that is open to them.
+        ProgramPublished = "program_published",
     }
 }
 
@@ -72,10 +79,12 @@ impl Topic {
             | Topic::JoinRejected
             | Topic::SeatPromoted
             | Topic::SessionCancelled => SmsRule::Always,
-            Topic::FeedbackAnswered | Topic::SessionReminder | Topic::SessionStarting => {
-                SmsRule::UnlessOptedOut
-            }
-            Topic::BookingMade | Topic::Broadcast => SmsRule::Never,
+            Topic::FeedbackAnswered
+            | Topic::SessionReminder
+            | Topic::SessionStarting
+            | Topic::OfferLapsed
+            | Topic::VoucherExpiring => SmsRule::UnlessOptedOut,
+            Topic::BookingMade | Topic::Broadcast | Topic::ProgramPublished => SmsRule::Never,
         }
     }
 }

@@ -234,6 +234,7 @@ diesel::table! {
         valid_until -> Nullable<Timestamp>,
         redeemed_at -> Nullable<Timestamp>,
         redeemed_by -> Nullable<BigInt>,
+        reminded -> Integer,
     }
 }
 
@@ -278,6 +279,7 @@ diesel::table! {
         checked_in_at -> Nullable<Timestamp>,
         checked_in_by -> Nullable<BigInt>,
         reminded -> Integer,
+        offer_expires_at -> Nullable<Timestamp>,
     }
 }
 

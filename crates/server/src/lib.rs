@@ -3,6 +3,7 @@
 
 pub mod bench_fixed;
 pub mod cors;
+pub mod demo_notices;
 pub mod demo_programs;
 pub mod demo_riders;
 pub mod openapi;
@@ -85,6 +86,10 @@ impl AppState {
         config.limits.otp_per_ip =
             platform::Rate::per(settings.otp_per_address_per_hour, Duration::from_secs(3600));
         config.limits.sms_per_hour = settings.sms_budget_per_hour;
+        config.dispatch = identity::dispatch::DispatchConfig {
+            lease: Duration::from_secs(settings.notice_lease_seconds),
+            per_second: settings.sms_per_second,
+        };
         if let Some(tune) = tune {
             tune(&mut config);
         }
@@ -144,6 +149,7 @@ impl AppState {
             .register(Arc::new(membership::personal_data::MembershipData::new()))
             .register(Arc::new(benefits::personal_data::BenefitsData::new(
                 benefits.reports.clone(),
+                benefits.config.offers,
             )))
             .register(Arc::new(stations::personal_data::StationsData::new()))
             .register(Arc::new(identity::notices::NoticesData));
@@ -202,6 +208,10 @@ fn benefits_config(settings: &Settings) -> anyhow::Result<benefits::BenefitsConf
         reminders: benefits::reminders::Leads::minutes(
             settings.reminder_first_minutes,
             settings.reminder_last_minutes,
+        ),
+        offers: benefits::waitlist::Offers::minutes(
+            settings.waitlist_offer_minutes,
+            settings.waitlist_offer_min_lead_minutes,
         ),
     })
 }

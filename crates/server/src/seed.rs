@@ -68,12 +68,18 @@ pub struct Seeded {
     pub programs: usize,
     /// Demo riders created.
     pub riders: usize,
+    /// Demo broadcasts sent.
+    pub broadcasts: usize,
 }
 
 impl Seeded {
     /// Whether this run added anything.
     pub fn is_empty(&self) -> bool {
-        self.logins.is_empty() && self.posters.is_empty() && self.programs == 0 && self.riders == 0
+        self.logins.is_empty()
+            && self.posters.is_empty()
+            && self.programs == 0
+            && self.riders == 0
+            && self.broadcasts == 0
     }
 }
 
@@ -230,6 +236,8 @@ pub async fn seed(state: &AppState, data_dir: &Path) -> anyhow::Result<Seeded> {
     };
     let (xuanwu, qinhuai) = (district(PROGRAM_ISSUER), district("qinhuai"));
     seeded.riders = crate::demo_riders::seed(state, data_dir, &mut seeded, xuanwu, qinhuai).await?;
+    // After the riders: they are who it reaches.
+    seeded.broadcasts = usize::from(crate::demo_notices::seed(state, issuer, staff_phone).await?);
     Ok(seeded)
 }
 

@@ -136,6 +136,20 @@ pub struct Settings {
         global = true
     )]
     pub sms_budget_per_hour: u64,
+    /// Notices this instance hands to the SMS gateway per second at most (the gateway's rate
+    /// limit, per instance); unlimited when unset.
+    #[arg(long, env = "SMS_PER_SECOND", global = true)]
+    pub sms_per_second: Option<std::num::NonZeroU32>,
+    /// Seconds a dispatcher's claim on a batch of notices holds: after a crash, how long the
+    /// batch in flight waits before it is sent (its keys let the gateway drop what went out).
+    #[arg(
+        long,
+        env = "NOTICE_LEASE_SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=3_600),
+        global = true
+    )]
+    pub notice_lease_seconds: u64,
     /// Minutes before a health-check session's start from which its bookings check in (at most
     /// a week).
     #[arg(
@@ -174,6 +188,24 @@ pub struct Settings {
         global = true
     )]
     pub reminder_last_minutes: u32,
+    /// Minutes a member promoted from a health-check waitlist has to confirm the seat.
+    #[arg(
+        long,
+        env = "WAITLIST_OFFER_MINUTES",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u32).range(1..=10_080),
+        global = true
+    )]
+    pub waitlist_offer_minutes: u32,
+    /// Minutes before a session from which a promoted seat is booked outright, not offered.
+    #[arg(
+        long,
+        env = "WAITLIST_OFFER_MIN_LEAD_MINUTES",
+        default_value_t = 360,
+        value_parser = clap::value_parser!(u32).range(0..=10_080),
+        global = true
+    )]
+    pub waitlist_offer_min_lead_minutes: u32,
     /// Origins of web apps that may call the API from a browser, comma-separated
     /// (`https://app.example.cn`); none when empty. The phone app needs none.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", global = true)]

@@ -61,5 +61,6 @@ pub fn booking_status(lang: Lang, status: BookingStatus) -> &'static str {
         BookingStatus::Cancelled => lang.t("已取消", "Cancelled"),
         BookingStatus::CheckedIn => lang.t("已签到", "Checked in"),
         BookingStatus::NoShow => lang.t("未到", "No-show"),
+        BookingStatus::Lapsed => lang.t("逾期未确认", "Offer lapsed"),
     }
 }

@@ -15,7 +15,7 @@ use platform::audit::Record;
 use platform::outbox::{Notice, Topic};
 use platform::schema::{notification_deliveries as d, notifications as n};
 
-use gigunion_tests::console::{console_app, Console};
+use gigunion_tests::console::{daytime_app, Console};
 use gigunion_tests::phone;
 
 use crate::stations_support::{create, station};
@@ -65,14 +65,6 @@ async fn account_of(app: &TestApp, token: &str) -> i64 {
     ok(app, Method::GET, "/v1/me", token, None).await["id"]
         .as_i64()
         .unwrap()
-}
-
-/// A new app whose clock reads 10:00 in Shanghai, outside the quiet hours whenever the suite
-/// runs (its staff may sign in to the console too).
-async fn daytime_app() -> TestApp {
-    let app = console_app().await;
-    app.advance_clock_to_shanghai(10, 0);
-    app
 }
 
 /// A join code of Xuanwu whose applications staff decide.
@@ -406,27 +398,6 @@ async fn quiet_hours_hold_an_sms_until_eight_while_the_inbox_has_it_at_once() {
     );
 }
 
-/// The same members with access tokens of the app's time, once its clock has moved past
-/// their tokens' expiry.
-async fn signed_in_again(app: &TestApp, members: Vec<Worker>) -> Vec<Worker> {
-    let mut again = Vec::new();
-    for member in members {
-        let token = app.token_of(&member.phone).await;
-        again.push(Worker { token, ..member });
-    }
-    again
-}
-
-/// Runs the reminder sweep now, as the benefits housekeeping does every 30 seconds (which may
-/// run it as well: the test looks at what members got, not at who wrote it).
-async fn sweep(app: &TestApp) {
-    let leads = benefits::reminders::Leads::default();
-    app.db
-        .write(move |conn| benefits::reminders::sweep(conn, leads, platform::clock::now()))
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reminders_come_a_day_and_two_hours_before_once_and_never_for_a_cancelled_booking() {
     let app = daytime_app().await;
@@ -452,16 +423,16 @@ async fn reminders_come_a_day_and_two_hours_before_once_and_never_for_a_cancelle
     let cancel = |i: usize| format!("/v1/bookings/{}", bookings[i]);
     ok(&app, Method::DELETE, &cancel(2), &m[2].token, None).await;
 
-    sweep(&app).await;
+    app.sweep_reminders().await;
     assert_eq!(
         topics(&app, &m[0].token).await,
         ["booking_made"],
         "not 48 h before"
     );
     app.advance_clock(chrono::Duration::hours(25));
-    let m = signed_in_again(&app, m).await;
-    sweep(&app).await;
-    sweep(&app).await;
+    let m = app.signed_in_again(m).await;
+    app.sweep_reminders().await;
+    app.sweep_reminders().await;
     for member in &m[..2] {
         assert_eq!(
             topics(&app, &member.token).await,
@@ -479,8 +450,8 @@ async fn reminders_come_a_day_and_two_hours_before_once_and_never_for_a_cancelle
 
     ok(&app, Method::DELETE, &cancel(1), &m[1].token, None).await;
     app.advance_clock(chrono::Duration::hours(22));
-    let m = signed_in_again(&app, m).await;
-    sweep(&app).await;
+    let m = app.signed_in_again(m).await;
+    app.sweep_reminders().await;
     let last = ["session_starting", "session_reminder", "booking_made"];
     assert_eq!(topics(&app, &m[0].token).await, last);
     assert_eq!(app.wait_for_notices(&m[0].phone, 2).await.len(), 2);

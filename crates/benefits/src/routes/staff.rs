@@ -166,13 +166,16 @@ pub(super) async fn create_session(
         (status = 422, body = Problem)))]
 pub(super) async fn patch_session(
     db: web::Data<Db>,
+    benefits: web::Data<Benefits>,
     caller: Caller,
     id: web::Path<i64>,
     body: Json<PatchSession>,
 ) -> Result<HttpResponse> {
-    let (id, patch) = (id.into_inner(), body.into_inner());
+    let (id, patch, offers) = (id.into_inner(), body.into_inner(), benefits.config.offers);
     let view = db
-        .write(move |conn| health_sessions::edit(conn, &caller.user, &caller.actor, id, patch))
+        .write(move |conn| {
+            health_sessions::edit(conn, (&caller.user, &caller.actor), id, patch, offers)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(view))
 }

@@ -482,5 +482,6 @@ fn ledger_label(lang: Lang, kind: LedgerKind) -> &'static str {
         LedgerKind::CheckedIn => lang.t("签到", "Checked in"),
         LedgerKind::NoShow => lang.t("未到场", "No-show"),
         LedgerKind::ReportAttached => lang.t("报告已上传", "Report attached"),
+        LedgerKind::OfferLapsed => lang.t("候补名额逾期未确认", "Offer lapsed"),
     }
 }

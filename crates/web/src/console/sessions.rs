@@ -9,6 +9,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use benefits::health_sessions::{self, CreateSession, PatchSession, SessionView};
 use benefits::programs::StaffProgramDetail;
 use benefits::rosters::{self, RosterRow};
+use benefits::Benefits;
 use identity::Identity;
 use maud::{html, Markup};
 use platform::pagination::{Cursor, PageQuery, Paged};
@@ -155,12 +156,13 @@ async fn edit(
     submitted: Submitted<SessionFields>,
 ) -> PageResult {
     let db = app_data::<Db>(&req)?;
+    let offers = app_data::<Benefits>(&req)?.config.offers;
     let id = id.into_inner();
     let Submitted { staff, form, .. } = submitted;
     let (user, actor) = (staff.user.clone(), staff.actor.clone());
     let outcome = match form.patch() {
         Ok(patch) => db
-            .write(move |conn| health_sessions::edit(conn, &user, &actor, id, patch))
+            .write(move |conn| health_sessions::edit(conn, (&user, &actor), id, patch, offers))
             .await
             .map(drop),
         Err(e) => Err(e),
