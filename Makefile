@@ -5,7 +5,7 @@ CARGO ?= cargo
 TEST_PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 TEST_REDIS ?= redis://127.0.0.1:6379/
 
-.PHONY: run test test-services fmt lint openapi migrate seed clean bench release drill-scale drill-crash
+.PHONY: run test test-services fmt lint openapi migrate seed clean bench release drill-scale drill-crash drill-notify
 
 ## Start the server on an embedded SQLite database (data/) with demo data.
 run:
@@ -57,6 +57,11 @@ drill-scale: release
 ## and PostgreSQL).
 drill-crash: release
 	$(DRILL_ENV) $(CARGO) run --release --quiet -p gigunion-bench -- drill-crash $(DRILL_ARGS)
+
+## kill -9 while 10,000 SMS are being sent, restart, every one in the file exactly once (SQLite
+## and PostgreSQL); two instances send one backlog without a duplicate (PostgreSQL).
+drill-notify: release
+	$(DRILL_ENV) $(CARGO) run --release --quiet -p gigunion-bench -- drill-notify $(DRILL_ARGS)
 
 ## Rewrite openapi/openapi.json from the code.
 openapi:

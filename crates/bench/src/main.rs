@@ -14,10 +14,12 @@
 //!                [--server PATH] [--database FILE]
 //! ```
 //! Scenarios: `stations` (nearby search over 200,000 stations), `flash-crowd`, `login-storm`,
-//! `console` (the staff console's pages with 10,000 members in one district). Results are
-//! printed and merged into `bench/results.json` under the scenario's name.
+//! `console` (the staff console's pages with 10,000 members in one district), `notify` (notices
+//! a server's dispatcher delivers per second through the file sender, against that sender
+//! alone). Results are printed and merged into `bench/results.json` under the scenario's name.
 //!
-//! `gigunion-bench drill-scale|drill-crash [--short]` runs a drill instead (see [`drills`]).
+//! `gigunion-bench drill-scale|drill-crash|drill-notify [--short]` runs a drill instead (see
+//! [`drills`]).
 
 mod drills;
 mod load;
@@ -113,6 +115,14 @@ fn main() -> anyhow::Result<()> {
             for crowd in runtime.block_on(scenarios::flash_crowd::run(&options))? {
                 scenarios::flash_crowd::print(&crowd);
                 report::save_json(&format!("flash_crowd ({})", crowd.database), crowd.json)?;
+            }
+            continue;
+        }
+        // So does the notify scenario: its figure is deliveries, not requests.
+        if name == scenarios::NOTIFY {
+            for run in runtime.block_on(scenarios::notify::run(&options))? {
+                scenarios::notify::print(&run);
+                report::save_json(&format!("notify ({})", run.database), run.json)?;
             }
             continue;
         }

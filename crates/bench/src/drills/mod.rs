@@ -5,12 +5,14 @@
 //! ```text
 //! gigunion-bench drill-scale [--short] [--server PATH]   two instances, PostgreSQL + Redis
 //! gigunion-bench drill-crash [--short] [--server PATH]   kill -9 under load, SQLite and PostgreSQL
+//! gigunion-bench drill-notify [--short] [--server PATH]  kill -9 mid-send, two instances sending
 //! ```
 //! `DRILL_PG_URL` names the PostgreSQL server to create scratch databases on (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`), `DRILL_REDIS_URL` the Redis (default
 //! `redis://127.0.0.1:6379/`).
 
 mod crash;
+pub(crate) mod notify;
 mod scale;
 
 use std::net::SocketAddr;
@@ -26,7 +28,7 @@ use platform::{Coordinator, Db};
 use rand::Rng;
 use serde_json::Value;
 
-pub const NAMES: &[&str] = &["drill-scale", "drill-crash"];
+pub const NAMES: &[&str] = &["drill-scale", "drill-crash", "drill-notify"];
 
 /// What every drill needs to know.
 pub(crate) struct DrillOptions {
@@ -72,6 +74,7 @@ pub fn main(name: &str, args: &[String]) -> anyhow::Result<()> {
     match name {
         "drill-scale" => runtime.block_on(scale::run(&options)),
         "drill-crash" => runtime.block_on(crash::run(&options)),
+        "drill-notify" => runtime.block_on(notify::run(&options)),
         other => bail!("unknown drill {other}; known: {}", NAMES.join(", ")),
     }
 }

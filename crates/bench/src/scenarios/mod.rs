@@ -5,6 +5,7 @@ mod claim_floor;
 mod console;
 pub mod flash_crowd;
 mod login_storm;
+pub mod notify;
 mod stations;
 
 use std::sync::Arc;
@@ -17,10 +18,13 @@ use crate::report::Outcome;
 use crate::server::{process_cpu, Server};
 use crate::Options;
 
-pub const NAMES: &[&str] = &["stations", FLASH_CROWD, "login-storm", "console"];
+pub const NAMES: &[&str] = &["stations", FLASH_CROWD, "login-storm", "console", NOTIFY];
 
 /// Gift-pack claims and bookings under a crowd ten times the stock.
 pub const FLASH_CROWD: &str = "flash-crowd";
+
+/// Notices delivered per second by one server's dispatcher.
+pub const NOTIFY: &str = "notify";
 
 /// Where a scenario's server keeps its data.
 pub enum Backend {
