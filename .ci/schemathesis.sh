@@ -163,6 +163,15 @@ station, door = created["id"], created["door_url"].split("?c=")[1]
 call("POST", f"/v1/stations/{station}/visits", {"code": door}, member)
 feedback = call("POST", f"/v1/stations/{station}/feedback",
                 {"kind": "fault", "body": "饮水机坏了"}, member)["id"]
+case = call("POST", "/v1/me/cases",
+            {"kind": "wage_arrears", "amount_claimed_fen": 230000, "consent": True,
+             "respondent": {"kind": "contractor", "name": "南京某某配送服务有限公司",
+                            "credit_code": "91350100M000100Y43"},
+             "facts": "九月的配送费未结清。"}, member)
+png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + b"\0\0\0\0IEND\xaeB`\x82"
+evidence = call("POST", f"/v1/me/cases/{case['id']}/evidence",
+                {"name": "工资条.png", "content_base64": base64.b64encode(png).decode()},
+                member)["id"]
 
 with open(f"{work}/tokens.env", "w") as out:
     out.write(f"WORKER_TOKEN={member}\nSTAFF_TOKEN={staff}\n")
@@ -179,16 +188,21 @@ ids = [
     (r"^/v1/(orgs/\{id\}|admin/orgs/\{id\}/.*)$", org),
     (r"^/v1/admin/feedback/\{id\}$", feedback),
     (r"^/v1/admin/memberships/\{id\}/", application["id"]),
+    (r"^/v1/(me|admin)/cases/\{id\}(/(messages|evidence|accept|decline))?$", case["id"]),
 ]
 with open(f"{work}/seeded.toml", "w") as out:
     for regex, value in ids:
         out.write(f"[[operations]]\ninclude-path-regex = '{regex}'\n"
                   f"parameters = {{ \"path.id\" = {value} }}\n\n")
+    out.write("[[operations]]\n"
+              "include-path-regex = '^/v1/(me|admin)/cases/\\{id\\}/evidence/\\{evidence_id\\}$'\n"
+              f"parameters = {{ \"path.id\" = {case['id']}, \"path.evidence_id\" = {evidence} }}\n\n")
     codes = [
         (r"^(/j/|/v1/join/|/v1/admin/join-codes/)", {"path.code": auto_code}),
         (r"^/v1/memberships$", {"body.join_code": auto_code, "body.occupation": "rider"}),
         (r"^/v1/me/membership/transfer$", {"body.join_code": review_code}),
         (r"^/v1/admin/redemptions$", {"body.code": voucher["code"]}),
+        (r"^/v1/me/cases/join$", {"body.invite_code": case["invite_code"]}),
     ]
     for regex, values in codes:
         values = ", ".join(f'"{name}" = "{value}"' for name, value in values.items())

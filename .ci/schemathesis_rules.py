@@ -43,7 +43,24 @@ STATED = {
         ("invalid_field", "body"): "a CSV file with a header row",
         ("csv_invalid", None): "every row a valid station; the answer lists each row's fault",
     },
-    "attach_report": {("invalid_field", "pdf_base64"): "base64 of a PDF of at most 5 MiB"},
+    "attach_report": {
+        ("invalid_field", "pdf_base64"): "base64",
+        ("unsupported_file", "pdf_base64"): "a whole PDF",
+        ("file_too_large", "pdf_base64"): "at most 5 MiB",
+    },
+    "file_case": {
+        ("invalid_field", "respondent.credit_code"): "the GB 32100 check character",
+        ("invalid_field", "period_to"): "not after today",
+        ("invalid_field", "period_from"): "the period runs forwards",
+        ("invalid_field", "org_id"): "an org that exists",
+        ("case_consent_required", "consent"): "consent is given (true)",
+    },
+    "join_case": {("case_consent_required", "consent"): "consent is given (true)"},
+    "add_evidence": {
+        ("invalid_field", "content_base64"): "base64",
+        ("unsupported_file", "content_base64"): "a whole PDF, JPEG, PNG or WebP",
+        ("file_too_large", "content_base64"): "at most 5 MiB",
+    },
     "create_join_code": {("invalid_field", "expires_at"): "a moment still to come"},
     "create_program": {
         ("invalid_field", "ends_at"): "ends after it starts",

@@ -554,6 +554,30 @@ impl TestApp {
             .unwrap();
     }
 
+    /// `(topic, SMS deliveries)` of each notification of `account`, oldest first.
+    pub fn told(&self, account: i64) -> Vec<(String, i64)> {
+        use diesel::prelude::*;
+        use platform::schema::{notification_deliveries as d, notifications as n};
+        let conn = &mut *self.db.get().unwrap();
+        let notes: Vec<(i64, String)> = n::table
+            .filter(n::account_id.eq(account))
+            .order(n::id)
+            .select((n::id, n::topic))
+            .load(conn)
+            .unwrap();
+        notes
+            .into_iter()
+            .map(|(id, topic)| {
+                let sms = d::table
+                    .filter(d::notification_id.eq(id))
+                    .count()
+                    .get_result(conn)
+                    .unwrap();
+                (topic, sms)
+            })
+            .collect()
+    }
+
     /// `count` active members of `org`, created directly rather than through sign-up so that
     /// crowd tests need no Argon2 hash or SMS code per person: accounts `phone(first..)`, real
     /// names, and a join through an auto-approving code, each with an access token.

@@ -304,9 +304,9 @@ mod tests {
     use platform::testing::{account, ScratchDb};
 
     use super::*;
-    use crate::reports::memory::Memory;
-    use crate::reports::ReportStore;
     use crate::vocab::LedgerKind;
+    use platform::files::memory::MemoryStore as Memory;
+    use platform::files::{FileStore, SealedFiles};
 
     /// A gift pack (program 1, stock 10 of which 2 claimed) and a health check (program 2,
     /// session 1): the rows of org 1, made by `staff`.
@@ -370,7 +370,10 @@ mod tests {
 
     fn setup() -> (ScratchDb, Arc<Memory>, BenefitsData) {
         let store = Arc::new(Memory::default());
-        let reports = Reports::new(store.clone(), DataProtector::new(&[7u8; 32]));
+        let reports = Reports::new(SealedFiles::new(
+            store.clone(),
+            DataProtector::new(&[7u8; 32]),
+        ));
         (
             ScratchDb::new(),
             store,

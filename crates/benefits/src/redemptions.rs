@@ -63,15 +63,7 @@ fn masked_name(conn: &mut DbConn, account_id: i64) -> Result<Option<String>> {
         .select(rn::legal_name)
         .first(conn)
         .optional()?;
-    Ok(name.as_deref().map(mask_name))
-}
-
-/// A legal name as staff views show it: the family name, then a `*` per other character
-/// (at least one).
-pub(crate) fn mask_name(name: &str) -> String {
-    let mut chars = name.chars();
-    let first: String = chars.next().map(String::from).unwrap_or_default();
-    format!("{first}{}", "*".repeat(chars.count().max(1)))
+    Ok(name.as_deref().map(identity::profile::mask_name))
 }
 
 /// Longest code looked up; real codes are far shorter.

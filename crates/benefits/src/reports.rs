@@ -1,22 +1,19 @@
 //! Health-check reports: summary fields staff fill in after the exam, and an optional PDF kept
-//! in a [`ReportStore`] (a directory here; object storage plugs in behind the same trait).
+//! in the platform's encrypted file store.
 //! Members read their own reports only.
 //!
 //! Both are health data, sensitive personal information under PIPL, so both are sealed with the
 //! data key before they are stored: the summary bound to its booking, the PDF to its storage
 //! key, so neither can be moved to another member's report without failing to open.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
-use actix_web::web;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::staff;
 use platform::audit::{self, Action, Actor, Entry, Record};
-use platform::crypto::{random_token, DataProtector};
+use platform::crypto::DataProtector;
 use platform::db::{is_unique_violation, write_tx};
+use platform::files::{self, FileType, SealedFiles};
 use platform::pagination::{Page, Paged};
 use platform::schema::{bookings as b, health_reports as r, programs as p};
 use platform::{Db, DbConn, Error, ErrorCode, Result};
@@ -26,55 +23,6 @@ use utoipa::ToSchema;
 use crate::ledger;
 use crate::vocab::{BookingStatus, LedgerKind};
 
-/// Where report PDFs live.
-pub trait ReportStore: Send + Sync {
-    fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()>;
-    fn get(&self, key: &str) -> anyhow::Result<Vec<u8>>;
-    fn delete(&self, key: &str) -> anyhow::Result<()>;
-}
-
-/// Files under a directory, written atomically (temporary file, then rename).
-pub struct DiskStore {
-    root: PathBuf,
-}
-
-impl DiskStore {
-    pub fn new(root: PathBuf) -> DiskStore {
-        DiskStore { root }
-    }
-
-    fn path(&self, key: &str) -> anyhow::Result<PathBuf> {
-        anyhow::ensure!(
-            !key.is_empty()
-                && key
-                    .bytes()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-                && !key.starts_with('.'),
-            "bad report key {key:?}"
-        );
-        Ok(self.root.join(key))
-    }
-}
-
-impl ReportStore for DiskStore {
-    fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        let path = self.path(key)?;
-        std::fs::create_dir_all(&self.root)?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)?;
-        std::fs::rename(tmp, path)?;
-        Ok(())
-    }
-
-    fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
-        Ok(std::fs::read(self.path(key)?)?)
-    }
-
-    fn delete(&self, key: &str) -> anyhow::Result<()> {
-        Ok(std::fs::remove_file(self.path(key)?)?)
-    }
-}
-
 fn summary_context(booking_id: i64) -> String {
     format!("health_reports.summary:{booking_id}")
 }
@@ -83,63 +31,33 @@ fn pdf_context(key: &str) -> String {
     format!("health_reports.pdf:{key}")
 }
 
-/// Reports at rest: the store of the PDFs and the data key that seals them and the summaries.
+/// Reports at rest: the sealed file store of the PDFs, whose data key also seals the summaries.
 #[derive(Clone)]
 pub struct Reports {
-    store: Arc<dyn ReportStore>,
-    protector: DataProtector,
+    files: SealedFiles,
 }
 
 impl Reports {
-    pub fn new(store: Arc<dyn ReportStore>, protector: DataProtector) -> Reports {
-        Reports { store, protector }
+    pub fn new(files: SealedFiles) -> Reports {
+        Reports { files }
     }
 
     /// The key summaries are sealed with, for the queries below.
     pub fn protector(&self) -> &DataProtector {
-        &self.protector
+        self.files.protector()
     }
 
     /// Seals and stores a PDF under a new key; returns the key.
     async fn put_pdf(&self, booking_id: i64, bytes: Vec<u8>) -> Result<String> {
-        let key = new_pdf_key(booking_id);
-        let this = self.clone();
-        let stored = key.clone();
-        web::block(move || {
-            let sealed = this.protector.seal(&pdf_context(&stored), &bytes);
-            this.store.put(&stored, sealed.as_bytes())
-        })
-        .await?
-        .map_err(Error::unavailable)?;
+        let key = files::new_key(&format!("report-{booking_id}"), "pdf");
+        let context = pdf_context(&key);
+        self.files.put(key.clone(), context, bytes).await?;
         Ok(key)
     }
 
     async fn get_pdf(&self, key: String) -> Result<Vec<u8>> {
-        let this = self.clone();
-        web::block(move || {
-            let bytes = this.store.get(&key).map_err(Error::unavailable)?;
-            let text = String::from_utf8(bytes).map_err(Error::internal)?;
-            this.protector
-                .open(&pdf_context(&key), &text)
-                .map_err(Error::internal)
-        })
-        .await?
-    }
-
-    /// Removes a PDF no row refers to any more. Failing leaves a sealed orphan behind, which
-    /// is no reason to fail the request that replaced it.
-    async fn delete_pdf(&self, key: String) {
-        let store = self.store.clone();
-        let deleted = web::block(move || store.delete(&key).map_err(|e| (key, e))).await;
-        match deleted {
-            Ok(Ok(())) => {}
-            Ok(Err((key, error))) => {
-                tracing::warn!(key, error = ?error, "could not delete a superseded report PDF")
-            }
-            Err(error) => {
-                tracing::warn!(error = ?error, "could not delete a superseded report PDF")
-            }
-        }
+        let context = pdf_context(&key);
+        self.files.get(key, context).await
     }
 
     /// The use case: attaches (or replaces) the report of a checked-in booking, as staff of its
@@ -162,7 +80,7 @@ impl Reports {
             Some(bytes) => Some(self.put_pdf(booking_id, bytes).await?),
             None => None,
         };
-        let protector = self.protector.clone();
+        let protector = self.protector().clone();
         let key = pdf_key.clone();
         let (view, replaced) = db
             .run(move |conn| {
@@ -174,7 +92,7 @@ impl Reports {
             })
             .await?;
         if let Some(old) = replaced {
-            self.delete_pdf(old).await;
+            self.files.delete_quietly(old).await;
         }
         Ok(view)
     }
@@ -201,7 +119,7 @@ impl Reports {
                     self.seal_clear_pdf(&key)?;
                 }
                 let summary = self
-                    .protector
+                    .protector()
                     .seal(&summary_context(booking_id), clear.as_bytes());
                 sealed += diesel::update(r::table.find(id).filter(r::summary.eq(&clear)))
                     .set(r::summary.eq(summary))
@@ -211,10 +129,11 @@ impl Reports {
     }
 
     fn seal_clear_pdf(&self, key: &str) -> anyhow::Result<()> {
-        match self.store.get(key) {
+        let store = self.files.store();
+        match store.get(key) {
             Ok(bytes) if bytes.starts_with(b"%PDF-") => {
-                let sealed = self.protector.seal(&pdf_context(key), &bytes);
-                self.store.put(key, sealed.as_bytes())
+                let sealed = self.protector().seal(&pdf_context(key), &bytes);
+                store.put(key, sealed.as_bytes())
             }
             // Sealed already, by a sweep that stopped before sealing its row.
             Ok(_) => Ok(()),
@@ -313,22 +232,17 @@ impl Summary {
 /// Largest PDF accepted.
 pub const PDF_LIMIT: usize = 5 * 1024 * 1024;
 
-/// The PDF of a report as sent (base64), checked.
+/// The PDF of a report as sent (base64), checked: a whole PDF (`unsupported_file` otherwise)
+/// of at most [`PDF_LIMIT`] bytes (`file_too_large`).
 pub fn decode_pdf(base64_text: &str) -> Result<Vec<u8>> {
-    use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(base64_text.trim())
-        .map_err(|_| Error::invalid(ErrorCode::InvalidField, "pdf_base64"))?;
-    check_pdf(&bytes)?;
-    Ok(bytes)
-}
-
-/// Checks that bytes are a PDF of acceptable size.
-pub fn check_pdf(bytes: &[u8]) -> Result<()> {
-    if bytes.len() > PDF_LIMIT || !bytes.starts_with(b"%PDF-") {
-        return Err(Error::invalid(ErrorCode::InvalidField, "pdf_base64"));
-    }
-    Ok(())
+    let upload = files::Upload::check(
+        "report.pdf",
+        base64_text,
+        "pdf_base64",
+        &[FileType::Pdf],
+        PDF_LIMIT,
+    )?;
+    Ok(upload.bytes)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -466,10 +380,6 @@ fn upsert(conn: &mut DbConn, row: &NewRow) -> Result<(i64, Option<String>)> {
 }
 
 /// A new storage key for a report PDF.
-fn new_pdf_key(booking_id: i64) -> String {
-    format!("report-{booking_id}-{}.pdf", random_token(9))
-}
-
 type Row = (i64, i64, i64, String, String, Option<String>, NaiveDateTime);
 
 fn view_of(protector: &DataProtector, row: Row) -> Result<ReportView> {
@@ -553,47 +463,23 @@ impl Reports {
     /// Deletes a stored PDF at once, for a caller that has removed the row pointing to it and
     /// committed (erasure: see `personal_data`).
     pub fn delete_pdf_now(&self, key: &str) -> anyhow::Result<()> {
-        self.store.delete(key)
-    }
-}
-
-/// A report store in memory, for the crate's unit tests.
-#[cfg(test)]
-pub(crate) mod memory {
-    use std::collections::HashMap;
-    use std::sync::Mutex;
-
-    use super::ReportStore;
-
-    #[derive(Default)]
-    pub(crate) struct Memory(pub(crate) Mutex<HashMap<String, Vec<u8>>>);
-
-    impl ReportStore for Memory {
-        fn put(&self, key: &str, bytes: &[u8]) -> anyhow::Result<()> {
-            self.0.lock().unwrap().insert(key.into(), bytes.into());
-            Ok(())
-        }
-        fn get(&self, key: &str) -> anyhow::Result<Vec<u8>> {
-            self.0.lock().unwrap().get(key).cloned().ok_or_else(|| {
-                anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound))
-            })
-        }
-        fn delete(&self, key: &str) -> anyhow::Result<()> {
-            self.0.lock().unwrap().remove(key);
-            Ok(())
-        }
+        self.files.delete_now(key)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::memory::Memory;
+    use std::sync::Arc;
+
+    use platform::files::memory::MemoryStore;
+    use platform::files::FileStore;
+
     use super::*;
 
-    fn reports() -> (Arc<Memory>, Reports) {
-        let memory = Arc::new(Memory::default());
-        let reports = Reports::new(memory.clone(), DataProtector::new(&[3u8; 32]));
-        (memory, reports)
+    fn reports() -> (Arc<MemoryStore>, Reports) {
+        let memory = Arc::new(MemoryStore::default());
+        let files = SealedFiles::new(memory.clone(), DataProtector::new(&[3u8; 32]));
+        (memory, Reports::new(files))
     }
 
     #[tokio::test]
@@ -626,7 +512,7 @@ mod tests {
         assert_eq!(memory.get("report-1-a.pdf").unwrap(), sealed);
         reports.seal_clear_pdf("report-2-b.pdf").unwrap();
         let opened = reports
-            .protector
+            .protector()
             .open(
                 &pdf_context("report-1-a.pdf"),
                 std::str::from_utf8(&sealed).unwrap(),

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::health_sessions::{self, SessionView};
-use crate::redemptions::mask_name;
 use crate::vocab::BookingStatus;
+use identity::profile::mask_name;
 
 /// Largest CSV export: far above a session's seats and waitlist.
 pub const EXPORT_LIMIT: i64 = 100_000;

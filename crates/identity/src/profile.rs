@@ -135,9 +135,24 @@ impl Identity {
     }
 }
 
+/// A legal name as lists and cards show it: the family name, then a `*` per other character
+/// (at least one).
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.chars();
+    let first: String = chars.next().map(String::from).unwrap_or_default();
+    format!("{first}{}", "*".repeat(chars.count().max(1)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_keep_only_the_family_name() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("欧阳娜娜"), "欧***");
+        assert_eq!(mask_name("李"), "李*");
+    }
 
     #[test]
     fn legal_names_accept_real_names_and_refuse_junk() {

@@ -557,3 +557,15 @@ pub fn active(conn: &mut DbConn, account_id: i64) -> Result<Option<(i64, i64, Na
         .first(conn)
         .optional()?)
 }
+
+/// The org that serves a worker: that of their active membership, or else of their pending
+/// application (the union helps applicants too). None for anyone else.
+pub fn serving_org(conn: &mut DbConn, account_id: i64) -> Result<Option<i64>> {
+    let rows: Vec<(i64, String)> = ms::table
+        .filter(ms::account_id.eq(account_id))
+        .filter(ms::status.eq_any([Status::Active.as_str(), Status::Pending.as_str()]))
+        .select((ms::org_id, ms::status))
+        .load(conn)?;
+    let active = rows.iter().find(|(_, s)| s == Status::Active.as_str());
+    Ok(active.or(rows.first()).map(|(org, _)| *org))
+}

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
+use identity::profile::mask_name;
 use identity::tokens::Rejection;
 use identity::{AuthUser, Identity};
 use platform::audit::{self, Action, Actor, Entry, Record};
@@ -132,12 +133,6 @@ pub struct Verification {
     pub member: Option<VerifiedMember>,
 }
 
-fn mask_name(name: &str) -> String {
-    let mut chars = name.chars();
-    let first = chars.next().map(String::from).unwrap_or_default();
-    format!("{first}{}", "*".repeat(chars.count().max(1)))
-}
-
 /// The use case: staff check a scanned card. A genuine card tells them about its holder, so
 /// that is recorded, under the holder's current org; a forged or expired one shows nothing and
 /// is not.
@@ -202,16 +197,4 @@ pub fn verify(
             member_since: started_at.and_utc(),
         }),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mask_name;
-
-    #[test]
-    fn names_keep_only_the_family_name() {
-        assert_eq!(mask_name("张三"), "张*");
-        assert_eq!(mask_name("欧阳娜娜"), "欧***");
-        assert_eq!(mask_name("李"), "李*");
-    }
 }

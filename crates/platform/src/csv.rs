@@ -6,9 +6,7 @@
 //! read, the default) and an English one (the JSON field name, for scripts), rendered by
 //! [`render`] and sent by [`download`] as a named, uncached attachment.
 
-use actix_web::http::header::{
-    self, Charset, ContentDisposition, DispositionParam, DispositionType, ExtendedValue,
-};
+use actix_web::http::header::{self, ContentDisposition};
 use actix_web::HttpResponse;
 use chrono::{DateTime, Utc};
 
@@ -94,21 +92,7 @@ pub fn time(at: DateTime<Utc>, lang: Lang) -> String {
 /// `filename*`, which browsers prefer. `ascii` must be ASCII; characters Windows refuses in file
 /// names are replaced in `name`.
 pub fn disposition(ascii: &str, name: &str) -> ContentDisposition {
-    let name: String = name
-        .chars()
-        .map(|c| if r#"\/:*?"<>|"#.contains(c) { '_' } else { c })
-        .collect();
-    ContentDisposition {
-        disposition: DispositionType::Attachment,
-        parameters: vec![
-            DispositionParam::Filename(format!("{ascii}.csv")),
-            DispositionParam::FilenameExt(ExtendedValue {
-                charset: Charset::Ext("UTF-8".to_owned()),
-                language_tag: None,
-                value: format!("{name}.csv").into_bytes(),
-            }),
-        ],
-    }
+    crate::files::attachment(&format!("{ascii}.csv"), &format!("{name}.csv"))
 }
 
 /// The download of a rendered file, named as [`disposition`] says.

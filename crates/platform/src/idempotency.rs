@@ -62,7 +62,9 @@ pub fn creating(
         InitError = (),
     >,
 > {
-    crate::http::resource(path).wrap(from_fn(move |req, next| idempotency(req, next, body_limit)))
+    crate::http::resource(path)
+        .app_data(crate::http::json_config(body_limit))
+        .wrap(from_fn(move |req, next| idempotency(req, next, body_limit)))
 }
 
 enum Begin {

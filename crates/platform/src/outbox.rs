@@ -51,6 +51,12 @@ crate::vocabulary! {
         VoucherExpiring = "voucher_expiring",
         /// A program of the member's union was published that is open to them.
         ProgramPublished = "program_published",
+        /// Staff accepted the member's dispute case (受理), with what happens next.
+        CaseAccepted = "case_accepted",
+        /// Staff declined it, with the reason and where to turn instead.
+        CaseDeclined = "case_declined",
+        /// Staff wrote to the claimants of a case (a question, news of a step).
+        CaseMessage = "case_message",
     }
 }
 
@@ -78,12 +84,15 @@ impl Topic {
             Topic::JoinApproved
             | Topic::JoinRejected
             | Topic::SeatPromoted
-            | Topic::SessionCancelled => SmsRule::Always,
+            | Topic::SessionCancelled
+            | Topic::CaseAccepted
+            | Topic::CaseDeclined => SmsRule::Always,
             Topic::FeedbackAnswered
             | Topic::SessionReminder
             | Topic::SessionStarting
             | Topic::OfferLapsed
-            | Topic::VoucherExpiring => SmsRule::UnlessOptedOut,
+            | Topic::VoucherExpiring
+            | Topic::CaseMessage => SmsRule::UnlessOptedOut,
             Topic::BookingMade | Topic::Broadcast | Topic::ProgramPublished => SmsRule::Never,
         }
     }

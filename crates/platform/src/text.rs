@@ -96,6 +96,71 @@ impl<const MAX: usize> utoipa::ToSchema for Text<MAX> {
     }
 }
 
+/// Prose: [`PATTERN`] with line breaks and tabs allowed (what a worker writes about what
+/// happened, a staff member's note). Not blank, no other control character.
+pub const PROSE_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*\
+[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]\
+[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$";
+
+/// Validated prose of at most MAX characters, several lines allowed, trimmed.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Prose<const MAX: usize>(String);
+
+impl<const MAX: usize> Prose<MAX> {
+    pub fn parse(input: &str) -> Option<Prose<MAX>> {
+        let allowed = |c: char| !c.is_control() || matches!(c, '\n' | '\r' | '\t');
+        let fits = input.chars().count() <= MAX && input.chars().all(allowed);
+        let value = input.trim();
+        (fits && !value.is_empty()).then(|| Prose(value.to_owned()))
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl<const MAX: usize> Deref for Prose<MAX> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MAX: usize> fmt::Debug for Prose<MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Prose({} characters)", self.0.chars().count())
+    }
+}
+
+impl<'de, const MAX: usize> Deserialize<'de> for Prose<MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Cow::<str>::deserialize(deserializer)?;
+        Prose::parse(&raw).ok_or_else(|| {
+            serde::de::Error::custom(format_args!(
+                "expected 1 to {MAX} characters, not blank, without control characters but line breaks"
+            ))
+        })
+    }
+}
+
+impl<const MAX: usize> utoipa::PartialSchema for Prose<MAX> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX))
+            .pattern(Some(PROSE_PATTERN))
+            .into()
+    }
+}
+
+impl<const MAX: usize> utoipa::ToSchema for Prose<MAX> {
+    fn name() -> Cow<'static, str> {
+        Cow::Owned(format!("Prose{MAX}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +181,24 @@ mod tests {
             "  abcd",
         ] {
             assert!(Name::parse(refused).is_none(), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn prose_keeps_lines_and_its_pattern_agrees() {
+        let text = Prose::<20>::parse(" 第一行\n第二行\t完 ").unwrap();
+        assert_eq!(&*text, "第一行\n第二行\t完");
+        let pattern = regex::Regex::new(PROSE_PATTERN).unwrap();
+        let odd = (0u32..0x3001)
+            .filter_map(char::from_u32)
+            .filter(|c| c.is_whitespace() || c.is_control() || *c == '\u{FEFF}');
+        let mut texts: Vec<String> = vec!["张三".into(), "a\nb".into(), "\n".into()];
+        for c in odd {
+            texts.extend([c.to_string(), format!("a{c}b"), format!("{c}a")]);
+        }
+        for text in texts {
+            let parsed = Prose::<100>::parse(&text).is_some();
+            assert_eq!(parsed, pattern.is_match(&text), "{text:?}");
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod bench_fixed;
 pub mod cors;
+pub mod demo_cases;
 pub mod demo_notices;
 pub mod demo_programs;
 pub mod demo_riders;
@@ -17,11 +18,12 @@ use std::time::Duration;
 
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
-use benefits::reports::{DiskStore, Reports};
+use benefits::reports::Reports;
 use benefits::Benefits;
 use identity::{Identity, IdentityConfig};
 use membership::MembershipConfig;
 use platform::crypto::{load_data_key, DataProtector};
+use platform::files::{DiskStore, SealedFiles};
 use platform::rights::DataRights;
 use platform::{Coordinator, Db};
 
@@ -36,9 +38,10 @@ pub struct AppState {
     pub membership: web::Data<MembershipConfig>,
     pub stations: web::Data<stations::Stations>,
     pub benefits: web::Data<Benefits>,
+    pub rights: web::Data<rights::Rights>,
     pub metrics_access: web::Data<ops::MetricsAccess>,
     /// Every domain's part of a member's data, for export and erasure.
-    pub rights: web::Data<DataRights>,
+    pub data_rights: web::Data<DataRights>,
     pub retention: Retention,
     /// Origins of web apps allowed to call the API from a browser (none by default).
     pub cors_origins: Arc<Vec<String>>,
@@ -135,24 +138,24 @@ impl AppState {
             &db,
             stations::StationsConfig::new(identity.config.issuer.clone(), coord.is_redis()),
         )?;
-        let reports = Arc::new(DiskStore::new(settings.data_dir.join("reports")));
-        let reports = Reports::new(reports, identity.protector.clone());
+        let sealed = |dir: &str| {
+            let store = Arc::new(DiskStore::new(settings.data_dir.join(dir)));
+            SealedFiles::new(store, identity.protector.clone())
+        };
+        let reports = Reports::new(sealed("reports"));
         let config = benefits_config(settings)?;
         let benefits =
             web::Data::from(Benefits::start(db.clone(), coord.clone(), reports, config)?);
-        let mut rights = DataRights::default();
-        // Registration order: erasure runs backwards, so rows that refer to others go first.
-        rights
-            .register(Arc::new(identity::personal_data::IdentityData::new(
-                identity.protector.clone(),
-            )))
-            .register(Arc::new(membership::personal_data::MembershipData::new()))
-            .register(Arc::new(benefits::personal_data::BenefitsData::new(
-                benefits.reports.clone(),
-                benefits.config.offers,
-            )))
-            .register(Arc::new(stations::personal_data::StationsData::new()))
-            .register(Arc::new(identity::notices::NoticesData));
+        let rights = rights::Rights {
+            config: rights::RightsConfig {
+                accept_working_days: settings.case_accept_working_days,
+                consent_policy: identity.config.consent_policy.clone(),
+            },
+            // Its own directory: keys are prefixed by domain, but a directory per domain keeps
+            // backups and retention separable.
+            files: sealed("evidence"),
+        };
+        let data_rights = data_rights(&identity, &benefits, &rights);
         Ok(AppState {
             db: web::Data::new(db),
             coord: web::Data::new(coord),
@@ -162,6 +165,7 @@ impl AppState {
             benefits,
             metrics_access: web::Data::new(ops::MetricsAccess::new(settings.metrics_token.clone())),
             rights: web::Data::new(rights),
+            data_rights: web::Data::new(data_rights),
             retention: Retention::from_settings(settings),
             cors_origins: Arc::new(cors::origins(&settings.cors_allowed_origins)?),
         })
@@ -181,6 +185,7 @@ impl AppState {
             .app_data(self.benefits.clone())
             .app_data(self.metrics_access.clone())
             .app_data(self.rights.clone())
+            .app_data(self.data_rights.clone())
             .configure(platform::http::configure_extractors)
             .configure(ops::routes)
             // actix tries resources in order (a pattern match per dynamic path), so the
@@ -191,8 +196,30 @@ impl AppState {
             .configure(identity::routes)
             .configure(membership::routes)
             .configure(benefits::routes)
+            .configure(rights::routes)
             .configure(gigunion_web::routes);
     }
+}
+
+/// Every domain's part of a member's data. Registration order matters: erasure runs
+/// backwards, so rows that refer to others go first.
+fn data_rights(identity: &Identity, benefits: &Benefits, rights: &rights::Rights) -> DataRights {
+    let mut data_rights = DataRights::default();
+    data_rights
+        .register(Arc::new(identity::personal_data::IdentityData::new(
+            identity.protector.clone(),
+        )))
+        .register(Arc::new(membership::personal_data::MembershipData::new()))
+        .register(Arc::new(benefits::personal_data::BenefitsData::new(
+            benefits.reports.clone(),
+            benefits.config.offers,
+        )))
+        .register(Arc::new(stations::personal_data::StationsData::new()))
+        .register(Arc::new(rights::personal_data::RightsData::new(
+            rights.clone(),
+        )))
+        .register(Arc::new(identity::notices::NoticesData));
+    data_rights
 }
 
 /// What benefits takes from the settings.

@@ -186,6 +186,8 @@ fn log_seed(seeded: &seed::Seeded) {
         logins = seeded.logins.len(),
         posters = seeded.posters.len(),
         programs = seeded.programs,
+        riders = seeded.riders,
+        cases = seeded.cases,
         "demo data loaded"
     );
 }
@@ -220,6 +222,12 @@ fn print_seed(seeded: &seed::Seeded, data_dir: &Path, passwords: bool) {
         println!(
             "{} benefit program(s) published for members who join with the 玄武 poster",
             seeded.programs
+        );
+    }
+    if seeded.cases > 0 {
+        println!(
+            "{} dispute case(s) filed by demo riders (console: 维权案件)",
+            seeded.cases
         );
     }
     if !seeded.posters.is_empty() {

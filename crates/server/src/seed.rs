@@ -70,6 +70,8 @@ pub struct Seeded {
     pub riders: usize,
     /// Demo broadcasts sent.
     pub broadcasts: usize,
+    /// Demo dispute cases filed.
+    pub cases: usize,
 }
 
 impl Seeded {
@@ -80,6 +82,7 @@ impl Seeded {
             && self.programs == 0
             && self.riders == 0
             && self.broadcasts == 0
+            && self.cases == 0
     }
 }
 
@@ -238,6 +241,7 @@ pub async fn seed(state: &AppState, data_dir: &Path) -> anyhow::Result<Seeded> {
     seeded.riders = crate::demo_riders::seed(state, data_dir, &mut seeded, xuanwu, qinhuai).await?;
     // After the riders: they are who it reaches.
     seeded.broadcasts = usize::from(crate::demo_notices::seed(state, issuer, staff_phone).await?);
+    seeded.cases = crate::demo_cases::seed(state).await?;
     Ok(seeded)
 }
 

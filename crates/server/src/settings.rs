@@ -206,6 +206,15 @@ pub struct Settings {
         global = true
     )]
     pub waitlist_offer_min_lead_minutes: u32,
+    /// Working days (Monday to Friday) staff have to accept or decline a dispute case.
+    #[arg(
+        long,
+        env = "CASE_ACCEPT_WORKING_DAYS",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(1..=60),
+        global = true
+    )]
+    pub case_accept_working_days: u32,
     /// Origins of web apps that may call the API from a browser, comma-separated
     /// (`https://app.example.cn`); none when empty. The phone app needs none.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", global = true)]

@@ -3,6 +3,7 @@
 
 use benefits::vocab::{BookingStatus, Mode, ProgramKind, ProgramStatus};
 use membership::vocab::{Occupation, OrgKind, Status};
+use rights::vocab::{CaseClass, CaseKind, CaseState, RespondentKind};
 
 use crate::i18n::{Lang, Pick};
 
@@ -62,5 +63,45 @@ pub fn booking_status(lang: Lang, status: BookingStatus) -> &'static str {
         BookingStatus::CheckedIn => lang.t("已签到", "Checked in"),
         BookingStatus::NoShow => lang.t("未到", "No-show"),
         BookingStatus::Lapsed => lang.t("逾期未确认", "Offer lapsed"),
+    }
+}
+
+pub fn case_kind(lang: Lang, kind: CaseKind) -> &'static str {
+    let en = match kind {
+        CaseKind::WageArrears => "Wage arrears",
+        CaseKind::SocialInsurance => "Social insurance",
+        CaseKind::WorkInjury => "Work injury",
+        CaseKind::LabourRelation => "Labour relation",
+        CaseKind::PlatformPenalty => "Platform penalty",
+        CaseKind::Other => "Other",
+    };
+    lang.t(kind.label_zh(), en)
+}
+
+pub fn case_state(lang: Lang, state: CaseState) -> &'static str {
+    let en = match state {
+        CaseState::Filed => "Waiting",
+        CaseState::Accepted => "Accepted",
+        CaseState::Declined => "Declined",
+    };
+    lang.t(state.label_zh(), en)
+}
+
+pub fn case_class(lang: Lang, class: CaseClass) -> &'static str {
+    let en = match class {
+        CaseClass::General => "General",
+        CaseClass::Policy => "Policy",
+        CaseClass::Complex => "Complex",
+        CaseClass::Special => "Special",
+    };
+    lang.t(class.label_zh(), en)
+}
+
+pub fn respondent_kind(lang: Lang, kind: RespondentKind) -> &'static str {
+    match kind {
+        RespondentKind::Employer => lang.t("用人单位", "Employer"),
+        RespondentKind::Platform => lang.t("平台企业", "Platform"),
+        RespondentKind::Contractor => lang.t("配送商或外包公司", "Contractor"),
+        RespondentKind::Person => lang.t("个人", "Person"),
     }
 }

@@ -20,6 +20,7 @@ pub enum Section {
     JoinCodes,
     Broadcasts,
     Programs,
+    Cases,
     Stations,
     Scan,
     Audit,
@@ -27,7 +28,7 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 11] = [
+    const ALL: [Section; 12] = [
         Section::Home,
         Section::Orgs,
         Section::Applications,
@@ -35,6 +36,7 @@ impl Section {
         Section::JoinCodes,
         Section::Programs,
         Section::Broadcasts,
+        Section::Cases,
         Section::Stations,
         Section::Scan,
         Section::Audit,
@@ -50,6 +52,7 @@ impl Section {
             Section::JoinCodes => "/console/join-codes",
             Section::Broadcasts => "/console/broadcasts",
             Section::Programs => "/console/programs",
+            Section::Cases => "/console/cases",
             Section::Stations => "/console/stations",
             Section::Scan => "/console/scan",
             Section::Audit => "/console/audit",
@@ -66,6 +69,7 @@ impl Section {
             Section::JoinCodes => lang.t("入会码", "Join codes"),
             Section::Broadcasts => lang.t("群发通知", "Broadcasts"),
             Section::Programs => lang.t("活动", "Programs"),
+            Section::Cases => lang.t("维权案件", "Cases"),
             Section::Stations => lang.t("驿站", "Stations"),
             Section::Scan => lang.t("扫码核销", "Scan"),
             Section::Audit => lang.t("操作日志", "Audit log"),

@@ -349,7 +349,7 @@ async fn a_health_check_is_booked_waitlisted_promoted_checked_in_and_reported() 
     let bad = assert_problem(
         app.post(&path, &not_pdf, Some(&t.staff_b)).await,
         422,
-        "invalid_field",
+        "unsupported_file",
     )
     .await;
     assert_eq!(bad["field"], "pdf_base64");

@@ -440,7 +440,7 @@ async fn every_table_with_an_account_is_covered_by_export_and_erasure() {
     let with_accounts: Vec<Name> = diesel::sql_query(sql)
         .load(&mut *app.db.get().unwrap())
         .unwrap();
-    let covered = app.state.rights.tables();
+    let covered = app.state.data_rights.tables();
     assert!(with_accounts.len() >= 10);
     for table in with_accounts {
         assert!(

@@ -4,11 +4,9 @@
 //!
 //! Phones used here: `phone(881..882)` for staff, bulk members from `phone(5500)`.
 
-use diesel::prelude::*;
 use gigunion_tests::reqwest::Method;
 use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{open_window, Districts, TestApp, Worker};
-use platform::schema::{notification_deliveries as d, notifications as n};
 
 use gigunion_tests::console::{console_app, daytime_app};
 
@@ -36,28 +34,7 @@ async fn account(app: &TestApp, member: &Worker) -> i64 {
 /// `(topic, SMS deliveries)` of each notification of `member`, oldest first.
 async fn told(app: &TestApp, member: &Worker) -> Vec<(String, i64)> {
     let account = account(app, member).await;
-    told_account(app, account)
-}
-
-fn told_account(app: &TestApp, account: i64) -> Vec<(String, i64)> {
-    let conn = &mut *app.db.get().unwrap();
-    let notes: Vec<(i64, String)> = n::table
-        .filter(n::account_id.eq(account))
-        .order(n::id)
-        .select((n::id, n::topic))
-        .load(conn)
-        .unwrap();
-    notes
-        .into_iter()
-        .map(|(id, topic)| {
-            let sms = d::table
-                .filter(d::notification_id.eq(id))
-                .count()
-                .get_result(conn)
-                .unwrap();
-            (topic, sms)
-        })
-        .collect()
+    app.told(account)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,8 +115,8 @@ async fn a_voucher_is_reminded_once_a_day_before_it_expires_unless_collected() {
     app.sweep_reminders().await;
     app.sweep_reminders().await;
     let expiring = [("voucher_expiring".to_owned(), 1)];
-    assert_eq!(told_account(&app, accounts[0]), expiring);
-    assert!(told_account(&app, accounts[1]).is_empty(), "collected");
+    assert_eq!(app.told(accounts[0]), expiring);
+    assert!(app.told(accounts[1]).is_empty(), "collected");
     let sent = app.wait_for_notices(&m[0].phone, 1).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     let text = sent[0]["text"].as_str().unwrap();

@@ -4,6 +4,7 @@
 pub mod applications;
 pub mod audit;
 pub mod broadcasts;
+pub mod cases;
 pub mod home;
 pub mod join_codes;
 pub mod members;
@@ -44,6 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(members::routes)
             .configure(join_codes::routes)
             .configure(broadcasts::routes)
+            .configure(cases::routes)
             .configure(orgs::routes)
             // Before programs: `/programs/{id}/sessions` would match its `/programs/{id}/{step}`.
             .configure(sessions::routes)

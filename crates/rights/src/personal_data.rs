@@ -1,0 +1,102 @@
+//! What rights holds about a member, for export and erasure (PIPL Art. 45, 47).
+//!
+//! Export: every case the member is a claimant of, as they read it in the app. Erasure takes
+//! out what is theirs and keeps the case for the other claimants and the anonymous figures
+//! (kind, amounts, states, dates): their claimant row loses its account, the facts they wrote
+//! and the respondent's contact they gave are blanked, their messages lose their text, their
+//! evidence files are deleted (after the commit, so a rollback leaves no row without its file).
+
+use diesel::prelude::*;
+use platform::rights::{AfterCommit, PersonalData};
+use platform::schema::{case_claimants as cc, case_events as e, case_evidence as ev, cases as c};
+use platform::{DbConn, Error, Result};
+use serde_json::Value;
+
+use crate::cases;
+use crate::vocab::CaseEventKind;
+use crate::Rights;
+
+/// Rights' part of the member's data.
+pub struct RightsData {
+    rights: Rights,
+}
+
+impl RightsData {
+    pub fn new(rights: Rights) -> RightsData {
+        RightsData { rights }
+    }
+}
+
+/// Timeline entries whose text the claimant wrote.
+const CLAIMANT_WRITTEN: [CaseEventKind; 4] = [
+    CaseEventKind::Filed,
+    CaseEventKind::Joined,
+    CaseEventKind::ClaimantMessage,
+    CaseEventKind::EvidenceAdded,
+];
+
+impl PersonalData for RightsData {
+    fn domain(&self) -> &'static str {
+        "rights"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["cases", "case_claimants", "case_events", "case_evidence"]
+    }
+
+    fn export(&self, conn: &mut DbConn, account_id: i64) -> Result<Value> {
+        let ids: Vec<i64> = cc::table
+            .filter(cc::account_id.eq(account_id))
+            .select(cc::case_id)
+            .order(cc::case_id)
+            .load(conn)?;
+        let (config, protector) = (&self.rights.config, self.rights.files.protector());
+        let cases = ids
+            .into_iter()
+            .map(|id| cases::for_claimant(conn, config, protector, account_id, id))
+            .collect::<Result<Vec<_>>>()?;
+        serde_json::to_value(serde_json::json!({ "cases": cases })).map_err(Error::internal)
+    }
+
+    fn erase(&self, conn: &mut DbConn, account_id: i64) -> Result<Vec<AfterCommit>> {
+        let keys: Vec<String> = diesel::delete(ev::table.filter(ev::uploaded_by.eq(account_id)))
+            .returning(ev::file_key)
+            .get_results(conn)?;
+        let written: Vec<&str> = CLAIMANT_WRITTEN.iter().map(|k| k.as_str()).collect();
+        diesel::update(
+            e::table
+                .filter(e::actor_account_id.eq(account_id))
+                .filter(e::kind.eq_any(&written)),
+        )
+        .set(e::body.eq(None::<String>))
+        .execute(conn)?;
+        diesel::update(e::table.filter(e::actor_account_id.eq(account_id)))
+            .set(e::actor_account_id.eq(None::<i64>))
+            .execute(conn)?;
+        diesel::update(cc::table.filter(cc::account_id.eq(account_id)))
+            .set(cc::account_id.eq(None::<i64>))
+            .execute(conn)?;
+        diesel::update(c::table.filter(c::filed_by.eq(account_id)))
+            .set((
+                c::filed_by.eq(None::<i64>),
+                c::facts.eq(""),
+                c::respondent_contact.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        diesel::update(c::table.filter(c::decided_by.eq(account_id)))
+            .set(c::decided_by.eq(None::<i64>))
+            .execute(conn)?;
+        let files = self.rights.files.clone();
+        Ok(keys
+            .into_iter()
+            .map(|key| -> AfterCommit {
+                let files = files.clone();
+                Box::new(move || {
+                    if let Err(error) = files.delete_now(&key) {
+                        tracing::warn!(key, error = ?error, "could not delete an erased evidence file");
+                    }
+                })
+            })
+            .collect())
+    }
+}
