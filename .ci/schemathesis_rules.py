@@ -56,6 +56,12 @@ STATED = {
         ("case_consent_required", "consent"): "consent is given (true)",
     },
     "join_case": {("case_consent_required", "consent"): "consent is given (true)"},
+    "add_mediator": {("mediator_not_staff", "phone"): "the account is staff of the org or above"},
+    "assign_mediator": {("invalid_field", "account_id"): "a mediator on the rota of the case's "
+                        "org or of an org above it"},
+    "sign_agreement": {("invalid_field", "instalments"): "due dates in order, the first not "
+                       "before today, each amount above 0"},
+    "close_case": {("invalid_field", "outcome"): "a referral closes by itself"},
     "add_evidence": {
         ("invalid_field", "content_base64"): "base64",
         ("unsupported_file", "content_base64"): "a whole PDF, JPEG, PNG or WebP",
@@ -77,7 +83,8 @@ STATED = {
             ("missing_field", "to"): "a period has both ends",
             ("invalid_field", "from"): "a period runs forwards, at most 366 days",
         }
-        for op in ("members_report", "benefits_report", "stations_report")
+        for op in ("members_report", "benefits_report", "stations_report", "case_stats",
+                   "case_stats_csv")
     },
     "audit_log": {("invalid_field", "from"): "a period runs forwards"},
     "list_orgs": {("invalid_field", "cursor"): "the cursor is an org of the list: a tree's "

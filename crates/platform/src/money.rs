@@ -26,6 +26,28 @@ impl Fen {
         self.0
     }
 
+    /// An amount as staff type it in yuan: `2500`, `2,500.5`, `¥2500.50` (at most two decimals).
+    pub fn parse_yuan(text: &str) -> Option<Fen> {
+        let text: String = text
+            .trim()
+            .trim_start_matches(['¥', '￥'])
+            .chars()
+            .filter(|c| *c != ',')
+            .collect();
+        let (whole, cents) = text.split_once('.').unwrap_or((&text, ""));
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole)
+            || cents.len() > 2
+            || (!cents.is_empty() && !digits(cents))
+            || whole.len() > 9
+        {
+            return None;
+        }
+        let cents = format!("{cents:0<2}");
+        let fen = whole.parse::<i64>().ok()? * 100 + cents.parse::<i64>().ok()?;
+        Fen::new(fen)
+    }
+
     /// `¥1,234.56`, as staff and workers read amounts.
     pub fn yuan_label(self) -> String {
         let yuan = self.0 / 100;
@@ -91,6 +113,17 @@ mod tests {
             serde_json::from_str::<Fen>("2300000").unwrap().get(),
             2_300_000
         );
+    }
+
+    #[test]
+    fn yuan_as_typed_become_fen() {
+        let fen = |t: &str| Fen::parse_yuan(t).map(Fen::get);
+        assert_eq!(fen("2500"), Some(250_000));
+        assert_eq!(fen("2,500.5"), Some(250_050));
+        assert_eq!(fen("¥0.05"), Some(5));
+        for bad in ["", "-1", "1.234", "1e3", "abc", ".5", "9999999999"] {
+            assert_eq!(fen(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

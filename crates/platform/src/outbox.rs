@@ -57,6 +57,10 @@ crate::vocabulary! {
         CaseDeclined = "case_declined",
         /// Staff wrote to the claimants of a case (a question, news of a step).
         CaseMessage = "case_message",
+        /// The parties of a case agreed in mediation: the amount and the instalments.
+        CaseAgreed = "case_agreed",
+        /// A case was closed (with what was recovered) or handed to a partner agency.
+        CaseClosed = "case_closed",
     }
 }
 
@@ -86,7 +90,9 @@ impl Topic {
             | Topic::SeatPromoted
             | Topic::SessionCancelled
             | Topic::CaseAccepted
-            | Topic::CaseDeclined => SmsRule::Always,
+            | Topic::CaseDeclined
+            | Topic::CaseAgreed
+            | Topic::CaseClosed => SmsRule::Always,
             Topic::FeedbackAnswered
             | Topic::SessionReminder
             | Topic::SessionStarting

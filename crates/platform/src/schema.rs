@@ -307,6 +307,9 @@ diesel::table! {
     }
 }
 
+mod rights;
+pub use rights::*;
+
 // Every table may be joined with every other: one list, extended as tables arrive.
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
@@ -345,6 +348,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_claimants,
     case_events,
     case_evidence,
+    mediators,
+    case_mediators,
+    case_agreements,
+    case_instalments,
+    case_referrals,
 );
 
 diesel::table! {
@@ -492,71 +500,3 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
-
-diesel::table! {
-    /// Dispute cases (crates/rights).
-    cases (id) {
-        id -> BigInt,
-        org_id -> BigInt,
-        filed_by -> Nullable<BigInt>,
-        kind -> Text,
-        class -> Nullable<Text>,
-        state -> Text,
-        respondent_kind -> Text,
-        respondent_name -> Text,
-        respondent_code -> Nullable<Text>,
-        respondent_key -> Text,
-        respondent_address -> Nullable<Text>,
-        respondent_contact -> Nullable<Text>,
-        period_from -> Nullable<Timestamp>,
-        period_to -> Nullable<Timestamp>,
-        facts -> Text,
-        invite_code -> Text,
-        filed_at -> Timestamp,
-        decided_at -> Nullable<Timestamp>,
-        decided_by -> Nullable<BigInt>,
-        closed_at -> Nullable<Timestamp>,
-    }
-}
-
-diesel::table! {
-    case_claimants (id) {
-        id -> BigInt,
-        case_id -> BigInt,
-        account_id -> Nullable<BigInt>,
-        amount_claimed_fen -> BigInt,
-        joined_at -> Timestamp,
-    }
-}
-
-diesel::table! {
-    /// A case's timeline, append-only.
-    case_events (id) {
-        id -> BigInt,
-        case_id -> BigInt,
-        at -> Timestamp,
-        actor_account_id -> Nullable<BigInt>,
-        kind -> Text,
-        public -> Bool,
-        body -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    case_evidence (id) {
-        id -> BigInt,
-        case_id -> BigInt,
-        uploaded_by -> Nullable<BigInt>,
-        name -> Text,
-        media_type -> Text,
-        size_bytes -> BigInt,
-        sha256 -> Text,
-        file_key -> Text,
-        created_at -> Timestamp,
-    }
-}
-
-diesel::joinable!(case_claimants -> cases (case_id));
-diesel::joinable!(case_events -> cases (case_id));
-diesel::joinable!(case_evidence -> cases (case_id));
-diesel::joinable!(cases -> orgs (org_id));

@@ -22,12 +22,14 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::agreements::AgreementView;
 use crate::claimants::{self, ClaimantView};
 use crate::credit_code::{respondent_key, CreditCode};
 use crate::deadlines::{Dates, Deadlines};
 use crate::evidence::{self, EvidenceView};
+use crate::mediators::CaseMediator;
 use crate::timeline::{self, CaseEvent};
-use crate::vocab::{CaseClass, CaseEventKind, CaseKind, CaseState, RespondentKind};
+use crate::vocab::{CaseClass, CaseEventKind, CaseKind, CaseState, Outcome, RespondentKind};
 use crate::{RightsConfig, CASE_DATA};
 
 /// Who the worker claims against, as sent.
@@ -147,6 +149,10 @@ pub(crate) struct CaseRow {
     pub filed_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
     pub closed_at: Option<NaiveDateTime>,
+    pub outcome: Option<String>,
+    pub recovered_fen: Option<i64>,
+    pub rating: Option<i32>,
+    pub followed_up_at: Option<NaiveDateTime>,
 }
 
 impl CaseRow {
@@ -292,6 +298,17 @@ pub struct CaseDetail {
     /// Open cases against the same respondent across the whole union, this one included.
     pub open_cases_against_respondent: i64,
     pub evidence: Vec<EvidenceView>,
+    /// The mediator handling it, once assigned.
+    pub mediator: Option<CaseMediator>,
+    /// The mediation agreement and its instalments, once signed.
+    pub agreement: Option<AgreementView>,
+    /// How it ended, once closed or referred.
+    pub outcome: Option<Outcome>,
+    /// What the claimants got, in fen, once closed.
+    pub recovered_fen: Option<i64>,
+    /// The follow-up rating, 1 to 5: staff see it, claimants do not.
+    pub rating: Option<i32>,
+    pub followed_up_at: Option<DateTime<Utc>>,
     /// Every step, oldest first (claimants see the public ones).
     pub timeline: Vec<CaseEvent>,
     pub filed_at: DateTime<Utc>,
@@ -310,7 +327,7 @@ pub(crate) enum Reader {
 pub(crate) fn open_against(conn: &mut DbConn, keys: &[&str]) -> Result<HashMap<String, i64>> {
     let open: Vec<String> = c::table
         .filter(c::respondent_key.eq_any(keys))
-        .filter(c::state.eq_any([CaseState::Filed.as_str(), CaseState::Accepted.as_str()]))
+        .filter(c::state.eq_any(CaseState::OPEN))
         .select(c::respondent_key)
         .load(conn)?;
     let mut counts = HashMap::new();
@@ -375,6 +392,12 @@ pub(crate) fn detail(
             .copied()
             .unwrap_or(0),
         evidence: evidence::of_case(conn, protector, row.id, reader)?,
+        mediator: crate::mediators::of_case(conn, row.id)?,
+        agreement: crate::agreements::of_case(conn, row.id)?,
+        outcome: row.outcome.as_deref().and_then(Outcome::parse),
+        recovered_fen: row.recovered_fen,
+        rating: row.rating.filter(|_| reader == Reader::Staff),
+        followed_up_at: row.followed_up_at.map(|t| t.and_utc()),
         timeline: timeline::of_case(conn, protector, row.id, reader)?,
         filed_at: row.filed_at.and_utc(),
         decided_at: row.decided_at.map(|t| t.and_utc()),

@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 use identity::AuthUser;
 use membership::orgs;
-use platform::audit::{self, Action, Actor, Entry, Record};
+use platform::audit::{Action, Actor};
 use platform::crypto::DataProtector;
 use platform::outbox::Topic;
 use platform::schema::cases as c;
@@ -15,7 +15,7 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::cases::{self, CaseDetail, CaseRow, Reader};
+use crate::cases::CaseDetail;
 use crate::notify;
 use crate::queue;
 use crate::timeline;
@@ -70,15 +70,6 @@ fn decide(
     Ok(())
 }
 
-fn recorded(conn: &mut DbConn, actor: &Actor, action: Action, case: &CaseRow) -> Result<()> {
-    let entry = Entry::new(action, Record::new("case", case.id)).in_org(case.org_id);
-    let entry = match case.filed_by {
-        Some(filer) => entry.about(filer),
-        None => entry,
-    };
-    audit::record(conn, actor, entry)
-}
-
 /// The use case: staff of the case's subtree accept it.
 pub fn accept(
     conn: &mut DbConn,
@@ -115,9 +106,7 @@ pub fn accept(
         Topic::CaseAccepted,
         ("维权申请已受理", text),
     )?;
-    recorded(conn, actor, Action::CaseAccept, &case)?;
-    let row = cases::load(conn, case_id)?;
-    cases::detail(conn, config, protector, row, Reader::Staff)
+    queue::stepped(conn, (config, protector), actor, Action::CaseAccept, &case)
 }
 
 /// The use case: staff of the case's subtree decline it, which closes it.
@@ -156,7 +145,5 @@ pub fn decline(
         Topic::CaseDeclined,
         ("维权申请未予受理", text),
     )?;
-    recorded(conn, actor, Action::CaseDecline, &case)?;
-    let row = cases::load(conn, case_id)?;
-    cases::detail(conn, config, protector, row, Reader::Staff)
+    queue::stepped(conn, (config, protector), actor, Action::CaseDecline, &case)
 }

@@ -7,17 +7,21 @@
 //! serves the worker and seen by its subtree's staff, evidence goes to the platform's sealed
 //! file store, steps go out through the outbox, and the member's export and erasure cover it.
 
+pub mod agreements;
 pub mod cases;
 pub mod claimants;
+pub mod closing;
 pub mod credit_code;
 pub mod deadlines;
 pub mod decisions;
 pub mod evidence;
+pub mod mediators;
 pub mod messages;
 mod notify;
 pub mod personal_data;
 pub mod queue;
 pub mod routes;
+pub mod stats;
 pub mod timeline;
 pub mod vocab;
 

@@ -8,7 +8,10 @@
 
 use diesel::prelude::*;
 use platform::rights::{AfterCommit, PersonalData};
-use platform::schema::{case_claimants as cc, case_events as e, case_evidence as ev, cases as c};
+use platform::schema::{
+    case_agreements as ag, case_claimants as cc, case_events as e, case_evidence as ev,
+    case_instalments as i, case_mediators as cm, case_referrals as r, cases as c, mediators as m,
+};
 use platform::{DbConn, Error, Result};
 use serde_json::Value;
 
@@ -35,13 +38,45 @@ const CLAIMANT_WRITTEN: [CaseEventKind; 4] = [
     CaseEventKind::EvidenceAdded,
 ];
 
+/// What a staff member or mediator leaves on cases: their rota rows go, their name on the
+/// steps they recorded becomes nobody's.
+fn erase_staff_traces(conn: &mut DbConn, account_id: i64) -> Result<()> {
+    diesel::delete(m::table.filter(m::account_id.eq(account_id))).execute(conn)?;
+    diesel::update(cm::table.filter(cm::mediator_account_id.eq(account_id)))
+        .set(cm::mediator_account_id.eq(None::<i64>))
+        .execute(conn)?;
+    diesel::update(cm::table.filter(cm::assigned_by.eq(account_id)))
+        .set(cm::assigned_by.eq(None::<i64>))
+        .execute(conn)?;
+    diesel::update(ag::table.filter(ag::created_by.eq(account_id)))
+        .set(ag::created_by.eq(None::<i64>))
+        .execute(conn)?;
+    diesel::update(i::table.filter(i::recorded_by.eq(account_id)))
+        .set(i::recorded_by.eq(None::<i64>))
+        .execute(conn)?;
+    diesel::update(r::table.filter(r::created_by.eq(account_id)))
+        .set(r::created_by.eq(None::<i64>))
+        .execute(conn)?;
+    Ok(())
+}
+
 impl PersonalData for RightsData {
     fn domain(&self) -> &'static str {
         "rights"
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["cases", "case_claimants", "case_events", "case_evidence"]
+        &[
+            "cases",
+            "case_claimants",
+            "case_events",
+            "case_evidence",
+            "mediators",
+            "case_mediators",
+            "case_agreements",
+            "case_instalments",
+            "case_referrals",
+        ]
     }
 
     fn export(&self, conn: &mut DbConn, account_id: i64) -> Result<Value> {
@@ -86,6 +121,7 @@ impl PersonalData for RightsData {
         diesel::update(c::table.filter(c::decided_by.eq(account_id)))
             .set(c::decided_by.eq(None::<i64>))
             .execute(conn)?;
+        erase_staff_traces(conn, account_id)?;
         let files = self.rights.files.clone();
         Ok(keys
             .into_iter()

@@ -158,12 +158,29 @@ pub fn staff_detail(
     cases::detail(conn, config, protector, row, Reader::Staff)
 }
 
-/// Records that staff read a case file.
-pub(crate) fn viewed(conn: &mut DbConn, actor: &Actor, row: &CaseRow) -> Result<()> {
-    let entry = Entry::new(Action::CaseView, Record::new("case", row.id)).in_org(row.org_id);
-    let entry = match row.filed_by {
+/// The audit entry of `action` on a case: in its org, about its filer.
+fn entry(action: Action, case: &CaseRow) -> Entry {
+    let entry = Entry::new(action, Record::new("case", case.id)).in_org(case.org_id);
+    match case.filed_by {
         Some(filer) => entry.about(filer),
         None => entry,
-    };
-    audit::record(conn, actor, entry)
+    }
+}
+
+/// Records that staff read a case file.
+pub(crate) fn viewed(conn: &mut DbConn, actor: &Actor, row: &CaseRow) -> Result<()> {
+    audit::record(conn, actor, entry(Action::CaseView, row))
+}
+
+/// The end of every staff step on a case: its audit entry, and the case file as it stands now.
+pub(crate) fn stepped(
+    conn: &mut DbConn,
+    (config, protector): (&RightsConfig, &DataProtector),
+    actor: &Actor,
+    action: Action,
+    case: &CaseRow,
+) -> Result<CaseDetail> {
+    audit::record(conn, actor, entry(action, case))?;
+    let row = cases::load(conn, case.id)?;
+    cases::detail(conn, config, protector, row, Reader::Staff)
 }

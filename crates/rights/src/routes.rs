@@ -1,6 +1,7 @@
 //! HTTP in and out for rights protection; the rules live in the modules named for them. The
 //! staff's routes (`/v1/admin/`) are in [`staff`].
 
+mod handling;
 mod staff;
 
 use actix_web::{web, HttpResponse};
@@ -19,6 +20,7 @@ use crate::messages::{self, PostMessage};
 use crate::queue::QueueRow;
 use crate::timeline::CaseEvent;
 use crate::Rights;
+use handling::*;
 use staff::*;
 
 /// Evidence comes base64 in JSON: 5 MiB of file is about 6.7 MiB of text.
@@ -47,6 +49,18 @@ platform::api! {
         decline_case: Kind::Creating(JSON_LIMIT),
         write_on_case: Kind::Creating(JSON_LIMIT),
         staff_evidence,
+        list_mediators: Kind::Creating(JSON_LIMIT),
+        add_mediator: Kind::Creating(JSON_LIMIT),
+        remove_mediator,
+        assign_mediator: Kind::Creating(JSON_LIMIT),
+        sign_agreement: Kind::Creating(JSON_LIMIT),
+        pay_instalment: Kind::Creating(JSON_LIMIT),
+        refer_case: Kind::Creating(JSON_LIMIT),
+        close_case: Kind::Creating(JSON_LIMIT),
+        follow_up_case: Kind::Creating(JSON_LIMIT),
+        // Before `/v1/admin/orgs/{id}/case-stats`, which a `.csv` would not match anyway.
+        case_stats_csv,
+        case_stats,
     }
 }
 

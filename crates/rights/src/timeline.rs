@@ -18,7 +18,7 @@ pub(crate) fn body_context(case_id: i64) -> String {
 
 /// Whether claimants see entries of this kind.
 fn is_public(kind: CaseEventKind) -> bool {
-    kind != CaseEventKind::StaffNote
+    !matches!(kind, CaseEventKind::StaffNote | CaseEventKind::FollowedUp)
 }
 
 /// Appends an entry; returns its id.
@@ -85,6 +85,12 @@ fn label(kind: CaseEventKind) -> &'static str {
         CaseEventKind::EvidenceAdded => "补充证据材料",
         CaseEventKind::Accepted => "工会已受理",
         CaseEventKind::Declined => "工会不予受理",
+        CaseEventKind::MediatorAssigned => "已指派调解员",
+        CaseEventKind::AgreementSigned => "达成调解协议",
+        CaseEventKind::InstalmentPaid => "款项到账",
+        CaseEventKind::Referred => "转交相关部门办理",
+        CaseEventKind::Closed => "案件办结",
+        CaseEventKind::FollowedUp => "办结回访",
     }
 }
 
@@ -129,12 +135,12 @@ pub(crate) fn of_case(
                     String::from_utf8(bytes).map_err(Error::internal)
                 })
                 .transpose()?;
-            let staff_side = matches!(
+            let staff_side = !matches!(
                 kind,
-                CaseEventKind::StaffMessage
-                    | CaseEventKind::StaffNote
-                    | CaseEventKind::Accepted
-                    | CaseEventKind::Declined
+                CaseEventKind::Filed
+                    | CaseEventKind::Joined
+                    | CaseEventKind::ClaimantMessage
+                    | CaseEventKind::EvidenceAdded
             );
             let author = match (actor, reader) {
                 (None, _) => Author::System,

@@ -55,6 +55,12 @@ vocabulary! {
         Accepted = "accepted",
         /// Declined, with a reason and where to turn instead.
         Declined = "declined",
+        /// The parties agreed in mediation; the instalments are being paid.
+        Agreed = "agreed",
+        /// Handed to a partner agency with one reply to the worker: the union's part is done.
+        Referred = "referred",
+        /// Closed with its outcome and the amount recovered.
+        Closed = "closed",
     }
 }
 
@@ -73,6 +79,63 @@ vocabulary! {
         EvidenceAdded = "evidence_added",
         Accepted = "accepted",
         Declined = "declined",
+        MediatorAssigned = "mediator_assigned",
+        AgreementSigned = "agreement_signed",
+        InstalmentPaid = "instalment_paid",
+        Referred = "referred",
+        Closed = "closed",
+        /// The follow-up call after closing (staff only).
+        FollowedUp = "followed_up",
+    }
+}
+
+vocabulary! {
+    /// How a case ended.
+    Outcome {
+        /// Settled by mediation (调解成功).
+        Mediated = "mediated",
+        /// Handed to a partner agency.
+        Referred = "referred",
+        /// The worker withdrew it (the respondent paid of its own accord, the worker gave up).
+        Withdrawn = "withdrawn",
+        /// Mediation failed and the worker did not want a referral.
+        Unresolved = "unresolved",
+    }
+}
+
+vocabulary! {
+    /// The partner agencies a case is referred to.
+    Agency {
+        /// 劳动人事争议仲裁委员会.
+        LabourArbitration = "labour_arbitration",
+        /// A court, for judicial confirmation of an agreement or a lawsuit (诉调对接).
+        Court = "court",
+        /// The procuratorate, supporting a worker's lawsuit (支持起诉).
+        Procuratorate = "procuratorate",
+        /// 劳动保障监察: wage arrears an inspector can order paid.
+        LabourInspection = "labour_inspection",
+    }
+}
+
+impl Outcome {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Outcome::Mediated => "调解成功",
+            Outcome::Referred => "转交办理",
+            Outcome::Withdrawn => "申请人撤回",
+            Outcome::Unresolved => "调解未成功",
+        }
+    }
+}
+
+impl Agency {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Agency::LabourArbitration => "劳动人事争议仲裁委员会",
+            Agency::Court => "人民法院",
+            Agency::Procuratorate => "人民检察院",
+            Agency::LabourInspection => "劳动保障监察机构",
+        }
     }
 }
 
@@ -106,11 +169,25 @@ impl CaseState {
             CaseState::Filed => "待受理",
             CaseState::Accepted => "已受理",
             CaseState::Declined => "不予受理",
+            CaseState::Agreed => "已达成协议",
+            CaseState::Referred => "已转交",
+            CaseState::Closed => "已办结",
         }
     }
 
     /// Whether claimants and staff can still add to it.
     pub fn is_open(self) -> bool {
-        matches!(self, CaseState::Filed | CaseState::Accepted)
+        matches!(
+            self,
+            CaseState::Filed | CaseState::Accepted | CaseState::Agreed
+        )
     }
+
+    /// Accepted and under way: a mediator can be assigned.
+    pub fn is_handled(self) -> bool {
+        matches!(self, CaseState::Accepted | CaseState::Agreed)
+    }
+
+    /// The states of cases still open, as stored.
+    pub const OPEN: [&'static str; 3] = ["filed", "accepted", "agreed"];
 }

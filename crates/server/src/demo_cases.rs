@@ -1,8 +1,10 @@
 //! Demo dispute cases, so that the console's 维权案件 pages and a demo rider's app hold cases in
-//! every state: a wage claim of three 玄武 riders against one contractor, accepted, with a
-//! question and its answer; a 秦淮 member's claim against the same contractor (so each shows
+//! every state: a wage claim of three 玄武 riders against one contractor, accepted, mediated by
+//! 玄武's staff on its rota, with a question and its answer and an agreement in two instalments
+//! of which the first is paid; a 秦淮 member's claim against the same contractor (so each shows
 //! two open cases against it); a platform penalty and an applicant's social-insurance claim
-//! waiting; a labour-relation case declined with a referral.
+//! waiting; a labour-relation case declined with a referral; a work injury referred to labour
+//! arbitration; a small wage claim settled, paid and followed up.
 //!
 //! Everything goes through the use cases the API and the console call, so the rows (timeline,
 //! consent, audit, notifications) are what the service writes. Nothing is seeded once any case
@@ -18,12 +20,15 @@ use platform::money::Fen;
 use platform::schema::cases as c;
 use platform::text::{Prose, Text};
 use platform::{DbConn, Result};
+use rights::agreements::{InstalmentInput, SignAgreement};
 use rights::cases::{FileCase, RespondentInput};
 use rights::claimants::JoinCase;
+use rights::closing::{FollowUp, Refer};
 use rights::decisions::{Accept, Decline};
+use rights::mediators::{AssignMediator, Weekdays};
 use rights::messages::{PostMessage, StaffMessage};
-use rights::vocab::{CaseClass, CaseKind, RespondentKind};
-use rights::{cases, claimants, decisions, messages, Rights};
+use rights::vocab::{Agency, CaseClass, CaseKind, RespondentKind};
+use rights::{agreements, cases, claimants, closing, decisions, mediators, messages, Rights};
 
 use crate::AppState;
 
@@ -32,10 +37,15 @@ const CONTRACTOR: (&str, &str) = ("南京速达配送服务有限公司", "91320
 
 enum Outcome {
     Waiting,
-    /// Accepted into a class, with a question of staff and the filer's answer.
-    Accepted(CaseClass, &'static str, &'static str),
+    /// Accepted into a class, with a question of staff and the filer's answer, and agreed in
+    /// instalments (days from today, yuan), the first paid.
+    Agreed(CaseClass, &'static str, &'static str, &'static [(u64, i64)]),
     /// Declined with a reason and a referral.
     Declined(&'static str, &'static str),
+    /// Accepted, then handed to labour arbitration with this reply.
+    Referred(&'static str),
+    /// Accepted, agreed in one payment, paid, and followed up with this rating.
+    Settled(i64, u8),
 }
 
 struct DemoCase {
@@ -63,10 +73,11 @@ const CASES: &[DemoCase] = &[
         period_days_ago: Some((90, 31)),
         facts: "我们在美团玄武站跑单，由南京速达配送服务有限公司结算配送费。\n九月、十月两个月的配送费一直没有结清，站长说公司资金紧张，让我们再等等。",
         staff: "13800000001",
-        outcome: Outcome::Accepted(
-            CaseClass::General,
+        outcome: Outcome::Agreed(
+            CaseClass::Complex,
             "请补充九月、十月的骑手App收入截图，以及与站长的聊天记录。",
             "好的，今晚下班后上传。",
+            &[(0, 2_500), (30, 2_250)],
         ),
     },
     DemoCase {
@@ -115,6 +126,30 @@ const CASES: &[DemoCase] = &[
             "您已就同一事项向劳动人事争议仲裁委员会申请仲裁，案件正在审理中，工会不再重复受理。可携带仲裁材料到工会驿站咨询值班律师。",
             "玄武区劳动人事争议仲裁委员会",
         ),
+    },
+    DemoCase {
+        filer: "13902500007",
+        colleagues: &[],
+        kind: CaseKind::WorkInjury,
+        respondent: (RespondentKind::Employer, "南京捷达快递有限公司", None),
+        amount_fen: 3_000_000,
+        period_days_ago: Some((75, 75)),
+        facts: "派件时在小区门口被车撞伤，公司不认可工伤，也不给报销医药费。",
+        staff: "13800000001",
+        outcome: Outcome::Referred(
+            "工伤认定需由人社部门作出，工会已协助您准备工伤认定申请材料，并与区劳动人事争议仲裁委员会对接。请携带病历、派件记录到区政务服务中心人社窗口提交申请。",
+        ),
+    },
+    DemoCase {
+        filer: "13902500008",
+        colleagues: &[],
+        kind: CaseKind::WageArrears,
+        respondent: (RespondentKind::Contractor, "南京顺捷物流服务有限公司", None),
+        amount_fen: 86_000,
+        period_days_ago: Some((45, 15)),
+        facts: "离职后最后一个月的工资八百六十元一直没发。",
+        staff: "13800000001",
+        outcome: Outcome::Settled(86_000, 5),
     },
 ];
 
@@ -181,44 +216,152 @@ fn seed_case(
         account_id: staff,
         roles: Vec::new(),
     };
-    let by = (&user, &system);
-    match case.outcome {
+    carry_out(
+        conn,
+        rights,
+        (&user, &system),
+        filer,
+        filed.id,
+        &case.outcome,
+    )?;
+    Ok(true)
+}
+
+/// Takes a filed demo case where its story ends, as the deciding staff `by`.
+fn carry_out(
+    conn: &mut DbConn,
+    rights: &Rights,
+    by: (&AuthUser, &Actor),
+    filer: i64,
+    case_id: i64,
+    outcome: &Outcome,
+) -> Result<()> {
+    let (config, protector) = (&rights.config, rights.files.protector());
+    let accept = |conn: &mut DbConn, class| {
+        let body = Accept {
+            class,
+            message: None,
+        };
+        decisions::accept(conn, config, protector, by, case_id, body)
+    };
+    match *outcome {
         Outcome::Waiting => {}
-        Outcome::Accepted(class, question, answer) => {
-            decisions::accept(
+        Outcome::Agreed(class, question, answer, instalments) => {
+            accept(conn, class)?;
+            let assign = AssignMediator {
+                account_id: by.0.account_id,
+            };
+            mediators::assign(conn, config, protector, by, case_id, assign)?;
+            let body = Prose::parse(question).expect("a demo question");
+            let question = StaffMessage {
+                body,
+                internal: false,
+            };
+            messages::write(conn, protector, by, case_id, question)?;
+            let body = Prose::parse(answer).expect("a demo answer");
+            messages::reply(conn, protector, filer, case_id, PostMessage { body })?;
+            let agreed = agree(conn, rights, by, case_id, instalments)?;
+            let first = agreed
+                .agreement
+                .and_then(|a| a.instalments.first().map(|i| i.id));
+            agreements::pay(
                 conn,
                 config,
                 protector,
                 by,
-                filed.id,
-                Accept {
-                    class,
-                    message: None,
-                },
+                case_id,
+                first.unwrap_or_default(),
             )?;
-            let body = Prose::parse(question).expect("a demo question");
-            messages::write(
-                conn,
-                protector,
-                by,
-                filed.id,
-                StaffMessage {
-                    body,
-                    internal: false,
-                },
-            )?;
-            let body = Prose::parse(answer).expect("a demo answer");
-            messages::reply(conn, protector, filer, filed.id, PostMessage { body })?;
         }
         Outcome::Declined(reason, referral) => {
             let decline = Decline {
                 reason: Prose::parse(reason).expect("a demo reason"),
                 referral: Text::parse(referral),
             };
-            decisions::decline(conn, config, protector, by, filed.id, decline)?;
+            decisions::decline(conn, config, protector, by, case_id, decline)?;
+        }
+        Outcome::Referred(reply) => {
+            accept(conn, CaseClass::Special)?;
+            let refer = Refer {
+                agency: Agency::LabourArbitration,
+                reply: Prose::parse(reply).expect("a demo reply"),
+            };
+            closing::refer(conn, config, protector, by, case_id, refer)?;
+        }
+        Outcome::Settled(fen, rating) => {
+            accept(conn, CaseClass::General)?;
+            let agreed = agree(conn, rights, by, case_id, &[(3, fen / 100)])?;
+            let only = agreed
+                .agreement
+                .and_then(|a| a.instalments.first().map(|i| i.id));
+            agreements::pay(
+                conn,
+                config,
+                protector,
+                by,
+                case_id,
+                only.unwrap_or_default(),
+            )?;
+            let follow_up = FollowUp { rating, note: None };
+            closing::follow_up(conn, config, protector, by, case_id, follow_up)?;
         }
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Records an agreement paid by the respondent in `instalments` (days from today, yuan).
+fn agree(
+    conn: &mut DbConn,
+    rights: &Rights,
+    by: (&AuthUser, &Actor),
+    case_id: i64,
+    instalments: &[(u64, i64)],
+) -> Result<rights::cases::CaseDetail> {
+    let today = platform::clock::today();
+    let instalments = instalments
+        .iter()
+        .map(|&(days, yuan)| InstalmentInput {
+            due_on: today + Days::new(days),
+            amount_fen: Fen::new(yuan * 100).expect("a demo amount"),
+        })
+        .collect();
+    let body = SignAgreement {
+        payer: Text::parse("被申请人").expect("a demo payer"),
+        jointly_liable: None,
+        instalments,
+    };
+    agreements::sign(
+        conn,
+        &rights.config,
+        rights.files.protector(),
+        by,
+        case_id,
+        body,
+    )
+}
+
+/// Puts the deciding staff on their org's rota, Monday to Friday (a mediator of the demo).
+fn on_rota(conn: &mut DbConn, state: &AppState, phone: &str) -> Result<()> {
+    let Some(account) = account(state, conn, phone)? else {
+        return Ok(());
+    };
+    let Some(org) = membership::orgs::named(conn, "玄武区总工会")? else {
+        return Ok(());
+    };
+    let staff = AuthUser {
+        account_id: account,
+        roles: Vec::new(),
+    };
+    let phone = Phone::parse(phone).expect("valid demo phone");
+    let days = Weekdays::parse(&[1, 2, 3, 4, 5]).expect("weekdays");
+    mediators::add(
+        conn,
+        &state.identity,
+        (&staff, &Actor::system()),
+        org,
+        (phone, days),
+    )?;
+    Ok(())
 }
 
 /// Seeds the demo cases unless any case exists; returns how many it filed.
@@ -232,6 +375,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<usize> {
             if any > 0 {
                 return Ok(0);
             }
+            write_tx(conn, |conn| on_rota(conn, &state, "13800000001"))?;
             let mut filed = 0;
             for case in CASES {
                 if write_tx(conn, |conn| seed_case(&state, &rights, conn, case))? {

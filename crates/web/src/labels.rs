@@ -3,7 +3,7 @@
 
 use benefits::vocab::{BookingStatus, Mode, ProgramKind, ProgramStatus};
 use membership::vocab::{Occupation, OrgKind, Status};
-use rights::vocab::{CaseClass, CaseKind, CaseState, RespondentKind};
+use rights::vocab::{Agency, CaseClass, CaseKind, CaseState, Outcome, RespondentKind};
 
 use crate::i18n::{Lang, Pick};
 
@@ -83,6 +83,9 @@ pub fn case_state(lang: Lang, state: CaseState) -> &'static str {
         CaseState::Filed => "Waiting",
         CaseState::Accepted => "Accepted",
         CaseState::Declined => "Declined",
+        CaseState::Agreed => "Agreed",
+        CaseState::Referred => "Referred",
+        CaseState::Closed => "Closed",
     };
     lang.t(state.label_zh(), en)
 }
@@ -104,4 +107,24 @@ pub fn respondent_kind(lang: Lang, kind: RespondentKind) -> &'static str {
         RespondentKind::Contractor => lang.t("配送商或外包公司", "Contractor"),
         RespondentKind::Person => lang.t("个人", "Person"),
     }
+}
+
+pub fn outcome(lang: Lang, outcome: Outcome) -> &'static str {
+    let en = match outcome {
+        Outcome::Mediated => "Settled by mediation",
+        Outcome::Referred => "Referred",
+        Outcome::Withdrawn => "Withdrawn",
+        Outcome::Unresolved => "Not settled",
+    };
+    lang.t(outcome.label_zh(), en)
+}
+
+pub fn agency(lang: Lang, agency: Agency) -> &'static str {
+    let en = match agency {
+        Agency::LabourArbitration => "Labour dispute arbitration committee",
+        Agency::Court => "People's court",
+        Agency::Procuratorate => "People's procuratorate",
+        Agency::LabourInspection => "Labour inspection",
+    };
+    lang.t(agency.label_zh(), en)
 }

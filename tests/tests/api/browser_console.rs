@@ -430,6 +430,23 @@ async fn with_data(app: &TestApp, d: &gigunion_tests::Districts) -> Shown {
     }
 }
 
+/// A wage case filed by a member of `org`, with its facts over several lines.
+async fn a_case(app: &TestApp, org: i64) -> i64 {
+    let rider = app.bulk_members(org, 5950, 1, "rider").await.remove(0);
+    let body = serde_json::json!({
+        "kind": "wage_arrears",
+        "respondent": { "kind": "contractor", "name": "南京某某配送服务有限公司",
+            "credit_code": "91350100M000100Y43", "contact": "13912345678" },
+        "amount_claimed_fen": 230_000,
+        "facts": "九月、十月的配送费未结清。\n站长说公司资金紧张，一直拖欠。",
+        "consent": true
+    });
+    let res = app.post("/v1/me/cases", &body, Some(&rider.token)).await;
+    res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_console_page_fits_a_laptop_and_a_phone() {
     let app = console_app().await;
@@ -440,6 +457,7 @@ async fn every_console_page_fits_a_laptop_and_a_phone() {
     // (a draft, a health check with a booked session), stations and members.
     applicants(&app, &d.staff_a, d.xuanwu, &[10, 11]).await;
     let shown = with_data(&app, &d).await;
+    let case = a_case(&app, d.xuanwu).await;
     let Some(browser) = Browser::open(&app, LAPTOP).await else {
         return;
     };
@@ -506,6 +524,17 @@ async fn every_console_page_fits_a_laptop_and_a_phone() {
             "member",
             format!("/console/members/{}", shown.member),
             "#history tr[data-event]",
+        ),
+        ("case", format!("/console/cases/{case}"), "#accept"),
+        (
+            "case-rota",
+            format!("/console/cases/rota?org={x}"),
+            "#add-mediator",
+        ),
+        (
+            "case-stats",
+            format!("/console/cases/stats?org={x}"),
+            "#period",
         ),
     ];
     for (name, path, shows) in &pages {

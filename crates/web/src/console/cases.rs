@@ -18,7 +18,7 @@ use rights::vocab::{CaseClass, CaseState};
 use rights::{evidence, Rights};
 use serde::Deserialize;
 
-use crate::console::{no_org, OrgChoice};
+use crate::console::{case_steps, no_org, OrgChoice};
 use crate::errors::PageResult;
 use crate::forms::{optional, Submitted};
 use crate::i18n::{Lang, Pick};
@@ -88,6 +88,8 @@ async fn queue_page(req: HttpRequest, staff: Staff, query: web::Query<QueueQuery
             div.inline {
                 (choice.picker(lang, "/console/cases"))
                 (state_filter(lang, org_id, state))
+                a.button.secondary href=(format!("/console/cases/rota?org={org_id}")) { (lang.t("调解员名册", "Mediators")) }
+                a.button.secondary href=(format!("/console/cases/stats?org={org_id}")) { (lang.t("维权统计", "Figures")) }
             }
             (queue_table(lang, org_id, state, &list))
         },
@@ -168,16 +170,15 @@ async fn case_page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageRe
     let db = app_data::<Db>(&req)?;
     let rights = app_data::<Rights>(&req)?;
     let id = id.into_inner();
+    let identity = app_data::<identity::Identity>(&req)?;
     let (user, actor) = (staff.user.clone(), staff.actor.clone());
-    let case = db
+    let (case, rota) = db
         .run(move |conn| {
-            queue::staff_detail(
-                conn,
-                &rights.config,
-                rights.files.protector(),
-                (&user, &actor),
-                id,
-            )
+            let who = (&user, &actor);
+            let case =
+                queue::staff_detail(conn, &rights.config, rights.files.protector(), who, id)?;
+            let rota = case_steps::rota_of(conn, &identity, &user, &case)?;
+            Ok((case, rota))
         })
         .await?;
     let lang = staff.lang;
@@ -191,11 +192,37 @@ async fn case_page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageRe
         (summary(lang, &case))
         (parties(lang, &case))
         (files(lang, &case))
+        (agreement(lang, &case))
         h2 { (lang.t("进展", "Timeline")) }
         (timeline(lang, &case.timeline))
         (steps(&staff, &case))
+        (case_steps::forms(&staff, &case, &rota))
     };
     Ok(layout::console(&staff, Section::Cases, &title, body))
+}
+
+fn agreement(lang: Lang, case: &CaseDetail) -> Markup {
+    html! {
+        @if let Some(a) = &case.agreement {
+            h2 { (lang.t("调解协议", "Agreement")) }
+            dl.facts {
+                dt { (lang.t("付款方", "Payer")) } dd { (a.payer) }
+                @if let Some(joint) = &a.jointly_liable { dt { (lang.t("连带责任方", "Jointly liable")) } dd { (joint) } }
+                dt { (lang.t("协议金额", "Total")) } dd { (yuan(a.total_fen)) " · " (lang.t("已到账", "paid")) " " (yuan(a.paid_fen)) }
+            }
+            div.table { table {
+                thead { tr { th { (lang.t("期数", "No.")) } th { (lang.t("到期日", "Due")) } th { (lang.t("金额", "Amount")) } th { (lang.t("状态", "State")) } } }
+                tbody { @for i in &a.instalments {
+                    tr data-instalment=(i.id) {
+                        td { (i.number) } td { (i.due_on.to_string()) } td { (yuan(i.amount_fen)) }
+                        td { @if let Some(at) = i.paid_at { (lang.t("已到账 ", "paid ")) (layout::when(at)) }
+                             @else if i.missed { strong.overdue { (lang.t("逾期未付", "missed")) } }
+                             @else { (lang.t("待付", "due")) } }
+                    }
+                } }
+            } }
+        }
+    }
 }
 
 fn summary(lang: Lang, case: &CaseDetail) -> Markup {
@@ -206,9 +233,14 @@ fn summary(lang: Lang, case: &CaseDetail) -> Markup {
             div.card { div.muted { (lang.t("分类", "Class")) } div.figure { (case.class.map_or("—", |c| labels::case_class(lang, c))) } }
             div.card { div.muted { (lang.t("请求金额合计", "Claimed in all")) } div.figure { (yuan(case.total_claimed_fen)) } }
             div.card { div.muted { (lang.t("同一被申请人的在办案件", "Open cases, same respondent")) } div.figure { (case.open_cases_against_respondent) } }
+            @if let Some(outcome) = case.outcome {
+                div.card { div.muted { (labels::outcome(lang, outcome)) } div.figure { (yuan(case.recovered_fen.unwrap_or(0))) } }
+            }
         }
         dl.facts {
             dt { (lang.t("受理组织", "Handled by")) } dd { (case.org.name) }
+            @if let Some(m) = &case.mediator { dt { (lang.t("调解员", "Mediator")) } dd { (m.name_masked.as_deref().unwrap_or("—")) } }
+            @if let Some(rating) = case.rating { dt { (lang.t("回访满意度", "Follow-up rating")) } dd { (rating) " / 5" } }
             dt { (lang.t("申请时间", "Filed")) } dd { (layout::when(case.filed_at)) }
             @if let Some(day) = d.accept_by {
                 dt { (lang.t("受理期限", "Accept by")) }

@@ -4,6 +4,8 @@
 pub mod applications;
 pub mod audit;
 pub mod broadcasts;
+pub mod case_rota;
+pub mod case_steps;
 pub mod cases;
 pub mod home;
 pub mod join_codes;
@@ -45,6 +47,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(members::routes)
             .configure(join_codes::routes)
             .configure(broadcasts::routes)
+            // Before cases: `/cases/rota` and `/cases/stats` would match its `/cases/{id}`.
+            .configure(case_rota::routes)
+            .configure(case_steps::routes)
             .configure(cases::routes)
             .configure(orgs::routes)
             // Before programs: `/programs/{id}/sessions` would match its `/programs/{id}/{step}`.
