@@ -62,6 +62,7 @@ STATED = {
     "sign_agreement": {("invalid_field", "instalments"): "due dates in order, the first not "
                        "before today, each amount above 0"},
     "close_case": {("invalid_field", "outcome"): "a referral closes by itself"},
+    "schedule_meeting": {("invalid_field", "starts_at"): "a moment still to come"},
     "add_evidence": {
         ("invalid_field", "content_base64"): "base64",
         ("unsupported_file", "content_base64"): "a whole PDF, JPEG, PNG or WebP",

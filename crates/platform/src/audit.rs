@@ -115,6 +115,7 @@ actions! {
     CaseRefer = "case.refer",
     CaseClose = "case.close",
     CaseFollowUp = "case.follow_up",
+    MeetingSchedule = "meeting.schedule",
     AgreementSign = "agreement.sign",
     InstalmentPay = "instalment.pay",
     MediatorAdd = "mediator.add",

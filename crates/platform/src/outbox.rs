@@ -61,6 +61,8 @@ crate::vocabulary! {
         CaseAgreed = "case_agreed",
         /// A case was closed (with what was recovered) or handed to a partner agency.
         CaseClosed = "case_closed",
+        /// Staff scheduled a mediation meeting of the member's case.
+        CaseMeeting = "case_meeting",
     }
 }
 
@@ -92,7 +94,8 @@ impl Topic {
             | Topic::CaseAccepted
             | Topic::CaseDeclined
             | Topic::CaseAgreed
-            | Topic::CaseClosed => SmsRule::Always,
+            | Topic::CaseClosed
+            | Topic::CaseMeeting => SmsRule::Always,
             Topic::FeedbackAnswered
             | Topic::SessionReminder
             | Topic::SessionStarting

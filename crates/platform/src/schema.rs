@@ -353,6 +353,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_agreements,
     case_instalments,
     case_referrals,
+    case_meetings,
 );
 
 diesel::table! {

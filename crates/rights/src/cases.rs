@@ -300,6 +300,8 @@ pub struct CaseDetail {
     pub evidence: Vec<EvidenceView>,
     /// The mediator handling it, once assigned.
     pub mediator: Option<CaseMediator>,
+    /// Mediation meetings, soonest first.
+    pub meetings: Vec<crate::meetings::MeetingView>,
     /// The mediation agreement and its instalments, once signed.
     pub agreement: Option<AgreementView>,
     /// How it ended, once closed or referred.
@@ -393,6 +395,7 @@ pub(crate) fn detail(
             .unwrap_or(0),
         evidence: evidence::of_case(conn, protector, row.id, reader)?,
         mediator: crate::mediators::of_case(conn, row.id)?,
+        meetings: crate::meetings::of_case(conn, row.id)?,
         agreement: crate::agreements::of_case(conn, row.id)?,
         outcome: row.outcome.as_deref().and_then(Outcome::parse),
         recovered_fen: row.recovered_fen,

@@ -16,6 +16,7 @@ pub mod deadlines;
 pub mod decisions;
 pub mod evidence;
 pub mod mediators;
+pub mod meetings;
 pub mod messages;
 mod notify;
 pub mod personal_data;

@@ -10,7 +10,8 @@ use diesel::prelude::*;
 use platform::rights::{AfterCommit, PersonalData};
 use platform::schema::{
     case_agreements as ag, case_claimants as cc, case_events as e, case_evidence as ev,
-    case_instalments as i, case_mediators as cm, case_referrals as r, cases as c, mediators as m,
+    case_instalments as i, case_mediators as cm, case_meetings as mt, case_referrals as r,
+    cases as c, mediators as m,
 };
 use platform::{DbConn, Error, Result};
 use serde_json::Value;
@@ -57,6 +58,9 @@ fn erase_staff_traces(conn: &mut DbConn, account_id: i64) -> Result<()> {
     diesel::update(r::table.filter(r::created_by.eq(account_id)))
         .set(r::created_by.eq(None::<i64>))
         .execute(conn)?;
+    diesel::update(mt::table.filter(mt::created_by.eq(account_id)))
+        .set(mt::created_by.eq(None::<i64>))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -76,6 +80,7 @@ impl PersonalData for RightsData {
             "case_agreements",
             "case_instalments",
             "case_referrals",
+            "case_meetings",
         ]
     }
 

@@ -58,6 +58,7 @@ platform::api! {
         refer_case: Kind::Creating(JSON_LIMIT),
         close_case: Kind::Creating(JSON_LIMIT),
         follow_up_case: Kind::Creating(JSON_LIMIT),
+        schedule_meeting: Kind::Creating(JSON_LIMIT),
         // Before `/v1/admin/orgs/{id}/case-stats`, which a `.csv` would not match anyway.
         case_stats_csv,
         case_stats,

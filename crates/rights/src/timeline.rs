@@ -91,6 +91,7 @@ fn label(kind: CaseEventKind) -> &'static str {
         CaseEventKind::Referred => "转交相关部门办理",
         CaseEventKind::Closed => "案件办结",
         CaseEventKind::FollowedUp => "办结回访",
+        CaseEventKind::MeetingScheduled => "安排调解会议",
     }
 }
 

@@ -86,6 +86,29 @@ vocabulary! {
         Closed = "closed",
         /// The follow-up call after closing (staff only).
         FollowedUp = "followed_up",
+        MeetingScheduled = "meeting_scheduled",
+    }
+}
+
+vocabulary! {
+    /// Where a mediation meeting takes place.
+    Venue {
+        /// A mediation room (a union's, or one at the court: 诉调对接).
+        Room = "room",
+        /// A rest station on the riders' way.
+        Station = "station",
+        /// A video call.
+        Video = "video",
+    }
+}
+
+impl Venue {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Venue::Room => "调解室",
+            Venue::Station => "工会驿站",
+            Venue::Video => "视频调解",
+        }
     }
 }
 

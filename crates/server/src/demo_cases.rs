@@ -4,7 +4,8 @@
 //! of which the first is paid; a 秦淮 member's claim against the same contractor (so each shows
 //! two open cases against it); a platform penalty and an applicant's social-insurance claim
 //! waiting; a labour-relation case declined with a referral; a work injury referred to labour
-//! arbitration; a small wage claim settled, paid and followed up.
+//! arbitration; a small wage claim settled, paid and followed up; a third claim against the
+//! same contractor accepted, with a mediation meeting tomorrow.
 //!
 //! Everything goes through the use cases the API and the console call, so the rows (timeline,
 //! consent, audit, notifications) are what the service writes. Nothing is seeded once any case
@@ -26,8 +27,9 @@ use rights::claimants::JoinCase;
 use rights::closing::{FollowUp, Refer};
 use rights::decisions::{Accept, Decline};
 use rights::mediators::{AssignMediator, Weekdays};
+use rights::meetings::{self, ScheduleMeeting};
 use rights::messages::{PostMessage, StaffMessage};
-use rights::vocab::{Agency, CaseClass, CaseKind, RespondentKind};
+use rights::vocab::{Agency, CaseClass, CaseKind, RespondentKind, Venue};
 use rights::{agreements, cases, claimants, closing, decisions, mediators, messages, Rights};
 
 use crate::AppState;
@@ -46,6 +48,8 @@ enum Outcome {
     Referred(&'static str),
     /// Accepted, agreed in one payment, paid, and followed up with this rating.
     Settled(i64, u8),
+    /// Accepted, with a mediation meeting tomorrow at this place.
+    Meeting(&'static str),
 }
 
 struct DemoCase {
@@ -150,6 +154,17 @@ const CASES: &[DemoCase] = &[
         facts: "离职后最后一个月的工资八百六十元一直没发。",
         staff: "13800000001",
         outcome: Outcome::Settled(86_000, 5),
+    },
+    DemoCase {
+        filer: "13902500009",
+        colleagues: &[],
+        kind: CaseKind::WageArrears,
+        respondent: (RespondentKind::Contractor, CONTRACTOR.0, Some(CONTRACTOR.1)),
+        amount_fen: 120_000,
+        period_days_ago: Some((60, 30)),
+        facts: "十月的派送费被扣了一半，说是差评罚款，但没有任何记录。",
+        staff: "13800000001",
+        outcome: Outcome::Meeting("玄武区总工会职工服务中心调解室（北京东路）"),
     },
 ];
 
@@ -260,18 +275,7 @@ fn carry_out(
             messages::write(conn, protector, by, case_id, question)?;
             let body = Prose::parse(answer).expect("a demo answer");
             messages::reply(conn, protector, filer, case_id, PostMessage { body })?;
-            let agreed = agree(conn, rights, by, case_id, instalments)?;
-            let first = agreed
-                .agreement
-                .and_then(|a| a.instalments.first().map(|i| i.id));
-            agreements::pay(
-                conn,
-                config,
-                protector,
-                by,
-                case_id,
-                first.unwrap_or_default(),
-            )?;
+            agree_and_pay_first(conn, rights, by, case_id, instalments)?;
         }
         Outcome::Declined(reason, referral) => {
             let decline = Decline {
@@ -288,20 +292,19 @@ fn carry_out(
             };
             closing::refer(conn, config, protector, by, case_id, refer)?;
         }
+        Outcome::Meeting(place) => {
+            accept(conn, CaseClass::General)?;
+            let meeting = ScheduleMeeting {
+                starts_at: (platform::clock::now() + chrono::TimeDelta::days(1)).and_utc(),
+                venue: Venue::Room,
+                place: Text::parse(place).expect("a demo place"),
+                respondent_invited: true,
+            };
+            meetings::schedule(conn, config, protector, by, case_id, meeting)?;
+        }
         Outcome::Settled(fen, rating) => {
             accept(conn, CaseClass::General)?;
-            let agreed = agree(conn, rights, by, case_id, &[(3, fen / 100)])?;
-            let only = agreed
-                .agreement
-                .and_then(|a| a.instalments.first().map(|i| i.id));
-            agreements::pay(
-                conn,
-                config,
-                protector,
-                by,
-                case_id,
-                only.unwrap_or_default(),
-            )?;
+            agree_and_pay_first(conn, rights, by, case_id, &[(3, fen / 100)])?;
             let follow_up = FollowUp { rating, note: None };
             closing::follow_up(conn, config, protector, by, case_id, follow_up)?;
         }
@@ -309,14 +312,15 @@ fn carry_out(
     Ok(())
 }
 
-/// Records an agreement paid by the respondent in `instalments` (days from today, yuan).
-fn agree(
+/// Records an agreement paid by the respondent in `instalments` (days from today, yuan), and
+/// the first of them as paid (the only one closes the case).
+fn agree_and_pay_first(
     conn: &mut DbConn,
     rights: &Rights,
     by: (&AuthUser, &Actor),
     case_id: i64,
     instalments: &[(u64, i64)],
-) -> Result<rights::cases::CaseDetail> {
+) -> Result<()> {
     let today = platform::clock::today();
     let instalments = instalments
         .iter()
@@ -330,14 +334,20 @@ fn agree(
         jointly_liable: None,
         instalments,
     };
-    agreements::sign(
+    let (config, protector) = (&rights.config, rights.files.protector());
+    let agreed = agreements::sign(conn, config, protector, by, case_id, body)?;
+    let first = agreed
+        .agreement
+        .and_then(|a| a.instalments.first().map(|i| i.id));
+    agreements::pay(
         conn,
-        &rights.config,
-        rights.files.protector(),
+        config,
+        protector,
         by,
         case_id,
-        body,
-    )
+        first.unwrap_or_default(),
+    )?;
+    Ok(())
 }
 
 /// Puts the deciding staff on their org's rota, Monday to Friday (a mediator of the demo).

@@ -3,7 +3,7 @@
 
 use benefits::vocab::{BookingStatus, Mode, ProgramKind, ProgramStatus};
 use membership::vocab::{Occupation, OrgKind, Status};
-use rights::vocab::{Agency, CaseClass, CaseKind, CaseState, Outcome, RespondentKind};
+use rights::vocab::{Agency, CaseClass, CaseKind, CaseState, Outcome, RespondentKind, Venue};
 
 use crate::i18n::{Lang, Pick};
 
@@ -127,4 +127,13 @@ pub fn agency(lang: Lang, agency: Agency) -> &'static str {
         Agency::LabourInspection => "Labour inspection",
     };
     lang.t(agency.label_zh(), en)
+}
+
+pub fn venue(lang: Lang, venue: Venue) -> &'static str {
+    let en = match venue {
+        Venue::Room => "Mediation room",
+        Venue::Station => "Rest station",
+        Venue::Video => "Video call",
+    };
+    lang.t(venue.label_zh(), en)
 }

@@ -11,7 +11,7 @@ async fn the_demo_holds_cases_in_every_state_and_a_second_run_adds_nothing() {
     let seeded = gigunion_server::seed::seed(&app.state, &app.data_dir)
         .await
         .unwrap();
-    assert_eq!(seeded.cases, 7);
+    assert_eq!(seeded.cases, 8);
     let states: Vec<String> = c::table
         .select(c::state)
         .order(c::id)
@@ -19,7 +19,7 @@ async fn the_demo_holds_cases_in_every_state_and_a_second_run_adds_nothing() {
         .unwrap();
     assert_eq!(
         states,
-        ["agreed", "filed", "filed", "filed", "declined", "referred", "closed"]
+        ["agreed", "filed", "filed", "filed", "declined", "referred", "closed", "accepted"]
     );
     let again = gigunion_server::seed::seed(&app.state, &app.data_dir)
         .await
@@ -29,5 +29,5 @@ async fn the_demo_holds_cases_in_every_state_and_a_second_run_adds_nothing() {
         .count()
         .get_result(&mut *app.db.get().unwrap())
         .unwrap();
-    assert_eq!(cases, 7);
+    assert_eq!(cases, 8);
 }

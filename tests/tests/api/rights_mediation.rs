@@ -534,3 +534,52 @@ async fn the_figures_of_a_subtree_match_the_cases_counted_by_hand() {
         .await;
     assert_problem(other, 404, "not_found").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_meeting_of_an_accepted_case_is_told_to_its_claimants_at_once() {
+    let app = gigunion_tests::spawn_app().await;
+    let t = tree(&app).await;
+    let rider = app.bulk_members(t.xuanwu, 5840, 1, "rider").await.remove(0);
+    let id = file(&app, &rider, 40_000).await;
+    let path = format!("/v1/admin/cases/{id}/meetings");
+    let at = |hours: i64| (app.now() + Duration::hours(hours)).to_rfc3339();
+    let meeting = |when: String| json!({ "starts_at": when, "venue": "station", "place": "珠江路驿站二楼调解室" });
+    let res = app.post(&path, &meeting(at(26)), Some(&t.staff_a)).await;
+    assert_problem(res, 409, "case_not_accepted").await;
+    let accept = format!("/v1/admin/cases/{id}/accept");
+    ok(
+        &app,
+        Method::POST,
+        &accept,
+        &t.staff_a,
+        json!({ "class": "general" }),
+    )
+    .await;
+    let res = app.post(&path, &meeting(at(-1)), Some(&t.staff_a)).await;
+    assert_eq!(
+        assert_problem(res, 422, "invalid_field").await["field"],
+        "starts_at"
+    );
+    let file = ok(&app, Method::POST, &path, &t.staff_a, meeting(at(26))).await;
+    assert_eq!(file["meetings"][0]["venue"], "station");
+    let seen = ok(
+        &app,
+        Method::GET,
+        &format!("/v1/me/cases/{id}"),
+        &rider.token,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(kinds(&seen).last(), Some(&"meeting_scheduled"));
+    assert!(seen["timeline"].as_array().unwrap().last().unwrap()["body"]
+        .as_str()
+        .unwrap()
+        .contains("珠江路驿站"));
+    let account = ok(&app, Method::GET, "/v1/me", &rider.token, Value::Null).await["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        app.told(account).last(),
+        Some(&("case_meeting".to_owned(), 1))
+    );
+}

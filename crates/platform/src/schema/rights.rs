@@ -123,6 +123,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    case_meetings (id) {
+        id -> BigInt,
+        case_id -> BigInt,
+        starts_at -> Timestamp,
+        venue -> Text,
+        place -> Text,
+        respondent_invited -> Bool,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(case_claimants -> cases (case_id));
 diesel::joinable!(case_events -> cases (case_id));
 diesel::joinable!(case_evidence -> cases (case_id));

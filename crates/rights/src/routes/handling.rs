@@ -16,6 +16,7 @@ use crate::agreements::{self, SignAgreement};
 use crate::cases::CaseDetail;
 use crate::closing::{self, Close, FollowUp, Refer};
 use crate::mediators::{self, AddMediator, AssignMediator, MediatorView};
+use crate::meetings::{self, ScheduleMeeting};
 use crate::stats::{self, CaseFigures};
 use crate::{Rights, RightsConfig};
 
@@ -209,6 +210,25 @@ pub(super) async fn follow_up_case(
     let (id, body) = (id.into_inner(), body.into_inner());
     step(&db, rights, caller, move |conn, config, protector, who| {
         closing::follow_up(conn, config, protector, who, id, body)
+    })
+    .await
+}
+
+/// Schedule a mediation meeting of an accepted case; the claimants are told by inbox and SMS.
+#[utoipa::path(post, path = "/v1/admin/cases/{id}/meetings", tag = "rights", request_body = ScheduleMeeting,
+    params(("Idempotency-Key" = Option<String>, Header, description = RETRY)),
+    security(("bearer" = [])),
+    responses((status = 200, body = CaseDetail), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn schedule_meeting(
+    db: web::Data<Db>,
+    rights: web::Data<Rights>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Json<ScheduleMeeting>,
+) -> Result<HttpResponse> {
+    let (id, body) = (id.into_inner(), body.into_inner());
+    step(&db, rights, caller, move |conn, config, protector, who| {
+        meetings::schedule(conn, config, protector, who, id, body)
     })
     .await
 }

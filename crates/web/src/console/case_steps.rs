@@ -14,7 +14,8 @@ use rights::agreements::{self, InstalmentInput, SignAgreement};
 use rights::cases::CaseDetail;
 use rights::closing::{self, Close, FollowUp, Refer};
 use rights::mediators::{self, AssignMediator, MediatorView};
-use rights::vocab::{Agency, CaseState, Outcome};
+use rights::meetings::{self, ScheduleMeeting};
+use rights::vocab::{Agency, CaseState, Outcome, Venue};
 use rights::{Rights, RightsConfig};
 use serde::Deserialize;
 
@@ -34,7 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/cases/{id}/refer", web::post().to(refer))
         .route("/cases/{id}/close", web::post().to(close))
-        .route("/cases/{id}/follow-up", web::post().to(follow_up));
+        .route("/cases/{id}/follow-up", web::post().to(follow_up))
+        .route("/cases/{id}/meetings", web::post().to(meet));
 }
 
 /// The forms of the steps the case's state allows.
@@ -61,6 +63,7 @@ pub fn forms(staff: &Staff, case: &CaseDetail, rota: &[MediatorView]) -> Markup 
                 }
             }
         }
+        @if case.state.is_handled() { (meeting_form(staff, id)) }
         @if case.state == CaseState::Accepted { (agree_or_refer(staff, id)) }
         @if let (CaseState::Agreed, Some(agreement)) = (case.state, &case.agreement) {
             h2 { (lang.t("登记到账", "Payments")) }
@@ -97,6 +100,24 @@ pub fn forms(staff: &Staff, case: &CaseDetail, rota: &[MediatorView]) -> Markup 
                 label { (lang.t("回访记录（可不填）", "Notes (optional)")) textarea name="note" maxlength="1000" rows="2" {} }
                 button type="submit" { (lang.t("登记回访", "Record")) }
             }
+        }
+    }
+}
+
+/// The form of a mediation meeting.
+fn meeting_form(staff: &Staff, id: i64) -> Markup {
+    let lang = staff.lang;
+    html! {
+        h2 { (lang.t("调解会议", "Meeting")) }
+        form.stack method="post" action=(format!("/console/cases/{id}/meetings")) id="meeting" {
+            (csrf(staff))
+            label { (lang.t("时间", "When")) input type="datetime-local" name="starts_at" required; }
+            label { (lang.t("方式", "Venue")) select name="venue" {
+                @for v in Venue::ALL { option value=(v.as_str()) { (labels::venue(lang, *v)) } }
+            } }
+            label { (lang.t("地点或视频链接", "Place or video link")) input type="text" name="place" maxlength="200" required; }
+            label.check { input type="checkbox" name="respondent_invited" value="true" checked; (lang.t("同时通知被申请人参加", "The respondent is invited too")) }
+            button type="submit" { (lang.t("安排会议", "Schedule")) }
         }
     }
 }
@@ -419,6 +440,46 @@ async fn follow_up(
         &staff,
         id,
         ("已登记回访。", "Follow-up recorded."),
+        step,
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct MeetingForm {
+    starts_at: Option<String>,
+    venue: String,
+    place: String,
+    respondent_invited: Option<String>,
+}
+
+async fn meet(
+    req: HttpRequest,
+    id: web::Path<i64>,
+    submitted: Submitted<MeetingForm>,
+) -> PageResult {
+    let (id, Submitted { staff, form, .. }) = (id.into_inner(), submitted);
+    let body = (|| {
+        Ok(ScheduleMeeting {
+            starts_at: crate::forms::required_time(&form.starts_at, "starts_at")?,
+            venue: Venue::parse(&form.venue).ok_or_else(|| invalid("venue"))?,
+            place: Text::parse(&form.place).ok_or_else(|| invalid("place"))?,
+            respondent_invited: form.respondent_invited.is_some(),
+        })
+    })();
+    let step = body.map(|body| -> Step {
+        Box::new(move |conn, config, protector, who| {
+            meetings::schedule(conn, config, protector, who, id, body)
+        })
+    });
+    run(
+        &req,
+        &staff,
+        id,
+        (
+            "已安排调解会议，已通知申请人。",
+            "Meeting scheduled; the claimants are told.",
+        ),
         step,
     )
     .await

@@ -192,6 +192,7 @@ async fn case_page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageRe
         (summary(lang, &case))
         (parties(lang, &case))
         (files(lang, &case))
+        (meetings(lang, &case))
         (agreement(lang, &case))
         h2 { (lang.t("进展", "Timeline")) }
         (timeline(lang, &case.timeline))
@@ -199,6 +200,18 @@ async fn case_page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageRe
         (case_steps::forms(&staff, &case, &rota))
     };
     Ok(layout::console(&staff, Section::Cases, &title, body))
+}
+
+fn meetings(lang: Lang, case: &CaseDetail) -> Markup {
+    html! {
+        @if !case.meetings.is_empty() {
+            h2 { (lang.t("调解会议", "Meetings")) }
+            ul.files { @for m in &case.meetings {
+                li data-meeting=(m.id) { (layout::when(m.starts_at)) " · " (labels::venue(lang, m.venue)) " · " (m.place)
+                    @if m.respondent_invited { " · " (lang.t("已通知被申请人", "respondent invited")) } }
+            } }
+        }
+    }
 }
 
 fn agreement(lang: Lang, case: &CaseDetail) -> Markup {
