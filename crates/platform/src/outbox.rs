@@ -63,6 +63,11 @@ crate::vocabulary! {
         CaseClosed = "case_closed",
         /// Staff scheduled a mediation meeting of the member's case.
         CaseMeeting = "case_meeting",
+        /// The 15-day mediation period of an accepted case passed without an agreement: the
+        /// member may apply for arbitration.
+        CaseMediationOver = "case_mediation_over",
+        /// The one-year limitation for arbitration of the member's case ends within 60 days.
+        CaseLimitation = "case_limitation",
     }
 }
 
@@ -95,7 +100,9 @@ impl Topic {
             | Topic::CaseDeclined
             | Topic::CaseAgreed
             | Topic::CaseClosed
-            | Topic::CaseMeeting => SmsRule::Always,
+            | Topic::CaseMeeting
+            | Topic::CaseMediationOver
+            | Topic::CaseLimitation => SmsRule::Always,
             Topic::FeedbackAnswered
             | Topic::SessionReminder
             | Topic::SessionStarting

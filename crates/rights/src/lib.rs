@@ -21,6 +21,7 @@ pub mod messages;
 mod notify;
 pub mod personal_data;
 pub mod queue;
+pub mod reminders;
 pub mod routes;
 pub mod stats;
 pub mod timeline;

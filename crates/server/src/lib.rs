@@ -155,6 +155,7 @@ impl AppState {
             // backups and retention separable.
             files: sealed("evidence"),
         };
+        rights::reminders::start(db.clone());
         let data_rights = data_rights(&identity, &benefits, &rights);
         Ok(AppState {
             db: web::Data::new(db),

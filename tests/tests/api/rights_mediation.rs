@@ -583,3 +583,67 @@ async fn a_meeting_of_an_accepted_case_is_told_to_its_claimants_at_once() {
         Some(&("case_meeting".to_owned(), 1))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadlines_tell_the_claimants_once_when_mediation_runs_out_and_before_the_limitation() {
+    let app = gigunion_tests::spawn_app().await;
+    let t = tree(&app).await;
+    let riders = app.bulk_members(t.xuanwu, 5850, 3, "rider").await;
+    let accepted = file(&app, &riders[0], 40_000).await;
+    let accept = format!("/v1/admin/cases/{accepted}/accept");
+    ok(
+        &app,
+        Method::POST,
+        &accept,
+        &t.staff_a,
+        json!({ "class": "general" }),
+    )
+    .await;
+    let mut old = claim(30_000);
+    (old["period_from"], old["period_to"]) = (json!("2025-12-01"), json!("2025-12-31"));
+    ok(&app, Method::POST, "/v1/me/cases", &riders[1].token, old).await;
+    file(&app, &riders[2], 20_000).await;
+    let accounts = {
+        let mut ids = Vec::new();
+        for rider in &riders {
+            ids.push(
+                ok(&app, Method::GET, "/v1/me", &rider.token, Value::Null).await["id"]
+                    .as_i64()
+                    .unwrap(),
+            );
+        }
+        ids
+    };
+    let sweep = || async {
+        app.db
+            .run(|conn| rights::reminders::sweep(conn, platform::clock::now()))
+            .await
+            .unwrap()
+    };
+    let topics = |account: i64| -> Vec<String> {
+        app.told(account)
+            .into_iter()
+            .map(|(topic, _)| topic)
+            .filter(|t| t != "case_accepted")
+            .collect()
+    };
+    // The housekeeping sweeps too (every minute): what counts is what each member was told.
+    sweep().await;
+    assert_eq!(topics(accounts[1]), ["case_limitation"]);
+    assert!(topics(accounts[0]).is_empty(), "mediation is not over yet");
+
+    app.advance_clock(Duration::days(16));
+    sweep().await;
+    sweep().await;
+    assert_eq!(
+        topics(accounts[0]),
+        ["case_mediation_over"],
+        "once, after two sweeps"
+    );
+    assert_eq!(topics(accounts[1]), ["case_limitation"]);
+    assert!(
+        topics(accounts[2]).is_empty(),
+        "a case still waiting has no mediation period over"
+    );
+    assert_eq!(app.told(accounts[0]).last().unwrap().1, 1, "by SMS too");
+}

@@ -30,6 +30,8 @@ diesel::table! {
         recovered_fen -> Nullable<BigInt>,
         rating -> Nullable<Integer>,
         followed_up_at -> Nullable<Timestamp>,
+        mediation_notice_sent -> Bool,
+        limitation_notice_sent -> Bool,
     }
 }
 

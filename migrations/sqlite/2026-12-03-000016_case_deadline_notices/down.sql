@@ -1,0 +1,2 @@
+ALTER TABLE cases DROP COLUMN limitation_notice_sent;
+ALTER TABLE cases DROP COLUMN mediation_notice_sent;
