@@ -5,10 +5,10 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use identity::AuthUser;
-use platform::audit::{Action, Actor};
+use platform::audit::{Action, Actor, Record};
 use platform::clock::shanghai_label;
 use platform::crypto::DataProtector;
-use platform::outbox::{self, Notice, Topic};
+use platform::outbox::Topic;
 use platform::schema::case_meetings as mt;
 use platform::text::Text;
 use platform::{DbConn, Error, ErrorCode, Result};
@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::cases::{self, CaseDetail};
-use crate::claimants;
 use crate::notify;
 use crate::queue;
 use crate::timeline;
@@ -126,18 +125,13 @@ pub fn schedule(
         notify::named(&case),
         body.venue.label_zh()
     );
-    let notices: Vec<Notice> = claimants::accounts_of(conn, case_id)?
-        .into_iter()
-        .map(|account_id| Notice {
-            account_id,
-            topic: Topic::CaseMeeting,
-            subject: platform::audit::Record::new("case_event", event),
-            title: "调解会议通知".to_owned(),
-            body: text.clone(),
-            deadline: Some(starts_at),
-        })
-        .collect();
-    outbox::send(conn, &notices)?;
+    notify::tell_about(
+        conn,
+        case_id,
+        (Topic::CaseMeeting, Record::new("case_event", event)),
+        Some(starts_at),
+        ("调解会议通知", text),
+    )?;
     queue::stepped(
         conn,
         (config, protector),

@@ -11,39 +11,17 @@ use diesel::prelude::*;
 use platform::audit::Record;
 use platform::clock::shanghai_midnight;
 use platform::db::write_tx;
-use platform::outbox::{self, Notice, Topic};
+use platform::outbox::Topic;
 use platform::schema::cases as c;
 use platform::{Db, DbConn, Result};
 
-use crate::cases::{self, CaseRow};
-use crate::claimants;
+use crate::cases;
 use crate::deadlines::{local_day, LIMITATION_WARNING_DAYS, MEDIATION_DAYS};
 use crate::notify;
 use crate::vocab::CaseState;
 
 /// Cases one sweep handles per kind of notice; the next sweep takes the rest.
 const BATCH: i64 = 200;
-
-fn tell(
-    conn: &mut DbConn,
-    case: &CaseRow,
-    topic: Topic,
-    (title, body): (&str, String),
-) -> Result<()> {
-    let notices: Vec<Notice> = claimants::accounts_of(conn, case.id)?
-        .into_iter()
-        .map(|account_id| Notice {
-            account_id,
-            topic,
-            subject: Record::new("case", case.id),
-            title: title.to_owned(),
-            body: body.clone(),
-            deadline: None,
-        })
-        .collect();
-    outbox::send(conn, &notices)?;
-    Ok(())
-}
 
 /// Accepted cases (no agreement) filed more than 15 days before today, not told yet.
 fn mediation_over(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize> {
@@ -63,10 +41,11 @@ fn mediation_over(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize> {
             "{}自工会收到申请之日起已满15日，尚未达成调解协议。您可以依法向劳动人事争议仲裁委员会申请仲裁，工会可协助您准备材料。",
             notify::named(&case)
         );
-        tell(
+        notify::tell_about(
             conn,
-            &case,
-            Topic::CaseMediationOver,
+            id,
+            (Topic::CaseMediationOver, Record::new("case", id)),
+            None,
             ("调解期限已满", text),
         )?;
         diesel::update(c::table.find(id))
@@ -101,10 +80,11 @@ fn limitation_near(conn: &mut DbConn, now: NaiveDateTime) -> Result<usize> {
             "{}的劳动仲裁时效将于 {ends} 届满。请尽快申请劳动仲裁，以免超过时效；需要帮助请联系工会。",
             notify::named(&case)
         );
-        tell(
+        notify::tell_about(
             conn,
-            &case,
-            Topic::CaseLimitation,
+            id,
+            (Topic::CaseLimitation, Record::new("case", id)),
+            None,
             ("仲裁时效即将届满", text),
         )?;
         diesel::update(c::table.find(id))

@@ -4,15 +4,16 @@
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::dev::Payload;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponseBuilder};
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::future::LocalBoxFuture;
 use identity::{AuthUser, Identity};
 use platform::audit::Actor;
 use platform::crypto::constant_time_eq;
 use platform::{Db, Error, ErrorCode};
 
-use crate::errors::PageError;
-use crate::i18n::{self, Lang};
+use crate::errors::{refusal_text, PageError, PageResult};
+use crate::i18n::{self, Lang, Pick};
 
 /// The session: a random token, only its hash stored.
 pub const SESSION_COOKIE: &str = "gu_console";
@@ -45,6 +46,30 @@ impl Staff {
         } else {
             Err(Error::new(ErrorCode::FormExpired))
         }
+    }
+
+    /// `303` to `to`, which shows `message` once: how every console form answers.
+    pub fn back_to(&self, to: impl Into<String>, message: &str) -> HttpResponse {
+        let mut response = HttpResponse::SeeOther();
+        response.insert_header((header::LOCATION, to.into()));
+        flash(&mut response, message, self.secure);
+        response.finish()
+    }
+
+    /// Back to `to`, saying what a step did: `done` when it did, the refusal in words when it
+    /// was refused. A server error stays an error page.
+    pub fn answer(
+        &self,
+        to: impl Into<String>,
+        done: (&str, &str),
+        outcome: Result<(), Error>,
+    ) -> PageResult {
+        let message = match outcome {
+            Ok(()) => self.lang.t(done.0, done.1).to_owned(),
+            Err(e) if e.code().status().is_server_error() => return Err(e.into()),
+            Err(e) => refusal_text(self.lang, &e),
+        };
+        Ok(self.back_to(to, &message))
     }
 }
 

@@ -21,7 +21,12 @@ use crate::stats::{self, CaseFigures};
 use crate::{Rights, RightsConfig};
 
 /// Runs a staff step on a case in one write and answers the case file.
-async fn step<F>(db: &Db, rights: web::Data<Rights>, caller: Caller, f: F) -> Result<HttpResponse>
+pub(super) async fn step<F>(
+    db: &Db,
+    rights: web::Data<Rights>,
+    caller: Caller,
+    f: F,
+) -> Result<HttpResponse>
 where
     F: FnOnce(
             &mut DbConn,

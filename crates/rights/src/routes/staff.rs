@@ -9,6 +9,7 @@ use platform::extract::{Json, Query};
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, Result};
 
+use super::handling::step;
 use super::RETRY;
 use crate::cases::CaseDetail;
 use crate::decisions::{self, Accept, Decline};
@@ -69,20 +70,10 @@ pub(super) async fn accept_case(
     body: Json<Accept>,
 ) -> Result<HttpResponse> {
     let (id, body) = (id.into_inner(), body.into_inner());
-    let case = db
-        .write(move |conn| {
-            let who = (&caller.user, &caller.actor);
-            decisions::accept(
-                conn,
-                &rights.config,
-                rights.files.protector(),
-                who,
-                id,
-                body,
-            )
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(case))
+    step(&db, rights, caller, move |conn, config, protector, who| {
+        decisions::accept(conn, config, protector, who, id, body)
+    })
+    .await
 }
 
 /// Decline a filed case with a reason and where to turn instead; it closes, the claimants are
@@ -99,20 +90,10 @@ pub(super) async fn decline_case(
     body: Json<Decline>,
 ) -> Result<HttpResponse> {
     let (id, body) = (id.into_inner(), body.into_inner());
-    let case = db
-        .write(move |conn| {
-            let who = (&caller.user, &caller.actor);
-            decisions::decline(
-                conn,
-                &rights.config,
-                rights.files.protector(),
-                who,
-                id,
-                body,
-            )
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(case))
+    step(&db, rights, caller, move |conn, config, protector, who| {
+        decisions::decline(conn, config, protector, who, id, body)
+    })
+    .await
 }
 
 /// Write to the claimants of an open case (they are told), or a note for staff only.

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use identity::Identity;
 use maud::{html, Markup};
@@ -20,7 +19,7 @@ use crate::forms::{Empty, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::labels;
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/applications", web::get().to(queue))
@@ -143,10 +142,7 @@ fn back_to_queue(staff: &Staff, org: Option<i64>, message: &str) -> HttpResponse
         Some(org) => format!("/console/applications?org={org}"),
         None => "/console/applications".to_owned(),
     };
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, to));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
+    staff.back_to(to, message)
 }
 
 async fn approve_one(

@@ -2,7 +2,6 @@
 //! program; see how many it reaches first, then send; the org's broadcasts so far. The same
 //! use cases as `/v1/admin/orgs/{id}/broadcasts`.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use benefits::broadcasts::{self, Audience, BroadcastView, NewBroadcast};
 use benefits::programs::{self, ProgramFilter, ProgramSummary};
@@ -19,7 +18,7 @@ use crate::forms::{optional, Submitted};
 use crate::i18n::Pick;
 use crate::labels;
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/broadcasts", web::get().to(list))
@@ -257,8 +256,5 @@ async fn submit(req: HttpRequest, submitted: Submitted<Draft>) -> PageResult {
 }
 
 fn back(staff: &Staff, org: i64, message: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, format!("/console/broadcasts?org={org}")));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
+    staff.back_to(format!("/console/broadcasts?org={org}"), message)
 }

@@ -2,8 +2,7 @@
 //! the figures of its subtree's cases for a period, with the same figures as the CSV of the
 //! monthly report.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use chrono::NaiveDate;
 use identity::phone::Phone;
 use identity::Identity;
@@ -19,7 +18,7 @@ use crate::errors::PageResult;
 use crate::forms::{self, optional, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/cases/rota", web::get().to(rota_page))
@@ -195,15 +194,7 @@ async fn remove(
 }
 
 fn back(staff: &Staff, org: i64, outcome: Result<(), Error>, done: (&str, &str)) -> PageResult {
-    let message = match outcome {
-        Ok(()) => staff.lang.t(done.0, done.1).to_owned(),
-        Err(e) if e.code().status().is_server_error() => return Err(e.into()),
-        Err(e) => e.code().detail(staff.lang).to_owned(),
-    };
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, format!("/console/cases/rota?org={org}")));
-    session::flash(&mut response, &message, staff.secure);
-    Ok(response.finish())
+    staff.answer(format!("/console/cases/rota?org={org}"), done, outcome)
 }
 
 /// `?org=&from=&to=`: an empty or missing day means last calendar month.

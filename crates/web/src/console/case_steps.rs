@@ -3,8 +3,7 @@
 //! record the follow-up call. Each form posts to a handler that calls the use case the JSON
 //! route calls, and returns to the case with what happened.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use chrono::NaiveDate;
 use maud::{html, Markup};
 use platform::money::Fen;
@@ -24,7 +23,7 @@ use crate::forms::{optional, Submitted};
 use crate::i18n::Pick;
 use crate::labels;
 use crate::layout::csrf;
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/cases/{id}/mediator", web::post().to(assign))
@@ -161,7 +160,7 @@ pub fn rota_of(
     mediators::list(conn, identity, user, case.org.id)
 }
 
-type Step = Box<
+pub(super) type Step = Box<
     dyn FnOnce(
             &mut DbConn,
             &RightsConfig,
@@ -172,7 +171,7 @@ type Step = Box<
 >;
 
 /// Runs one step and returns to the case with what happened, in words.
-async fn run(
+pub(super) async fn run(
     req: &HttpRequest,
     staff: &Staff,
     id: i64,
@@ -195,15 +194,7 @@ async fn run(
             .map(drop),
         Err(e) => Err(e),
     };
-    let message = match outcome {
-        Ok(()) => staff.lang.t(done.0, done.1).to_owned(),
-        Err(e) if e.code().status().is_server_error() => return Err(e.into()),
-        Err(e) => e.code().detail(staff.lang).to_owned(),
-    };
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, format!("/console/cases/{id}")));
-    session::flash(&mut response, &message, staff.secure);
-    Ok(response.finish())
+    staff.answer(format!("/console/cases/{id}"), done, outcome)
 }
 
 fn invalid(field: &'static str) -> Error {

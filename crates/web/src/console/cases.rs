@@ -2,8 +2,7 @@
 //! evidence, and the staff's steps on it (accept into a class, decline with a referral, write
 //! to the claimants or leave a note). Each page calls the use case the JSON route calls.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use maud::{html, Markup};
 use platform::money::Fen;
 use platform::pagination::{Cursor, PageQuery, Paged};
@@ -18,13 +17,14 @@ use rights::vocab::{CaseClass, CaseState};
 use rights::{evidence, Rights};
 use serde::Deserialize;
 
-use crate::console::{case_steps, no_org, OrgChoice};
+use crate::console::case_steps::{self, Step};
+use crate::console::{no_org, OrgChoice};
 use crate::errors::PageResult;
 use crate::forms::{optional, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::labels;
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/cases", web::get().to(queue_page))
@@ -350,22 +350,6 @@ fn steps(staff: &Staff, case: &CaseDetail) -> Markup {
     }
 }
 
-fn back_to_case(staff: &Staff, id: i64, message: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, format!("/console/cases/{id}")));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
-}
-
-/// The outcome of a step as the flash message says it.
-fn said(staff: &Staff, done: (&str, &str), outcome: Result<(), Error>) -> Result<String, Error> {
-    match outcome {
-        Ok(()) => Ok(staff.lang.t(done.0, done.1).to_owned()),
-        Err(e) if e.code().status().is_server_error() => Err(e),
-        Err(e) => Ok(e.code().detail(staff.lang).to_owned()),
-    }
-}
-
 fn prose<const MAX: usize>(text: &str, field: &'static str) -> Result<Prose<MAX>, Error> {
     Prose::parse(text).ok_or_else(|| Error::invalid(ErrorCode::InvalidField, field))
 }
@@ -381,40 +365,25 @@ async fn accept(
     id: web::Path<i64>,
     submitted: Submitted<AcceptForm>,
 ) -> PageResult {
-    let (db, rights) = (app_data::<Db>(&req)?, app_data::<Rights>(&req)?);
-    let Submitted { staff, form, .. } = submitted;
-    let id = id.into_inner();
-    let (user, actor) = (staff.user.clone(), staff.actor.clone());
-    let outcome = async {
+    let (id, Submitted { staff, form, .. }) = (id.into_inner(), submitted);
+    let body = (|| {
         let class = CaseClass::parse(&form.class)
             .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "class"))?;
         let message = optional::<String>(&form.message, "message")?
             .map(|m| prose(&m, "message"))
             .transpose()?;
-        let body = Accept { class, message };
-        db.write(move |conn| {
-            decisions::accept(
-                conn,
-                &rights.config,
-                rights.files.protector(),
-                (&user, &actor),
-                id,
-                body,
-            )
+        Ok(Accept { class, message })
+    })();
+    let step = body.map(|body| -> Step {
+        Box::new(move |conn, config, protector, who| {
+            decisions::accept(conn, config, protector, who, id, body)
         })
-        .await
-        .map(drop)
-    }
-    .await;
-    let message = said(
-        &staff,
-        (
-            "已受理，已通知申请人。",
-            "Accepted; the claimants are told.",
-        ),
-        outcome,
-    )?;
-    Ok(back_to_case(&staff, id, &message))
+    });
+    let done = (
+        "已受理，已通知申请人。",
+        "Accepted; the claimants are told.",
+    );
+    case_steps::run(&req, &staff, id, done, step).await
 }
 
 #[derive(Deserialize)]
@@ -428,11 +397,8 @@ async fn decline(
     id: web::Path<i64>,
     submitted: Submitted<DeclineForm>,
 ) -> PageResult {
-    let (db, rights) = (app_data::<Db>(&req)?, app_data::<Rights>(&req)?);
-    let Submitted { staff, form, .. } = submitted;
-    let id = id.into_inner();
-    let (user, actor) = (staff.user.clone(), staff.actor.clone());
-    let outcome = async {
+    let (id, Submitted { staff, form, .. }) = (id.into_inner(), submitted);
+    let body = (|| {
         let reason = prose(&form.reason, "reason")?;
         let referral = optional::<String>(&form.referral, "referral")?
             .map(|r| {
@@ -440,30 +406,18 @@ async fn decline(
                     .ok_or_else(|| Error::invalid(ErrorCode::InvalidField, "referral"))
             })
             .transpose()?;
-        let body = Decline { reason, referral };
-        db.write(move |conn| {
-            decisions::decline(
-                conn,
-                &rights.config,
-                rights.files.protector(),
-                (&user, &actor),
-                id,
-                body,
-            )
+        Ok(Decline { reason, referral })
+    })();
+    let step = body.map(|body| -> Step {
+        Box::new(move |conn, config, protector, who| {
+            decisions::decline(conn, config, protector, who, id, body)
         })
-        .await
-        .map(drop)
-    }
-    .await;
-    let message = said(
-        &staff,
-        (
-            "已设为不予受理，已通知申请人。",
-            "Declined; the claimants are told.",
-        ),
-        outcome,
-    )?;
-    Ok(back_to_case(&staff, id, &message))
+    });
+    let done = (
+        "已设为不予受理，已通知申请人。",
+        "Declined; the claimants are told.",
+    );
+    case_steps::run(&req, &staff, id, done, step).await
 }
 
 #[derive(Deserialize)]
@@ -493,8 +447,11 @@ async fn write(
         .map(drop)
     }
     .await;
-    let message = said(&staff, ("已发送。", "Sent."), outcome)?;
-    Ok(back_to_case(&staff, id, &message))
+    staff.answer(
+        format!("/console/cases/{id}"),
+        ("已发送。", "Sent."),
+        outcome,
+    )
 }
 
 async fn download(req: HttpRequest, staff: Staff, path: web::Path<(i64, i64)>) -> PageResult {

@@ -1,7 +1,6 @@
 //! Join codes: the posters' codes of an org with their use counts; create one, revoke one,
 //! download its QR for printing.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
 use maud::{html, Markup};
@@ -18,7 +17,7 @@ use crate::errors::{refusal_text, PageResult};
 use crate::forms::{optional, Empty, Submitted};
 use crate::i18n::Pick;
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/join-codes", web::get().to(list))
@@ -163,10 +162,7 @@ fn back(staff: &Staff, org: Option<i64>, message: &str) -> HttpResponse {
     let to = org.map_or("/console/join-codes".to_owned(), |o| {
         format!("/console/join-codes?org={o}")
     });
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, to));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
+    staff.back_to(to, message)
 }
 
 async fn create(req: HttpRequest, submitted: Submitted<NewCode>) -> PageResult {

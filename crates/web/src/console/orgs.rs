@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use identity::phone::Phone;
 use identity::Identity;
@@ -21,7 +20,7 @@ use crate::forms::{Empty, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::labels;
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/orgs", web::get().to(page))
@@ -162,10 +161,7 @@ fn child_form(staff: &Staff, org: i64) -> Markup {
 }
 
 fn back(staff: &Staff, org: i64, message: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, format!("/console/orgs?org={org}")));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
+    staff.back_to(format!("/console/orgs?org={org}"), message)
 }
 
 #[derive(Deserialize)]

@@ -2,7 +2,6 @@
 //! created and edited, then published or closed; the fair draw run and its result shown; the
 //! figures as a chart. Sessions and rosters are in [`super::sessions`].
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use benefits::drafts::{self, PatchProgram};
 use benefits::draws;
@@ -22,7 +21,7 @@ use crate::errors::{refusal_text, PageResult};
 use crate::forms::{optional, required_time, shanghai_time, time_value, Empty, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 use crate::{charts, labels};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -255,10 +254,7 @@ fn patch(submitted: &Submitted<ProgramFields>) -> Result<PatchProgram, Error> {
 }
 
 fn to(path: String, staff: &Staff, message: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, path));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
+    staff.back_to(path, message)
 }
 
 async fn create(req: HttpRequest, submitted: Submitted<ProgramFields>) -> PageResult {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use benefits::health_sessions::{self, CreateSession, PatchSession, SessionView};
 use benefits::programs::StaffProgramDetail;
@@ -22,7 +21,7 @@ use crate::forms::{optional, required_time, time_value, Empty, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::labels;
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/programs/{id}/sessions", web::post().to(add))
@@ -121,10 +120,7 @@ impl SessionFields {
 }
 
 fn to(path: String, staff: &Staff, message: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, path));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
+    staff.back_to(path, message)
 }
 
 async fn add(

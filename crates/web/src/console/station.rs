@@ -1,7 +1,6 @@
 //! One station: create one, its page with the visits by day and by hour, edit it (coordinates
 //! in the system staff read them in, hours in the spreadsheet syntax, amenities), close it.
 
-use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use platform::{Coordinator, Db, Error, ErrorCode};
@@ -18,7 +17,7 @@ use crate::errors::{refusal_text, PageResult};
 use crate::forms::{optional, Empty, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations/new", web::post().to(create))
@@ -133,10 +132,7 @@ fn parse(submitted: &Submitted<StationFields>) -> Result<Parsed, Error> {
 }
 
 fn to(path: String, staff: &Staff, message: &str) -> HttpResponse {
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((header::LOCATION, path));
-    session::flash(&mut response, message, staff.secure);
-    response.finish()
+    staff.back_to(path, message)
 }
 
 #[derive(Deserialize)]

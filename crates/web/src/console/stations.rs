@@ -1,8 +1,7 @@
 //! Stations: the rest stations of an org's subtree, a CSV import with each faulty row's reason
 //! as a table, the door poster's QR, and the feedback board with answer and resolve.
 
-use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest};
 use maud::{html, Markup};
 use platform::pagination::{Cursor, Paged};
 use platform::qr;
@@ -15,11 +14,11 @@ use stations::vocab::FeedbackStatus;
 use stations::Stations;
 
 use crate::console::{no_org, station, OrgChoice};
-use crate::errors::{refusal_text, PageResult};
+use crate::errors::PageResult;
 use crate::forms::{Submitted, Upload};
 use crate::i18n::{Lang, Pick};
 use crate::layout::{self, csrf, Section};
-use crate::session::{self, app_data, Staff};
+use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations", web::get().to(page))
@@ -288,18 +287,11 @@ async fn answer(
         }
         Err(e) => Err(e),
     };
-    let lang = staff.lang;
-    let message = match outcome {
-        Ok(_) => lang.t("已提交。", "Sent.").to_owned(),
-        Err(e) => refusal_text(lang, &e),
-    };
-    let mut response = HttpResponse::SeeOther();
-    response.insert_header((
-        header::LOCATION,
+    staff.answer(
         format!("/console/stations?org={}", query.org),
-    ));
-    session::flash(&mut response, &message, staff.secure);
-    Ok(response.finish())
+        ("已提交。", "Sent."),
+        outcome.map(drop),
+    )
 }
 
 /// The door poster's QR for printing; the same use case as the API's image.
