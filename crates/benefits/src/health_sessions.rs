@@ -13,7 +13,7 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use crate::ledger;
 use crate::notify;
 use crate::programs::{self, Program};
-use crate::vocab::{BookingStatus, LedgerKind, ProgramKind};
+use crate::vocab::{BookingStatus, LedgerKind};
 use crate::waitlist::{self, Offers};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -222,7 +222,7 @@ pub fn create(
     new: NewSession,
 ) -> Result<SessionView> {
     let program = programs::managed(conn, user, new.program_id)?;
-    program.require_kind(ProgramKind::HealthCheck)?;
+    program.require_sessions()?;
     let id: i64 = diesel::insert_into(hs::table)
         .values((
             hs::program_id.eq(new.program_id),

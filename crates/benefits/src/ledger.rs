@@ -14,7 +14,7 @@ use platform::{DbConn, Error, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::vocab::{LedgerKind, ProgramKind};
+use crate::vocab::LedgerKind;
 
 pub fn append(
     conn: &mut DbConn,
@@ -233,11 +233,11 @@ pub fn program_stats(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<Prog
     let program = crate::programs::managed(conn, user, id)?;
     let (totals, by_day) = program_counts(conn, id)?;
     let (seats_total, seats_booked) = match program.kind {
-        ProgramKind::HealthCheck => {
+        kind if kind.has_sessions() => {
             let (total, booked) = crate::health_sessions::seats(conn, id)?;
             (Some(total), Some(booked))
         }
-        ProgramKind::GiftPack => (None, None),
+        _ => (None, None),
     };
     Ok(ProgramStats {
         program_id: id,

@@ -75,7 +75,7 @@ impl CreateProgram {
                     return Err(bad("stock"));
                 }
             }
-            ProgramKind::HealthCheck => {
+            ProgramKind::HealthCheck | ProgramKind::LegalConsultation => {
                 if body.stock.is_some() {
                     return Err(bad("stock"));
                 }
@@ -319,6 +319,15 @@ impl Program {
         }
     }
 
+    /// Refuses a program whose members do not book sessions.
+    pub fn require_sessions(&self) -> Result<()> {
+        if self.kind.has_sessions() {
+            Ok(())
+        } else {
+            Err(Error::new(ErrorCode::WrongProgramKind))
+        }
+    }
+
     /// When a voucher issued now stops being redeemable.
     pub fn voucher_valid_until(&self, issued: NaiveDateTime) -> Option<NaiveDateTime> {
         self.voucher_valid_days
@@ -358,7 +367,7 @@ pub struct ProgramView {
 
 pub fn view(conn: &mut DbConn, program: &Program) -> Result<ProgramView> {
     let seats_left = match program.kind {
-        ProgramKind::HealthCheck => {
+        kind if kind.has_sessions() => {
             let sessions: Vec<(i32, i32)> = hs::table
                 .filter(hs::program_id.eq(program.id))
                 .filter(hs::ends_at.gt(platform::clock::now()))
@@ -372,7 +381,7 @@ pub fn view(conn: &mut DbConn, program: &Program) -> Result<ProgramView> {
                     .sum(),
             )
         }
-        ProgramKind::GiftPack => None,
+        _ => None,
     };
     Ok(ProgramView {
         id: program.id,

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::ledger;
-use crate::vocab::{BookingStatus, LedgerKind};
+use crate::vocab::{BookingStatus, LedgerKind, ProgramKind};
 
 fn summary_context(booking_id: i64) -> String {
     format!("health_reports.summary:{booking_id}")
@@ -263,12 +263,16 @@ pub struct ReportView {
 /// program).
 pub fn reportable(conn: &mut DbConn, user: &AuthUser, booking_id: i64) -> Result<(i64, i64)> {
     staff::require_any(conn, user)?;
-    let (account_id, program_id, status, org_id): (i64, i64, String, i64) = b::table
+    let (account_id, program_id, status, org_id, kind): (i64, i64, String, i64, String) = b::table
         .inner_join(p::table.on(p::id.eq(b::program_id)))
         .filter(b::id.eq(booking_id))
-        .select((b::account_id, b::program_id, b::status, p::org_id))
+        .select((b::account_id, b::program_id, b::status, p::org_id, p::kind))
         .first(conn)?;
     staff::require(conn, user, org_id)?;
+    // A health report belongs to a health check, not to a lawyer's consultation.
+    if kind != ProgramKind::HealthCheck.as_str() {
+        return Err(Error::new(ErrorCode::WrongProgramKind));
+    }
     if status != BookingStatus::CheckedIn.as_str() {
         return Err(Error::new(ErrorCode::BookingNotActive));
     }

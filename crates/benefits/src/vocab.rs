@@ -4,10 +4,23 @@ use platform::vocabulary;
 
 vocabulary! {
     /// What a program gives. The model takes more kinds later (insurance enrolment, hardship
-    /// grants, legal-aid consultations): a kind decides which actions a program supports.
+    /// grants): a kind decides which actions a program supports.
     ProgramKind {
         HealthCheck = "health_check",
         GiftPack = "gift_pack",
+        /// Time with a duty lawyer, at a station or service centre offering legal aid or by
+        /// phone: booked like health checks, on sessions with seats, a waitlist and check-in.
+        LegalConsultation = "legal_consultation",
+    }
+}
+
+impl ProgramKind {
+    /// Whether members book seats on the program's sessions (rather than claim stock).
+    pub fn has_sessions(self) -> bool {
+        matches!(
+            self,
+            ProgramKind::HealthCheck | ProgramKind::LegalConsultation
+        )
     }
 }
 

@@ -1,6 +1,8 @@
 //! Demo benefit programs, so that a newcomer who joins with the 玄武 poster finds something to
 //! claim and to book: the warm-the-new gift pack and the free check on the health truck of the
-//! Jiangsu "8+X" service fair (source article 003: a truck that does about 200 exams a day).
+//! Jiangsu "8+X" service fair (source article 003: a truck that does about 200 exams a day),
+//! and time with the duty lawyer of the union's legal service station (article 001: Quanzhou's
+//! union lawyers give free advice), at the service centre or by phone.
 //! They go through the benefits crate's own use cases, as staff would create them over the API,
 //! so the demo rows are what the service itself writes (audit entries included).
 
@@ -43,6 +45,17 @@ const TRUCK_AT: Location = Location {
 /// Exams the truck does in a day.
 const TRUCK_SEATS: i32 = 200;
 
+const LAWYER_TITLE: &str = "值班律师免费法律咨询";
+const LAWYER_TEXT: &str = "工资拖欠、社保、工伤、劳动关系认定、平台罚款……工会职工维权律师一对一免费解答，\
+     每次约15分钟。可到玄武区总工会职工服务中心工会法律服务工作站面谈，或预约电话咨询（律师按预约时间致电您的注册手机）。\
+     需要工会帮助调解的，可在App中提交维权申请。";
+const LAWYER_SITE: &str = "工会法律服务工作站 · 玄武区总工会职工服务中心";
+/// One lawyer, three afternoon hours, a quarter of an hour each.
+const LAWYER_SEATS: i32 = 12;
+const PHONE_SITE: &str = "电话咨询";
+const PHONE_ADDRESS: &str = "值班律师按预约时间致电您的注册手机";
+const PHONE_SEATS: i32 = 8;
+
 const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(86_400);
 
@@ -73,11 +86,14 @@ pub async fn seed(
                 let gift = ensure(conn, &user, gift_pack(org_id, &user))?;
                 let check = ensure(conn, &user, health_check(org_id, &user))?;
                 if let Some(program_id) = check {
-                    add_truck_sessions(conn, &user, program_id)?;
+                    add_sessions(conn, &user, truck_sessions(program_id))?;
                 }
-                Ok(Some(
-                    usize::from(gift.is_some()) + usize::from(check.is_some()),
-                ))
+                let lawyer = ensure(conn, &user, consultation(org_id, &user))?;
+                if let Some(program_id) = lawyer {
+                    add_sessions(conn, &user, lawyer_sessions(program_id))?;
+                }
+                let created = [gift, check, lawyer].iter().flatten().count();
+                Ok(Some(created))
             })
         })
         .await
@@ -185,8 +201,61 @@ fn health_check(org_id: i64, user: &AuthUser) -> NewProgram {
     }
 }
 
-fn add_truck_sessions(conn: &mut DbConn, user: &AuthUser, program_id: i64) -> platform::Result<()> {
-    for session in truck_sessions(program_id) {
+/// The lawyer's sessions: tomorrow and the day after, 14:00-17:00 at the station and
+/// 19:00-21:00 by phone (after the lunch and dinner rushes riders work through).
+fn lawyer_sessions(program_id: i64) -> Vec<NewSession> {
+    let tomorrow = platform::clock::today()
+        .succ_opt()
+        .expect("a date after today");
+    let day_after = tomorrow.succ_opt().expect("a date after tomorrow");
+    let mut sessions = Vec::new();
+    for day in [tomorrow, day_after] {
+        let midnight = shanghai_midnight(day);
+        sessions.push(NewSession {
+            program_id,
+            site_name: LAWYER_SITE.to_owned(),
+            address: TRUCK_ADDRESS.to_owned(),
+            location: Some(TRUCK_AT),
+            starts_at: midnight + 14 * HOUR,
+            ends_at: midnight + 17 * HOUR,
+            capacity: LAWYER_SEATS,
+        });
+        sessions.push(NewSession {
+            program_id,
+            site_name: PHONE_SITE.to_owned(),
+            address: PHONE_ADDRESS.to_owned(),
+            location: None,
+            starts_at: midnight + 19 * HOUR,
+            ends_at: midnight + 21 * HOUR,
+            capacity: PHONE_SEATS,
+        });
+    }
+    sessions
+}
+
+fn consultation(org_id: i64, user: &AuthUser) -> NewProgram {
+    let last_session_ends = lawyer_sessions(0)
+        .iter()
+        .map(|s| s.ends_at)
+        .max()
+        .expect("the lawyer is on duty");
+    NewProgram {
+        kind: ProgramKind::LegalConsultation,
+        title: LAWYER_TITLE.to_owned(),
+        description: LAWYER_TEXT.to_owned(),
+        ends_at: last_session_ends,
+        // A worker may come back once with what the lawyer asked for.
+        per_member_limit: 2,
+        ..health_check(org_id, user)
+    }
+}
+
+fn add_sessions(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    sessions: Vec<NewSession>,
+) -> platform::Result<()> {
+    for session in sessions {
         health_sessions::create(conn, user, &Actor::system(), session)?;
     }
     Ok(())

@@ -314,8 +314,8 @@ async fn join_as_rider(server: &Server, dir: &Path, staff: &str) -> String {
 const DEMO_VOUCHERS: i64 = 13;
 const DEMO_BOOKINGS: [usize; 2] = [10, 6];
 
-/// The member's programs: exactly one gift pack and one health check, with what the demo
-/// riders left of the stock and the seats.
+/// The member's programs: exactly one gift pack, one health check and one legal consultation,
+/// with what the demo riders left of the stock and the seats.
 async fn demo_programs(server: &Server, member: &str) -> (Value, Value) {
     let list = server.get("/v1/programs", member).await;
     let items = list["items"].as_array().unwrap();
@@ -325,6 +325,9 @@ async fn demo_programs(server: &Server, member: &str) -> (Value, Value) {
         found[0].clone()
     };
     let (gift, check) = (of_kind("gift_pack"), of_kind("health_check"));
+    // The duty lawyer: two afternoons at the station and two evenings by phone.
+    let lawyer = of_kind("legal_consultation");
+    assert_eq!(lawyer["seats_left"], 2 * (12 + 8), "{lawyer}");
     assert_eq!(gift["title"], "暖“新”礼包");
     assert_eq!(gift["mode"], "first_come");
     assert_eq!(gift["stock_left"], 550 - DEMO_VOUCHERS, "{gift}");

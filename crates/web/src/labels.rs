@@ -37,6 +37,7 @@ pub fn program_kind(lang: Lang, kind: ProgramKind) -> &'static str {
     match kind {
         ProgramKind::GiftPack => lang.t("暖新礼包", "Gift pack"),
         ProgramKind::HealthCheck => lang.t("免费体检", "Health check"),
+        ProgramKind::LegalConsultation => lang.t("法律咨询", "Legal consultation"),
     }
 }
 

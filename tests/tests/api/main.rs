@@ -16,6 +16,7 @@ mod console_programs;
 mod demo_data;
 mod dependency_outages;
 mod identity_journey;
+mod legal_consultations;
 mod member_rights;
 mod membership_admin;
 mod membership_concurrency;

@@ -245,7 +245,7 @@ async fn bookings_promotions_and_a_cancelled_session_each_tell_their_members_onc
         let texts: Vec<&str> = sent.iter().map(|s| s["text"].as_str().unwrap()).collect();
         assert_eq!(texts.len(), count, "{texts:?}");
         assert!(
-            texts.last().unwrap().starts_with("体检场次已取消"),
+            texts.last().unwrap().starts_with("预约场次已取消"),
             "{texts:?}"
         );
     }
@@ -320,7 +320,7 @@ async fn several_dispatchers_deliver_a_backlog_with_no_delivery_claimed_twice() 
             account_id: accounts[i % accounts.len()],
             topic: Topic::SessionCancelled,
             subject: Record::new("booking", i as i64),
-            title: "体检场次已取消".into(),
+            title: "预约场次已取消".into(),
             body: "测试".into(),
             deadline: Some(platform::clock::now()),
         })
@@ -440,7 +440,7 @@ async fn reminders_come_a_day_and_two_hours_before_once_and_never_for_a_cancelle
         );
         let sent = app.wait_for_notices(&member.phone, 1).await;
         assert_eq!(sent.len(), 1, "{sent:?}");
-        assert!(sent[0]["text"].as_str().unwrap().starts_with("体检提醒"));
+        assert!(sent[0]["text"].as_str().unwrap().starts_with("预约提醒"));
     }
     assert_eq!(
         topics(&app, &m[2].token).await,

@@ -103,7 +103,7 @@ fn org_card(lang: Lang, org: &OrgNode) -> Markup {
 fn today(lang: Lang, w: &Waiting) -> Markup {
     let more = |paged: bool| if paged { "+" } else { "" };
     html! {
-        h2 { (lang.t("今天的体检场次", "Today's health-check sessions")) }
+        h2 { (lang.t("今天的场次", "Today's sessions")) }
         @if w.sessions.is_empty() { p.muted { (lang.t("今天没有场次。", "None today.")) } }
         ul #today-sessions { @for s in &w.sessions {
             li { a href=(format!("/console/sessions/{}", s.id)) { (s.site_name) } " · "

@@ -132,6 +132,7 @@ fn program_form(
                     select name="kind" {
                         option value="gift_pack" { (labels::program_kind(lang, ProgramKind::GiftPack)) }
                         option value="health_check" { (labels::program_kind(lang, ProgramKind::HealthCheck)) }
+                        option value="legal_consultation" { (labels::program_kind(lang, ProgramKind::LegalConsultation)) }
                     }
                 }
             }
@@ -141,7 +142,7 @@ fn program_form(
             label { (lang.t("结束", "Ends")) input type="datetime-local" name="ends_at" required value=[time(p.map(|p| p.ends_at))]; }
             label { (lang.t("每人限领 / 限约次数", "Per member")) input type="number" name="per_member_limit" min="1" max="10" value=(p.map_or(1, |p| p.per_member_limit)); }
             fieldset {
-                legend { (lang.t("礼包（体检活动不填）", "Gift packs (not for health checks)")) }
+                legend { (lang.t("礼包（体检、法律咨询不填）", "Gift packs (not for sessions)")) }
                 label { (lang.t("数量", "Stock")) input type="number" name="stock" min="1" max="10000000" value=[p.and_then(|p| p.stock_total)]; }
                 label { (lang.t("发放方式", "How")) select name="mode" {
                     @for m in [Mode::FirstCome, Mode::Draw] {
@@ -372,7 +373,7 @@ async fn detail(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResul
             p data-drawn=(draw.drawn_at.is_some()) { (lang.t("报名人数：", "Entries: ")) (draw.entries.len()) " · "
                 (lang.t("中签人数：", "Winners: ")) (draw.winners.as_ref().map_or(0, Vec::len)) }
         }
-        @if p.kind == ProgramKind::HealthCheck { (sessions::section(&staff, &program)) }
+        @if p.kind.has_sessions() { (sessions::section(&staff, &program)) }
         @if p.status == ProgramStatus::Draft {
             h2 { (lang.t("编辑草稿", "Edit the draft")) }
             (program_form(&staff, &format!("/console/programs/{}/edit", p.id), Some(&program), None))

@@ -31,12 +31,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/sessions/{id}/cancel", web::post().to(cancel));
 }
 
-/// The sessions part of a health-check program's page.
+/// The sessions part of the page of a program booked by sessions (health checks, legal
+/// consultations).
 pub fn section(staff: &Staff, program: &StaffProgramDetail) -> Markup {
     let lang = staff.lang;
     let id = program.program.id;
     html! {
-        h2 { (lang.t("体检场次", "Sessions")) }
+        h2 { (lang.t("场次", "Sessions")) }
         div.table { table #sessions {
             thead { tr {
                 th { (lang.t("地点", "Site")) } th { (lang.t("时间", "When")) }
