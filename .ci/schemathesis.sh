@@ -188,7 +188,7 @@ ids = [
     (r"^/v1/(orgs/\{id\}|admin/orgs/\{id\}/.*)$", org),
     (r"^/v1/admin/feedback/\{id\}$", feedback),
     (r"^/v1/admin/memberships/\{id\}/", application["id"]),
-    (r"^/v1/(me|admin)/cases/\{id\}(/(messages|evidence|accept|decline|mediator|agreement|refer|close|follow-up|meetings))?$", case["id"]),
+    (r"^/v1/(me|admin)/cases/\{id\}(/(messages|evidence|accept|decline|mediator|agreement|refer|close|follow-up|meetings|group))?$", case["id"]),
 ]
 with open(f"{work}/seeded.toml", "w") as out:
     for regex, value in ids:

@@ -71,7 +71,7 @@ STATED = {
     "create_join_code": {("invalid_field", "expires_at"): "a moment still to come"},
     "create_program": {
         ("invalid_field", "ends_at"): "ends after it starts",
-        ("invalid_field", "stock"): "gift packs have a stock, health checks none",
+        ("invalid_field", "stock"): "gift packs have a stock; programs booked by sessions (health checks, legal consultations) none",
         ("invalid_field", "mode"): "only gift packs are drawn",
         ("invalid_field", "entry_closes_at"): "a draw's entries close between start and end; "
         "first come has no entry window",
@@ -93,7 +93,7 @@ STATED = {
     "patch_program": {
         ("invalid_field", "ends_at"): "ends after it starts, stored dates standing in for those "
         "left out",
-        ("invalid_field", "stock"): "gift packs have a stock, health checks none",
+        ("invalid_field", "stock"): "gift packs have a stock; programs booked by sessions (health checks, legal consultations) none",
         ("invalid_field", "mode"): "only gift packs are drawn",
         ("invalid_field", "entry_closes_at"): "a draw's entries close between start and end; "
         "first come has no entry window",

@@ -250,7 +250,7 @@ pub(crate) fn granted_orgs(conn: &mut DbConn, account_id: i64) -> Result<Vec<i64
 }
 
 /// Which of `orgs` `user` may act on, in one query.
-pub(crate) fn actable(conn: &mut DbConn, user: &AuthUser, orgs: &[i64]) -> Result<HashSet<i64>> {
+pub fn actable(conn: &mut DbConn, user: &AuthUser, orgs: &[i64]) -> Result<HashSet<i64>> {
     if user.is_admin() {
         return Ok(orgs.iter().copied().collect());
     }

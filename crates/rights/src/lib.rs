@@ -15,6 +15,7 @@ pub mod credit_code;
 pub mod deadlines;
 pub mod decisions;
 pub mod evidence;
+pub mod groups;
 pub mod mediators;
 pub mod meetings;
 pub mod messages;

@@ -15,8 +15,9 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::cases::{self, CaseDetail};
+use crate::cases::{CaseDetail, CaseRow};
 use crate::deadlines::local_day;
+use crate::groups;
 use crate::notify;
 use crate::queue;
 use crate::timeline;
@@ -248,6 +249,10 @@ pub struct AssignMediator {
     /// The account of a mediator on the rota of the case's org or an org above it.
     #[schema(minimum = 1)]
     pub account_id: i64,
+    /// The same mediator for every accepted case against the same respondent that the caller
+    /// may act on (group mediation).
+    #[serde(default)]
+    pub with_group: bool,
 }
 
 /// The mediator of a case as it shows them: the legal name masked (`王*`), when they gave one.
@@ -274,7 +279,9 @@ pub(crate) fn of_case(conn: &mut DbConn, case_id: i64) -> Result<Option<CaseMedi
 }
 
 /// The use case: staff of the case's subtree assign an accepted case to a mediator of the
-/// rota of its org or an org above it (`invalid_field` otherwise); the claimants are told.
+/// The use case: staff assign a mediator of the rota to an accepted case, or with `with_group`
+/// to every accepted case of its group they may act on (the mediator must be on the rota of
+/// each case's org or above, or nothing is assigned); the claimants of each are told.
 pub fn assign(
     conn: &mut DbConn,
     config: &RightsConfig,
@@ -283,24 +290,37 @@ pub fn assign(
     case_id: i64,
     body: AssignMediator,
 ) -> Result<CaseDetail> {
-    queue::in_scope(conn, user, case_id)?;
-    let case = cases::lock(conn, case_id)?;
-    if !case.state.is_handled() {
-        return Err(Error::new(ErrorCode::CaseNotAccepted));
+    let cases = groups::lock_for_step(conn, user, case_id, body.with_group)?;
+    for case in &cases {
+        let orgs = chain(conn, case.org_id)?;
+        let on_rota: i64 = m::table
+            .filter(m::org_id.eq_any(&orgs))
+            .filter(m::account_id.eq(body.account_id))
+            .count()
+            .get_result(conn)?;
+        if on_rota == 0 {
+            return Err(Error::invalid(ErrorCode::InvalidField, "account_id"));
+        }
     }
-    let orgs = chain(conn, case.org_id)?;
-    let on_rota: i64 = m::table
-        .filter(m::org_id.eq_any(&orgs))
-        .filter(m::account_id.eq(body.account_id))
-        .count()
-        .get_result(conn)?;
-    if on_rota == 0 {
-        return Err(Error::invalid(ErrorCode::InvalidField, "account_id"));
+    for case in &cases {
+        appoint(conn, protector, user, case, body.account_id)?;
+        queue::audited(conn, actor, Action::CaseAssign, case)?;
     }
+    queue::file_now(conn, (config, protector), case_id)
+}
+
+/// Makes `mediator` the mediator of one locked case, with its timeline entry and notices.
+fn appoint(
+    conn: &mut DbConn,
+    protector: &DataProtector,
+    user: &AuthUser,
+    case: &CaseRow,
+    mediator: i64,
+) -> Result<()> {
     let now = platform::clock::now();
-    let updated = diesel::update(cm::table.find(case_id))
+    let updated = diesel::update(cm::table.find(case.id))
         .set((
-            cm::mediator_account_id.eq(body.account_id),
+            cm::mediator_account_id.eq(mediator),
             cm::assigned_at.eq(now),
             cm::assigned_by.eq(user.account_id),
         ))
@@ -308,27 +328,26 @@ pub fn assign(
     if updated == 0 {
         diesel::insert_into(cm::table)
             .values((
-                cm::case_id.eq(case_id),
-                cm::mediator_account_id.eq(body.account_id),
+                cm::case_id.eq(case.id),
+                cm::mediator_account_id.eq(mediator),
                 cm::assigned_at.eq(now),
                 cm::assigned_by.eq(user.account_id),
             ))
             .execute(conn)?;
     }
     let kind = CaseEventKind::MediatorAssigned;
-    let event = timeline::append(conn, protector, case_id, Some(user.account_id), kind, None)?;
+    let event = timeline::append(conn, protector, case.id, Some(user.account_id), kind, None)?;
     let text = format!(
         "{}已指派调解员，调解员将尽快与您联系。",
-        notify::named(&case)
+        notify::named(case)
     );
     notify::tell(
         conn,
-        &case,
+        case,
         event,
         Topic::CaseMessage,
         ("维权案件已指派调解员", text),
-    )?;
-    queue::stepped(conn, (config, protector), actor, Action::CaseAssign, &case)
+    )
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::cases::{self, CaseDetail};
+use crate::cases::{CaseDetail, CaseRow};
+use crate::groups;
 use crate::notify;
 use crate::queue;
 use crate::timeline;
@@ -34,6 +35,10 @@ pub struct ScheduleMeeting {
     /// Whether the respondent is invited too.
     #[serde(default)]
     pub respondent_invited: bool,
+    /// The same meeting for every accepted case against the same respondent that the caller
+    /// may act on (group mediation), each case told on its own.
+    #[serde(default)]
+    pub with_group: bool,
 }
 
 /// A meeting as the case shows it.
@@ -73,8 +78,9 @@ pub(crate) fn of_case(conn: &mut DbConn, case_id: i64) -> Result<Vec<MeetingView
         .collect()
 }
 
-/// The use case: staff of the case's subtree schedule a meeting of an accepted case; the
-/// claimants are told by inbox and SMS.
+/// The use case: staff of the case's subtree schedule a meeting of an accepted case, or with
+/// `with_group` of every accepted case of its group they may act on; the claimants of each are
+/// told by inbox and SMS.
 pub fn schedule(
     conn: &mut DbConn,
     config: &RightsConfig,
@@ -83,60 +89,55 @@ pub fn schedule(
     case_id: i64,
     body: ScheduleMeeting,
 ) -> Result<CaseDetail> {
-    let now = platform::clock::now();
-    let starts_at = body.starts_at.naive_utc();
-    if starts_at <= now {
+    if body.starts_at.naive_utc() <= platform::clock::now() {
         return Err(Error::invalid(ErrorCode::InvalidField, "starts_at"));
     }
-    queue::in_scope(conn, user, case_id)?;
-    let case = cases::lock(conn, case_id)?;
-    if !case.state.is_handled() {
-        return Err(Error::new(ErrorCode::CaseNotAccepted));
+    let cases = groups::lock_for_step(conn, user, case_id, body.with_group)?;
+    let together = groups::together(&cases);
+    for case in &cases {
+        hold(conn, protector, user, case, &body, &together)?;
+        queue::audited(conn, actor, Action::MeetingSchedule, case)?;
     }
+    queue::file_now(conn, (config, protector), case_id)
+}
+
+/// Writes the meeting of one locked case, its timeline entry and its claimants' notices.
+fn hold(
+    conn: &mut DbConn,
+    protector: &DataProtector,
+    user: &AuthUser,
+    case: &CaseRow,
+    body: &ScheduleMeeting,
+    together: &str,
+) -> Result<()> {
+    let starts_at = body.starts_at.naive_utc();
     diesel::insert_into(mt::table)
         .values((
-            mt::case_id.eq(case_id),
+            mt::case_id.eq(case.id),
             mt::starts_at.eq(starts_at),
             mt::venue.eq(body.venue.as_str()),
             mt::place.eq(&*body.place),
             mt::respondent_invited.eq(body.respondent_invited),
             mt::created_by.eq(user.account_id),
-            mt::created_at.eq(now),
+            mt::created_at.eq(platform::clock::now()),
         ))
         .execute(conn)?;
     let when = shanghai_label(starts_at);
-    let line = format!(
-        "调解会议：{when}，{}（{}）。",
-        &*body.place,
-        body.venue.label_zh()
-    );
+    let venue = body.venue.label_zh();
+    let line = format!("调解会议：{when}，{}（{venue}）{together}。", &*body.place);
     let kind = CaseEventKind::MeetingScheduled;
-    let event = timeline::append(
-        conn,
-        protector,
-        case_id,
-        Some(user.account_id),
-        kind,
-        Some(&line),
-    )?;
+    let author = Some(user.account_id);
+    let event = timeline::append(conn, protector, case.id, author, kind, Some(&line))?;
     // The text names the time and the venue's kind, never the place staff typed.
     let text = format!(
-        "{}安排了调解会议：{when}，{}，地点详见案件详情。请按时参加。",
-        notify::named(&case),
-        body.venue.label_zh()
+        "{}安排了调解会议：{when}，{venue}{together}，地点详见案件详情。请按时参加。",
+        notify::named(case),
     );
     notify::tell_about(
         conn,
-        case_id,
+        case.id,
         (Topic::CaseMeeting, Record::new("case_event", event)),
         Some(starts_at),
         ("调解会议通知", text),
-    )?;
-    queue::stepped(
-        conn,
-        (config, protector),
-        actor,
-        Action::MeetingSchedule,
-        &case,
     )
 }

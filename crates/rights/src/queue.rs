@@ -93,7 +93,11 @@ pub fn list(
 }
 
 /// Queue rows for case rows: their claimants and linked cases in two queries for the page.
-fn rows_of(conn: &mut DbConn, config: &RightsConfig, rows: Vec<CaseRow>) -> Result<Vec<QueueRow>> {
+pub(crate) fn rows_of(
+    conn: &mut DbConn,
+    config: &RightsConfig,
+    rows: Vec<CaseRow>,
+) -> Result<Vec<QueueRow>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let mut claims: HashMap<i64, (i64, i64)> = HashMap::new();
     let amounts: Vec<(i64, i64)> = cc::table
@@ -137,7 +141,7 @@ fn rows_of(conn: &mut DbConn, config: &RightsConfig, rows: Vec<CaseRow>) -> Resu
 }
 
 /// A person's name is personal data: lists mask it like a member's.
-fn shown_name(kind: RespondentKind, name: &str) -> String {
+pub(crate) fn shown_name(kind: RespondentKind, name: &str) -> String {
     match kind {
         RespondentKind::Person => mask_name(name),
         _ => name.to_owned(),
@@ -180,7 +184,26 @@ pub(crate) fn stepped(
     action: Action,
     case: &CaseRow,
 ) -> Result<CaseDetail> {
-    audit::record(conn, actor, entry(action, case))?;
-    let row = cases::load(conn, case.id)?;
+    audited(conn, actor, action, case)?;
+    file_now(conn, (config, protector), case.id)
+}
+
+/// The audit entry of a staff step on `case`.
+pub(crate) fn audited(
+    conn: &mut DbConn,
+    actor: &Actor,
+    action: Action,
+    case: &CaseRow,
+) -> Result<()> {
+    audit::record(conn, actor, entry(action, case))
+}
+
+/// The case file as staff read it, as it stands now.
+pub(crate) fn file_now(
+    conn: &mut DbConn,
+    (config, protector): (&RightsConfig, &DataProtector),
+    case_id: i64,
+) -> Result<CaseDetail> {
+    let row = cases::load(conn, case_id)?;
     cases::detail(conn, config, protector, row, Reader::Staff)
 }

@@ -45,6 +45,7 @@ platform::api! {
         my_evidence,
         org_cases,
         staff_case,
+        case_group,
         accept_case: Kind::Creating(JSON_LIMIT),
         decline_case: Kind::Creating(JSON_LIMIT),
         write_on_case: Kind::Creating(JSON_LIMIT),

@@ -265,6 +265,7 @@ fn carry_out(
             accept(conn, class)?;
             let assign = AssignMediator {
                 account_id: by.0.account_id,
+                with_group: false,
             };
             mediators::assign(conn, config, protector, by, case_id, assign)?;
             let body = Prose::parse(question).expect("a demo question");
@@ -299,6 +300,7 @@ fn carry_out(
                 venue: Venue::Room,
                 place: Text::parse(place).expect("a demo place"),
                 respondent_invited: true,
+                with_group: false,
             };
             meetings::schedule(conn, config, protector, by, case_id, meeting)?;
         }

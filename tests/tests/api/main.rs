@@ -28,6 +28,7 @@ mod openapi;
 mod real_name;
 mod reports;
 mod rights_cases;
+mod rights_groups;
 mod rights_mediation;
 mod stations_admin;
 mod stations_instances;

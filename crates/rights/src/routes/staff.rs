@@ -14,6 +14,7 @@ use super::RETRY;
 use crate::cases::CaseDetail;
 use crate::decisions::{self, Accept, Decline};
 use crate::evidence;
+use crate::groups::{self, CaseGroup};
 use crate::messages::{self, StaffMessage};
 use crate::queue::{self, QueueFilter, QueueRow};
 use crate::timeline::CaseEvent;
@@ -55,6 +56,23 @@ pub(super) async fn staff_case(
         })
         .await?;
     Ok(HttpResponse::Ok().json(case))
+}
+
+/// The case's group: the open cases against the same respondent across the union, and those
+/// of the caller's subtree that a mediator assignment or a meeting `with_group` acts on.
+#[utoipa::path(get, path = "/v1/admin/cases/{id}/group", tag = "rights", security(("bearer" = [])),
+    responses((status = 200, body = CaseGroup), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub(super) async fn case_group(
+    db: web::Data<Db>,
+    rights: web::Data<Rights>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let group = db
+        .run(move |conn| groups::of_case(conn, &rights.config, &user, id))
+        .await?;
+    Ok(HttpResponse::Ok().json(group))
 }
 
 /// Accept (受理) a filed case into a handling class; the claimants are told.

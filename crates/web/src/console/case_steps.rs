@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use crate::errors::PageResult;
 use crate::forms::{optional, Submitted};
-use crate::i18n::Pick;
+use crate::i18n::{Lang, Pick};
 use crate::labels;
 use crate::layout::csrf;
 use crate::session::{app_data, Staff};
@@ -38,8 +38,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/cases/{id}/meetings", web::post().to(meet));
 }
 
-/// The forms of the steps the case's state allows.
-pub fn forms(staff: &Staff, case: &CaseDetail, rota: &[MediatorView]) -> Markup {
+/// The forms of the steps the case's state allows; `others` accepted cases of its group the
+/// staff may act on can take the mediator and the meeting too.
+pub fn forms(staff: &Staff, case: &CaseDetail, rota: &[MediatorView], others: usize) -> Markup {
     let (lang, id) = (staff.lang, case.id);
     let action = |step: &str| format!("/console/cases/{id}/{step}");
     html! {
@@ -58,11 +59,12 @@ pub fn forms(staff: &Staff, case: &CaseDetail, rota: &[MediatorView]) -> Markup 
                             }
                         }
                     } }
+                    (with_group(lang, others))
                     button type="submit" { (lang.t("指派", "Assign")) }
                 }
             }
         }
-        @if case.state.is_handled() { (meeting_form(staff, id)) }
+        @if case.state.is_handled() { (meeting_form(staff, id, others)) }
         @if case.state == CaseState::Accepted { (agree_or_refer(staff, id)) }
         @if let (CaseState::Agreed, Some(agreement)) = (case.state, &case.agreement) {
             h2 { (lang.t("登记到账", "Payments")) }
@@ -104,7 +106,7 @@ pub fn forms(staff: &Staff, case: &CaseDetail, rota: &[MediatorView]) -> Markup 
 }
 
 /// The form of a mediation meeting.
-fn meeting_form(staff: &Staff, id: i64) -> Markup {
+fn meeting_form(staff: &Staff, id: i64, others: usize) -> Markup {
     let lang = staff.lang;
     html! {
         h2 { (lang.t("调解会议", "Meeting")) }
@@ -116,7 +118,19 @@ fn meeting_form(staff: &Staff, id: i64) -> Markup {
             } }
             label { (lang.t("地点或视频链接", "Place or video link")) input type="text" name="place" maxlength="200" required; }
             label.check { input type="checkbox" name="respondent_invited" value="true" checked; (lang.t("同时通知被申请人参加", "The respondent is invited too")) }
+            (with_group(lang, others))
             button type="submit" { (lang.t("安排会议", "Schedule")) }
+        }
+    }
+}
+
+/// The box that takes a step to the whole group (调解一起案、化解一批纠纷), when it has others.
+fn with_group(lang: Lang, others: usize) -> Markup {
+    html! {
+        @if others > 0 {
+            label.check { input type="checkbox" name="with_group" value="true";
+                (lang.t("同时用于该被申请人的其他 ", "Also for the other ")) (others)
+                (lang.t(" 起已受理案件（合并调解）", " accepted cases against this respondent (group mediation)")) }
         }
     }
 }
@@ -213,6 +227,7 @@ fn prose<const MAX: usize>(
 #[derive(Deserialize)]
 pub struct AssignForm {
     account_id: String,
+    with_group: Option<String>,
 }
 
 async fn assign(
@@ -221,6 +236,7 @@ async fn assign(
     submitted: Submitted<AssignForm>,
 ) -> PageResult {
     let (id, Submitted { staff, form, .. }) = (id.into_inner(), submitted);
+    let with_group = form.with_group.is_some();
     let step = form
         .account_id
         .trim()
@@ -234,7 +250,10 @@ async fn assign(
                     protector,
                     who,
                     id,
-                    AssignMediator { account_id },
+                    AssignMediator {
+                        account_id,
+                        with_group,
+                    },
                 )
             })
         });
@@ -442,6 +461,7 @@ pub struct MeetingForm {
     venue: String,
     place: String,
     respondent_invited: Option<String>,
+    with_group: Option<String>,
 }
 
 async fn meet(
@@ -456,6 +476,7 @@ async fn meet(
             venue: Venue::parse(&form.venue).ok_or_else(|| invalid("venue"))?,
             place: Text::parse(&form.place).ok_or_else(|| invalid("place"))?,
             respondent_invited: form.respondent_invited.is_some(),
+            with_group: form.with_group.is_some(),
         })
     })();
     let step = body.map(|body| -> Step {

@@ -10,6 +10,7 @@ use platform::text::{Prose, Text};
 use platform::{Db, Error, ErrorCode};
 use rights::cases::CaseDetail;
 use rights::decisions::{self, Accept, Decline};
+use rights::groups::{self, CaseGroup};
 use rights::messages::{self, StaffMessage};
 use rights::queue::{self, QueueFilter, QueueRow};
 use rights::timeline::CaseEvent;
@@ -130,6 +131,17 @@ fn queue_table(
         @if list.items.is_empty() {
             p.muted { (lang.t("没有案件。", "No case.")) }
         } @else {
+            (cases_table(lang, &list.items))
+        }
+        @if let Some(next) = &list.next_cursor {
+            @let state = state.map(|s| format!("&state={}", s.as_str())).unwrap_or_default();
+            p.pager { a href=(format!("/console/cases?org={org_id}{state}&cursor={next}")) { (lang.t("下一页", "Next page")) } }
+        }
+    }
+}
+
+fn cases_table(lang: Lang, rows: &[QueueRow]) -> Markup {
+    html! {
             div.table { table {
                 thead { tr {
                     th { (lang.t("编号", "No.")) } th { (lang.t("类型", "Kind")) }
@@ -138,7 +150,7 @@ fn queue_table(
                     th { (lang.t("受理期限", "Accept by")) } th { (lang.t("同一被申请人", "Same respondent")) }
                     th { (lang.t("组织", "Org")) } th { (lang.t("申请时间", "Filed")) }
                 } }
-                tbody { @for row in &list.items {
+                tbody { @for row in rows {
                     tr data-case=(row.id) {
                         td { a href=(format!("/console/cases/{}", row.id)) { "#" (row.id) } }
                         td { (labels::case_kind(lang, row.kind)) }
@@ -158,11 +170,17 @@ fn queue_table(
                     }
                 } }
             } }
-        }
-        @if let Some(next) = &list.next_cursor {
-            @let state = state.map(|s| format!("&state={}", s.as_str())).unwrap_or_default();
-            p.pager { a href=(format!("/console/cases?org={org_id}{state}&cursor={next}")) { (lang.t("下一页", "Next page")) } }
-        }
+    }
+}
+
+/// The open cases against the same respondent that these staff may act on (调解一起案、化解
+/// 一批纠纷): the mediator and meeting forms can take all the accepted ones at once.
+fn group(lang: Lang, group: &CaseGroup) -> Markup {
+    html! {
+        h2 { (lang.t("同一被申请人的案件", "Cases against the same respondent")) }
+        p.muted { (group.respondent_name) " · " (lang.t("全系统在办 ", "open across the union: ")) (group.open_across_union)
+            " · " (lang.t("本辖区 ", "in your scope: ")) (group.cases.len()) }
+        div #group { (cases_table(lang, &group.cases)) }
     }
 }
 
@@ -172,15 +190,23 @@ async fn case_page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageRe
     let id = id.into_inner();
     let identity = app_data::<identity::Identity>(&req)?;
     let (user, actor) = (staff.user.clone(), staff.actor.clone());
-    let (case, rota) = db
+    let (case, rota, linked) = db
         .run(move |conn| {
             let who = (&user, &actor);
             let case =
                 queue::staff_detail(conn, &rights.config, rights.files.protector(), who, id)?;
             let rota = case_steps::rota_of(conn, &identity, &user, &case)?;
-            Ok((case, rota))
+            let linked = match case.open_cases_against_respondent > 1 {
+                true => Some(groups::of_case(conn, &rights.config, &user, id)?),
+                false => None,
+            };
+            Ok((case, rota, linked))
         })
         .await?;
+    let others = linked.as_ref().map_or(0, |g| {
+        let accepted = |r: &&QueueRow| r.state.is_handled() && r.id != id;
+        g.cases.iter().filter(accepted).count()
+    });
     let lang = staff.lang;
     let title = format!(
         "{} #{} · {}",
@@ -197,7 +223,8 @@ async fn case_page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageRe
         h2 { (lang.t("进展", "Timeline")) }
         (timeline(lang, &case.timeline))
         (steps(&staff, &case))
-        (case_steps::forms(&staff, &case, &rota))
+        @if let Some(linked) = &linked { (group(lang, linked)) }
+        (case_steps::forms(&staff, &case, &rota, others))
     };
     Ok(layout::console(&staff, Section::Cases, &title, body))
 }
