@@ -195,6 +195,31 @@ impl TestApp {
         req.send().await.expect("request sent")
     }
 
+    /// `method path` as `token`, with `body` as JSON unless it is null: the status and the JSON
+    /// answer (null when there is none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> (u16, Value) {
+        let mut req = self.request(method, path).bearer_auth(token);
+        if !body.is_null() {
+            req = req.json(body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// As [`TestApp::call`], which must succeed (2xx): the answer.
+    pub async fn call_ok(&self, method: Method, path: &str, token: &str, body: Value) -> Value {
+        let (status, got) = self.call(method, path, token, &body).await;
+        assert!((200..300).contains(&status), "{path}: {status} {got}");
+        got
+    }
+
     pub async fn put(&self, path: &str, body: &Value, token: Option<&str>) -> Response {
         let mut req = self.request(Method::PUT, path).json(body);
         if let Some(token) = token {

@@ -17,28 +17,6 @@ async fn tree(app: &TestApp) -> Districts {
     app.nanjing_districts((891, 892)).await
 }
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: &Value,
-) -> (u16, Value) {
-    let mut req = app.request(method, path).bearer_auth(token);
-    if !body.is_null() {
-        req = req.json(body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn ok(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Value {
-    let (status, got) = send(app, method, path, token, &body).await;
-    assert!((200..300).contains(&status), "{path}: {status} {got}");
-    got
-}
-
 /// A wage-arrears case against a contractor with a valid credit code, 2,300 yuan.
 fn wage_case() -> Value {
     json!({
@@ -55,7 +33,8 @@ fn wage_case() -> Value {
 }
 
 async fn file(app: &TestApp, member: &Worker, body: Value) -> Value {
-    ok(app, Method::POST, "/v1/me/cases", &member.token, body).await
+    app.call_ok(Method::POST, "/v1/me/cases", &member.token, body)
+        .await
 }
 
 fn png() -> Vec<u8> {
@@ -79,7 +58,8 @@ fn kinds(case: &Value) -> Vec<String> {
 }
 
 async fn account(app: &TestApp, member: &Worker) -> i64 {
-    ok(app, Method::GET, "/v1/me", &member.token, Value::Null).await["id"]
+    app.call_ok(Method::GET, "/v1/me", &member.token, Value::Null)
+        .await["id"]
         .as_i64()
         .unwrap()
 }
@@ -99,7 +79,8 @@ async fn a_rider_files_with_evidence_and_two_colleagues_join_the_case() {
 
     for (rider, amount) in riders[1..].iter().zip([180_000, 50_000]) {
         let body = json!({ "invite_code": code.to_lowercase(), "amount_claimed_fen": amount, "consent": true });
-        ok(&app, Method::POST, "/v1/me/cases/join", &rider.token, body).await;
+        app.call_ok(Method::POST, "/v1/me/cases/join", &rider.token, body)
+            .await;
     }
     let again = json!({ "invite_code": code, "amount_claimed_fen": 1, "consent": true });
     let res = app
@@ -109,27 +90,27 @@ async fn a_rider_files_with_evidence_and_two_colleagues_join_the_case() {
 
     let id = case["id"].as_i64().unwrap();
     let path = format!("/v1/me/cases/{id}/evidence");
-    let added = ok(
-        &app,
-        Method::POST,
-        &path,
-        &riders[1].token,
-        evidence("../../工资条.png", &png()),
-    )
-    .await;
+    let added = app
+        .call_ok(
+            Method::POST,
+            &path,
+            &riders[1].token,
+            evidence("../../工资条.png", &png()),
+        )
+        .await;
     assert_eq!(
         (added["name"].as_str(), added["media_type"].as_str()),
         (Some("工资条.png"), Some("image/png"))
     );
 
-    let seen = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/me/cases/{id}"),
-        &riders[2].token,
-        Value::Null,
-    )
-    .await;
+    let seen = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/me/cases/{id}"),
+            &riders[2].token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(seen["total_claimed_fen"], 460_000);
     let claimants = seen["claimants"].as_array().unwrap();
     assert_eq!(claimants.len(), 3);
@@ -151,14 +132,9 @@ async fn a_rider_files_with_evidence_and_two_colleagues_join_the_case() {
         .contains("filename*=UTF-8''"));
     assert_eq!(res.bytes().await.unwrap().as_ref(), png().as_slice());
 
-    let mine = ok(
-        &app,
-        Method::GET,
-        "/v1/me/cases",
-        &riders[1].token,
-        Value::Null,
-    )
-    .await;
+    let mine = app
+        .call_ok(Method::GET, "/v1/me/cases", &riders[1].token, Value::Null)
+        .await;
     assert_eq!(mine["items"][0]["amount_claimed_fen"], 180_000);
     // Someone who is not a claimant does not find it.
     let outsider = app.bulk_members(t.xuanwu, 5610, 1, "rider").await;
@@ -275,18 +251,17 @@ async fn evidence_is_checked_by_size_type_and_count_and_stored_sealed() {
     )
     .await;
 
-    let first = ok(
-        &app,
-        Method::POST,
-        &path,
-        &rider.token,
-        evidence("../../x", &png()),
-    )
-    .await;
+    let first = app
+        .call_ok(
+            Method::POST,
+            &path,
+            &rider.token,
+            evidence("../../x", &png()),
+        )
+        .await;
     assert_eq!(first["name"], "x");
     for n in 1..20 {
-        ok(
-            &app,
+        app.call_ok(
             Method::POST,
             &path,
             &rider.token,
@@ -325,14 +300,8 @@ async fn staff_accept_a_case_of_their_subtree_and_claimants_hear_each_step() {
     let case = file(&app, &riders[0], wage_case()).await;
     let id = case["id"].as_i64().unwrap();
     let join = json!({ "invite_code": case["invite_code"], "amount_claimed_fen": 10_000, "consent": true });
-    ok(
-        &app,
-        Method::POST,
-        "/v1/me/cases/join",
-        &riders[1].token,
-        join,
-    )
-    .await;
+    app.call_ok(Method::POST, "/v1/me/cases/join", &riders[1].token, join)
+        .await;
 
     // Another district's staff find nothing; a member is no staff at all.
     let other = app
@@ -352,14 +321,14 @@ async fn staff_accept_a_case_of_their_subtree_and_claimants_hear_each_step() {
     assert_problem(member, 403, "forbidden").await;
 
     // The city's staff see the district's queue.
-    let queue = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/admin/orgs/{}/cases?state=filed", t.city),
-        &t.admin,
-        Value::Null,
-    )
-    .await;
+    let queue = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/admin/orgs/{}/cases?state=filed", t.city),
+            &t.admin,
+            Value::Null,
+        )
+        .await;
     let row = &queue["items"][0];
     assert_eq!(
         (
@@ -371,7 +340,7 @@ async fn staff_accept_a_case_of_their_subtree_and_claimants_hear_each_step() {
     );
     let accept = format!("/v1/admin/cases/{id}/accept");
     let body = json!({ "class": "general", "message": "已安排调解员，三个工作日内联系您。" });
-    let accepted = ok(&app, Method::POST, &accept, &t.staff_a, body).await;
+    let accepted = app.call_ok(Method::POST, &accept, &t.staff_a, body).await;
     assert_eq!(
         (accepted["state"].as_str(), accepted["class"].as_str()),
         (Some("accepted"), Some("general"))
@@ -391,16 +360,14 @@ async fn staff_accept_a_case_of_their_subtree_and_claimants_hear_each_step() {
     assert_problem(res, 409, "case_not_filed").await;
 
     let messages = format!("/v1/admin/cases/{id}/messages");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &messages,
         &t.staff_a,
         json!({ "body": "请补充九月的订单截图。" }),
     )
     .await;
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &messages,
         &t.staff_a,
@@ -408,8 +375,7 @@ async fn staff_accept_a_case_of_their_subtree_and_claimants_hear_each_step() {
     )
     .await;
     let reply = format!("/v1/me/cases/{id}/messages");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &reply,
         &riders[0].token,
@@ -428,14 +394,14 @@ async fn staff_accept_a_case_of_their_subtree_and_claimants_hear_each_step() {
             ],
             "{topics:?}"
         );
-        let seen = ok(
-            &app,
-            Method::GET,
-            &format!("/v1/me/cases/{id}"),
-            &rider.token,
-            Value::Null,
-        )
-        .await;
+        let seen = app
+            .call_ok(
+                Method::GET,
+                &format!("/v1/me/cases/{id}"),
+                &rider.token,
+                Value::Null,
+            )
+            .await;
         assert_eq!(
             kinds(&seen),
             [
@@ -452,14 +418,14 @@ async fn staff_accept_a_case_of_their_subtree_and_claimants_hear_each_step() {
             .iter()
             .all(|e| e["staff_account_id"].is_null()));
     }
-    let file = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/admin/cases/{id}"),
-        &t.staff_a,
-        Value::Null,
-    )
-    .await;
+    let file = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/admin/cases/{id}"),
+            &t.staff_a,
+            Value::Null,
+        )
+        .await;
     assert_eq!(kinds(&file).len(), 6, "staff see their note");
     assert_eq!(file["respondent"]["contact"], "13912345678");
     let conn = &mut *app.db.get().unwrap();
@@ -501,7 +467,7 @@ async fn of_staff_deciding_one_case_at_once_exactly_one_wins() {
         };
         let path = format!("/v1/admin/cases/{id}/{verb}");
         let (app, token) = (&app, &t.staff_a);
-        async move { send(app, Method::POST, &path, token, &body).await.0 }
+        async move { app.call(Method::POST, &path, token, &body).await.0 }
     });
     let statuses = join_all(tries).await;
     assert_eq!(
@@ -534,24 +500,24 @@ async fn a_declined_case_is_closed_and_its_code_no_longer_joins() {
     let id = case["id"].as_i64().unwrap();
     let body =
         json!({ "reason": "该纠纷已进入仲裁程序", "referral": "玄武区劳动人事争议仲裁委员会" });
-    let declined = ok(
-        &app,
-        Method::POST,
-        &format!("/v1/admin/cases/{id}/decline"),
-        &t.staff_a,
-        body,
-    )
-    .await;
+    let declined = app
+        .call_ok(
+            Method::POST,
+            &format!("/v1/admin/cases/{id}/decline"),
+            &t.staff_a,
+            body,
+        )
+        .await;
     assert_eq!(declined["state"], "declined");
     assert!(declined["closed_at"].is_string());
-    let seen = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/me/cases/{id}"),
-        &riders[0].token,
-        Value::Null,
-    )
-    .await;
+    let seen = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/me/cases/{id}"),
+            &riders[0].token,
+            Value::Null,
+        )
+        .await;
     assert!(seen["invite_code"].is_null());
     let reason = seen["timeline"][1]["body"].as_str().unwrap();
     assert!(
@@ -601,17 +567,19 @@ async fn deadlines_follow_the_clock_and_cases_against_one_respondent_are_linked(
     let other = file(&app, &xuanwu[1], wage_case()).await;
     assert_eq!(one["open_cases_against_respondent"], 1, "alone when filed");
     let path = format!("/v1/me/cases/{}", one["id"]);
-    let one = ok(&app, Method::GET, &path, &xuanwu[0].token, Value::Null).await;
+    let one = app
+        .call_ok(Method::GET, &path, &xuanwu[0].token, Value::Null)
+        .await;
     assert_eq!(one["open_cases_against_respondent"], 2);
     assert_eq!(other["open_cases_against_respondent"], 1);
-    let queue = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/admin/orgs/{}/cases", t.xuanwu),
-        &t.staff_a,
-        Value::Null,
-    )
-    .await;
+    let queue = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/admin/orgs/{}/cases", t.xuanwu),
+            &t.staff_a,
+            Value::Null,
+        )
+        .await;
     let linked: Vec<i64> = queue["items"]
         .as_array()
         .unwrap()
@@ -633,23 +601,23 @@ async fn deadlines_follow_the_clock_and_cases_against_one_respondent_are_linked(
 
     app.advance_clock(Duration::days(8));
     let staff = app.token_of(&gigunion_tests::phone(891)).await;
-    let queue = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/admin/orgs/{}/cases", t.xuanwu),
-        &staff,
-        Value::Null,
-    )
-    .await;
+    let queue = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/admin/orgs/{}/cases", t.xuanwu),
+            &staff,
+            Value::Null,
+        )
+        .await;
     assert_eq!(queue["items"][1]["accept_overdue"], true);
-    let accepted = ok(
-        &app,
-        Method::POST,
-        &format!("/v1/admin/cases/{}/accept", one["id"]),
-        &staff,
-        json!({ "class": "special" }),
-    )
-    .await;
+    let accepted = app
+        .call_ok(
+            Method::POST,
+            &format!("/v1/admin/cases/{}/accept", one["id"]),
+            &staff,
+            json!({ "class": "special" }),
+        )
+        .await;
     assert!(accepted["deadlines"]["accept_by"].is_null());
     assert_eq!(
         accepted["deadlines"]["mediation_ends"],
@@ -665,25 +633,17 @@ async fn the_export_holds_my_cases_and_erasure_leaves_the_case_to_the_others() {
     let case = file(&app, &riders[0], wage_case()).await;
     let id = case["id"].as_i64().unwrap();
     let join = json!({ "invite_code": case["invite_code"], "amount_claimed_fen": 20_000, "consent": true });
-    ok(
-        &app,
-        Method::POST,
-        "/v1/me/cases/join",
-        &riders[1].token,
-        join,
-    )
-    .await;
+    app.call_ok(Method::POST, "/v1/me/cases/join", &riders[1].token, join)
+        .await;
     let path = format!("/v1/me/cases/{id}/evidence");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &path,
         &riders[0].token,
         evidence("订单截图.png", &png()),
     )
     .await;
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &path,
         &riders[1].token,
@@ -691,8 +651,7 @@ async fn the_export_holds_my_cases_and_erasure_leaves_the_case_to_the_others() {
     )
     .await;
     let reply = format!("/v1/me/cases/{id}/messages");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &reply,
         &riders[0].token,
@@ -715,14 +674,14 @@ async fn the_export_holds_my_cases_and_erasure_leaves_the_case_to_the_others() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-    let seen = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/me/cases/{id}"),
-        &riders[1].token,
-        Value::Null,
-    )
-    .await;
+    let seen = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/me/cases/{id}"),
+            &riders[1].token,
+            Value::Null,
+        )
+        .await;
     assert!(
         seen["facts"].is_null() && seen["respondent"]["contact"].is_null(),
         "{seen}"

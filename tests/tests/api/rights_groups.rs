@@ -13,28 +13,6 @@ use gigunion_tests::reqwest::{Method, StatusCode};
 use gigunion_tests::serde_json::{json, Value};
 use gigunion_tests::{assert_problem, phone, Districts, TestApp, Worker};
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: &Value,
-) -> (u16, Value) {
-    let mut req = app.request(method, path).bearer_auth(token);
-    if !body.is_null() {
-        req = req.json(body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn ok(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Value {
-    let (status, got) = send(app, method, path, token, &body).await;
-    assert!((200..300).contains(&status), "{path}: {status} {got}");
-    got
-}
-
 const CONTRACTOR: &str = "南京速达配送服务有限公司";
 
 async fn file(app: &TestApp, rider: &Worker, respondent: &str) -> i64 {
@@ -45,7 +23,8 @@ async fn file(app: &TestApp, rider: &Worker, respondent: &str) -> i64 {
         "facts": "十月配送费未结清。",
         "consent": true
     });
-    ok(app, Method::POST, "/v1/me/cases", &rider.token, claim).await["id"]
+    app.call_ok(Method::POST, "/v1/me/cases", &rider.token, claim)
+        .await["id"]
         .as_i64()
         .unwrap()
 }
@@ -73,8 +52,7 @@ async fn group(app: &TestApp) -> Group {
     }
     for id in &cases[..2] {
         let path = format!("/v1/admin/cases/{id}/accept");
-        ok(
-            app,
+        app.call_ok(
             Method::POST,
             &path,
             &t.staff_a,
@@ -91,8 +69,7 @@ fn meeting(app: &TestApp, with_group: bool) -> Value {
 }
 
 async fn case(app: &TestApp, g: &Group, i: usize) -> Value {
-    ok(
-        app,
+    app.call_ok(
         Method::GET,
         &format!("/v1/admin/cases/{}", g.cases[i]),
         &g.t.staff_a,
@@ -106,14 +83,14 @@ async fn meetings(app: &TestApp, g: &Group, i: usize) -> usize {
 }
 
 async fn meeting_notices(app: &TestApp, rider: &Worker) -> Vec<String> {
-    let inbox = ok(
-        app,
-        Method::GET,
-        "/v1/me/notifications",
-        &rider.token,
-        Value::Null,
-    )
-    .await;
+    let inbox = app
+        .call_ok(
+            Method::GET,
+            "/v1/me/notifications",
+            &rider.token,
+            Value::Null,
+        )
+        .await;
     inbox["items"]
         .as_array()
         .unwrap()
@@ -131,7 +108,7 @@ async fn staff_mediate_the_accepted_cases_against_one_respondent_as_one_group() 
 
     // Xuanwu sees its three open cases against the contractor, of the four across the union.
     let path = format!("/v1/admin/cases/{}/group", c[0]);
-    let seen = ok(&app, Method::GET, &path, staff, Value::Null).await;
+    let seen = app.call_ok(Method::GET, &path, staff, Value::Null).await;
     assert_eq!(seen["open_across_union"], 4);
     assert_eq!(seen["respondent_name"], CONTRACTOR);
     let ids: Vec<i64> = seen["cases"]
@@ -141,10 +118,14 @@ async fn staff_mediate_the_accepted_cases_against_one_respondent_as_one_group() 
         .map(|r| r["id"].as_i64().unwrap())
         .collect();
     assert_eq!(ids, c[..3]);
-    let (status, _) = send(&app, Method::GET, &path, &g.t.staff_b, &Value::Null).await;
+    let (status, _) = app
+        .call(Method::GET, &path, &g.t.staff_b, &Value::Null)
+        .await;
     assert_eq!(status, 404, "another district's staff");
     let theirs = format!("/v1/admin/cases/{}/group", c[4]);
-    let theirs = ok(&app, Method::GET, &theirs, &g.t.staff_b, Value::Null).await;
+    let theirs = app
+        .call_ok(Method::GET, &theirs, &g.t.staff_b, Value::Null)
+        .await;
     assert_eq!(
         (
             theirs["open_across_union"].as_i64(),
@@ -158,10 +139,9 @@ async fn staff_mediate_the_accepted_cases_against_one_respondent_as_one_group() 
     app.grant_staff(&g.t.admin, g.t.xuanwu, &phone(899)).await;
     let rota = json!({ "phone": phone(899), "duty_days": [1, 2, 3, 4, 5, 6, 7] });
     let rota_path = format!("/v1/admin/orgs/{}/mediators", g.t.xuanwu);
-    let mediator = ok(&app, Method::POST, &rota_path, staff, rota).await["account_id"].clone();
+    let mediator = app.call_ok(Method::POST, &rota_path, staff, rota).await["account_id"].clone();
     let assign = json!({ "account_id": mediator, "with_group": true });
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &format!("/v1/admin/cases/{}/mediator", c[1]),
         staff,
@@ -169,14 +149,14 @@ async fn staff_mediate_the_accepted_cases_against_one_respondent_as_one_group() 
     )
     .await;
     for (i, assigned) in [(0, true), (1, true), (2, false), (4, false)] {
-        let case = ok(
-            &app,
-            Method::GET,
-            &format!("/v1/admin/cases/{}", c[i]),
-            if i == 4 { &g.t.staff_b } else { staff },
-            Value::Null,
-        )
-        .await;
+        let case = app
+            .call_ok(
+                Method::GET,
+                &format!("/v1/admin/cases/{}", c[i]),
+                if i == 4 { &g.t.staff_b } else { staff },
+                Value::Null,
+            )
+            .await;
         assert_eq!(
             case["mediator"]["account_id"] == mediator,
             assigned,
@@ -186,8 +166,7 @@ async fn staff_mediate_the_accepted_cases_against_one_respondent_as_one_group() 
     }
 
     // One meeting for the group: each accepted case has it, each claimant is told it is joint.
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &format!("/v1/admin/cases/{}/meetings", c[0]),
         staff,
@@ -221,8 +200,7 @@ async fn staff_mediate_the_accepted_cases_against_one_respondent_as_one_group() 
     );
 
     // A meeting of one case alone stays alone; a group step from a waiting case writes nothing.
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &format!("/v1/admin/cases/{}/meetings", c[1]),
         staff,
@@ -233,14 +211,14 @@ async fn staff_mediate_the_accepted_cases_against_one_respondent_as_one_group() 
         (meetings(&app, &g, 0).await, meetings(&app, &g, 1).await),
         (1, 2)
     );
-    let (status, got) = send(
-        &app,
-        Method::POST,
-        &format!("/v1/admin/cases/{}/meetings", c[2]),
-        staff,
-        &meeting(&app, true),
-    )
-    .await;
+    let (status, got) = app
+        .call(
+            Method::POST,
+            &format!("/v1/admin/cases/{}/meetings", c[2]),
+            staff,
+            &meeting(&app, true),
+        )
+        .await;
     assert_eq!(
         (status, got["code"].as_str()),
         (409, Some("case_not_accepted"))
@@ -273,7 +251,7 @@ async fn group_meetings_started_at_once_from_different_cases_all_go_through() {
         let path = format!("/v1/admin/cases/{}/meetings", g.cases[i % 2]);
         let body = meeting(&app, true);
         let app = &app;
-        async move { send(app, Method::POST, &path, staff, &body).await.0 }
+        async move { app.call(Method::POST, &path, staff, &body).await.0 }
     });
     let statuses = join_all(calls).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");

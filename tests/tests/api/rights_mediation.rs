@@ -15,28 +15,6 @@ async fn tree(app: &TestApp) -> Districts {
     app.nanjing_districts((894, 895)).await
 }
 
-async fn send(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: &Value,
-) -> (u16, Value) {
-    let mut req = app.request(method, path).bearer_auth(token);
-    if !body.is_null() {
-        req = req.json(body);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn ok(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Value {
-    let (status, got) = send(app, method, path, token, &body).await;
-    assert!((200..300).contains(&status), "{path}: {status} {got}");
-    got
-}
-
 fn claim(amount: i64) -> Value {
     json!({
         "kind": "wage_arrears",
@@ -48,14 +26,8 @@ fn claim(amount: i64) -> Value {
 }
 
 async fn file(app: &TestApp, rider: &Worker, amount: i64) -> i64 {
-    ok(
-        app,
-        Method::POST,
-        "/v1/me/cases",
-        &rider.token,
-        claim(amount),
-    )
-    .await["id"]
+    app.call_ok(Method::POST, "/v1/me/cases", &rider.token, claim(amount))
+        .await["id"]
         .as_i64()
         .unwrap()
 }
@@ -81,7 +53,7 @@ async fn mediator(app: &TestApp, t: &Districts) -> i64 {
     app.grant_staff(&t.admin, t.xuanwu, &phone(896)).await;
     let body = json!({ "phone": phone(896), "duty_days": [1, 2, 3, 4, 5, 6, 7] });
     let path = format!("/v1/admin/orgs/{}/mediators", t.xuanwu);
-    let added = ok(app, Method::POST, &path, &t.staff_a, body).await;
+    let added = app.call_ok(Method::POST, &path, &t.staff_a, body).await;
     assert_eq!(added["on_duty_today"], true);
     added["account_id"].as_i64().unwrap()
 }
@@ -100,38 +72,33 @@ async fn a_case_is_mediated_to_an_agreement_paid_in_two_instalments_and_followed
         .unwrap();
     for rider in &riders[1..] {
         let join = json!({ "invite_code": case["invite_code"], "amount_claimed_fen": 100_000, "consent": true });
-        ok(&app, Method::POST, "/v1/me/cases/join", &rider.token, join).await;
+        app.call_ok(Method::POST, "/v1/me/cases/join", &rider.token, join)
+            .await;
     }
     let mediator = mediator(&app, &t).await;
     let staff = &t.staff_a;
     let at = |step: &str| format!("/v1/admin/cases/{id}/{step}");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &at("accept"),
         staff,
         json!({ "class": "complex" }),
     )
     .await;
-    let assigned = ok(
-        &app,
-        Method::POST,
-        &at("mediator"),
-        staff,
-        json!({ "account_id": mediator }),
-    )
-    .await;
+    let assigned = app
+        .call_ok(
+            Method::POST,
+            &at("mediator"),
+            staff,
+            json!({ "account_id": mediator }),
+        )
+        .await;
     assert_eq!(assigned["mediator"]["account_id"], mediator);
     let agreement = json!({ "payer": "南京某某配送服务有限公司", "jointly_liable": "某某配送（总公司）",
         "instalments": [ { "due_on": day(&app, 7), "amount_fen": 200_000 }, { "due_on": day(&app, 37), "amount_fen": 230_000 } ] });
-    let agreed = ok(
-        &app,
-        Method::POST,
-        &at("agreement"),
-        staff,
-        agreement.clone(),
-    )
-    .await;
+    let agreed = app
+        .call_ok(Method::POST, &at("agreement"), staff, agreement.clone())
+        .await;
     assert_eq!(agreed["state"], "agreed");
     assert_eq!(agreed["agreement"]["total_fen"], 430_000);
     let again = app.post(&at("agreement"), &agreement, Some(staff)).await;
@@ -141,7 +108,9 @@ async fn a_case_is_mediated_to_an_agreement_paid_in_two_instalments_and_followed
         .unwrap()
         .clone();
     let paid = |n: usize| at(&format!("instalments/{}/paid", instalments[n]["id"]));
-    let first = ok(&app, Method::POST, &paid(0), staff, Value::Null).await;
+    let first = app
+        .call_ok(Method::POST, &paid(0), staff, Value::Null)
+        .await;
     assert_eq!(
         (
             first["state"].as_str(),
@@ -155,7 +124,9 @@ async fn a_case_is_mediated_to_an_agreement_paid_in_two_instalments_and_followed
         "instalment_paid",
     )
     .await;
-    let last = ok(&app, Method::POST, &paid(1), staff, Value::Null).await;
+    let last = app
+        .call_ok(Method::POST, &paid(1), staff, Value::Null)
+        .await;
     assert_eq!(
         (last["state"].as_str(), last["outcome"].as_str()),
         (Some("closed"), Some("mediated"))
@@ -168,14 +139,14 @@ async fn a_case_is_mediated_to_an_agreement_paid_in_two_instalments_and_followed
         "case_closed",
     )
     .await;
-    let rated = ok(
-        &app,
-        Method::POST,
-        &at("follow-up"),
-        staff,
-        json!({ "rating": 5, "note": "很满意" }),
-    )
-    .await;
+    let rated = app
+        .call_ok(
+            Method::POST,
+            &at("follow-up"),
+            staff,
+            json!({ "rating": 5, "note": "很满意" }),
+        )
+        .await;
     assert_eq!(rated["rating"], 5);
     assert_problem(
         app.post(&at("follow-up"), &json!({ "rating": 1 }), Some(staff))
@@ -187,14 +158,14 @@ async fn a_case_is_mediated_to_an_agreement_paid_in_two_instalments_and_followed
 
     // Each claimant saw every step and heard of each.
     for rider in &riders {
-        let seen = ok(
-            &app,
-            Method::GET,
-            &format!("/v1/me/cases/{id}"),
-            &rider.token,
-            Value::Null,
-        )
-        .await;
+        let seen = app
+            .call_ok(
+                Method::GET,
+                &format!("/v1/me/cases/{id}"),
+                &rider.token,
+                Value::Null,
+            )
+            .await;
         assert_eq!(
             kinds(&seen)[3..],
             [
@@ -207,7 +178,9 @@ async fn a_case_is_mediated_to_an_agreement_paid_in_two_instalments_and_followed
             ]
         );
         assert!(seen["rating"].is_null(), "the rating is for staff");
-        let account = ok(&app, Method::GET, "/v1/me", &rider.token, Value::Null).await["id"]
+        let account = app
+            .call_ok(Method::GET, "/v1/me", &rider.token, Value::Null)
+            .await["id"]
             .as_i64()
             .unwrap();
         let topics: Vec<String> = app
@@ -241,8 +214,7 @@ async fn agreements_rotas_and_assignments_refuse_what_breaks_their_rules() {
         .post(&at("agreement"), &one(day(&app, 3), 100), Some(&t.staff_a))
         .await;
     assert_problem(res, 409, "case_not_accepted").await;
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &at("accept"),
         &t.staff_a,
@@ -285,14 +257,14 @@ async fn agreements_rotas_and_assignments_refuse_what_breaks_their_rules() {
         "duty_days"
     );
     let qinhuai_rota = format!("/v1/admin/orgs/{}/mediators", t.qinhuai);
-    let qinhuai = ok(
-        &app,
-        Method::POST,
-        &qinhuai_rota,
-        &t.staff_b,
-        json!({ "phone": phone(895), "duty_days": [2, 4] }),
-    )
-    .await;
+    let qinhuai = app
+        .call_ok(
+            Method::POST,
+            &qinhuai_rota,
+            &t.staff_b,
+            json!({ "phone": phone(895), "duty_days": [2, 4] }),
+        )
+        .await;
     let res = app
         .post(
             &at("mediator"),
@@ -304,15 +276,16 @@ async fn agreements_rotas_and_assignments_refuse_what_breaks_their_rules() {
         assert_problem(res, 422, "invalid_field").await["field"],
         "account_id"
     );
-    let listed = ok(&app, Method::GET, &rota, &t.staff_a, Value::Null).await;
+    let listed = app
+        .call_ok(Method::GET, &rota, &t.staff_a, Value::Null)
+        .await;
     assert_eq!(
         listed["items"],
         json!([]),
         "Qinhuai's mediator is not on Xuanwu's rota"
     );
     // An instalment due in two days and unpaid three days on is missed.
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &at("agreement"),
         &t.staff_a,
@@ -321,14 +294,14 @@ async fn agreements_rotas_and_assignments_refuse_what_breaks_their_rules() {
     .await;
     app.advance_clock(Duration::days(3));
     let staff = app.token_of(&phone(894)).await;
-    let file = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/admin/cases/{id}"),
-        &staff,
-        Value::Null,
-    )
-    .await;
+    let file = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/admin/cases/{id}"),
+            &staff,
+            Value::Null,
+        )
+        .await;
     assert_eq!(file["agreement"]["missed"], 1);
     assert_eq!(file["agreement"]["instalments"][0]["missed"], true);
 }
@@ -340,8 +313,7 @@ async fn paying_the_last_instalments_at_once_closes_the_case_once() {
     let rider = app.bulk_members(t.xuanwu, 5820, 1, "rider").await.remove(0);
     let id = file(&app, &rider, 90_000).await;
     let at = |step: &str| format!("/v1/admin/cases/{id}/{step}");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &at("accept"),
         &t.staff_a,
@@ -351,14 +323,14 @@ async fn paying_the_last_instalments_at_once_closes_the_case_once() {
     let instalments: Vec<Value> = (1..=3)
         .map(|n| json!({ "due_on": day(&app, n * 10), "amount_fen": 30_000 }))
         .collect();
-    let agreed = ok(
-        &app,
-        Method::POST,
-        &at("agreement"),
-        &t.staff_a,
-        json!({ "payer": "某公司", "instalments": instalments }),
-    )
-    .await;
+    let agreed = app
+        .call_ok(
+            Method::POST,
+            &at("agreement"),
+            &t.staff_a,
+            json!({ "payer": "某公司", "instalments": instalments }),
+        )
+        .await;
     let ids: Vec<i64> = agreed["agreement"]["instalments"]
         .as_array()
         .unwrap()
@@ -367,7 +339,7 @@ async fn paying_the_last_instalments_at_once_closes_the_case_once() {
         .collect();
     let pays = ids.iter().flat_map(|i| [*i, *i]).map(|i| {
         let (app, token, path) = (&app, &t.staff_a, at(&format!("instalments/{i}/paid")));
-        async move { send(app, Method::POST, &path, token, &Value::Null).await.0 }
+        async move { app.call(Method::POST, &path, token, &Value::Null).await.0 }
     });
     let statuses = join_all(pays).await;
     assert_eq!(
@@ -380,14 +352,14 @@ async fn paying_the_last_instalments_at_once_closes_the_case_once() {
         3,
         "{statuses:?}"
     );
-    let file = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/admin/cases/{id}"),
-        &t.staff_a,
-        Value::Null,
-    )
-    .await;
+    let file = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/admin/cases/{id}"),
+            &t.staff_a,
+            Value::Null,
+        )
+        .await;
     assert_eq!(
         (file["state"].as_str(), file["recovered_fen"].as_i64()),
         (Some("closed"), Some(90_000))
@@ -412,8 +384,7 @@ async fn the_figures_of_a_subtree_match_the_cases_counted_by_hand() {
     // Day 1: A accepted; day 3: B accepted, C declined; day 5: B referred; day 10: A settled.
     app.advance_clock(Duration::days(1));
     let s = app.token_of(&phone(894)).await;
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &step(a, "accept"),
         &s,
@@ -422,16 +393,14 @@ async fn the_figures_of_a_subtree_match_the_cases_counted_by_hand() {
     .await;
     app.advance_clock(Duration::days(2));
     let s = app.token_of(&phone(894)).await;
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &step(b, "accept"),
         &s,
         json!({ "class": "policy" }),
     )
     .await;
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &step(c, "decline"),
         &s,
@@ -441,9 +410,12 @@ async fn the_figures_of_a_subtree_match_the_cases_counted_by_hand() {
     app.advance_clock(Duration::days(2));
     let s = app.token_of(&phone(894)).await;
     let refer = json!({ "agency": "labour_arbitration", "reply": "请携带材料到区仲裁委立案。" });
-    ok(&app, Method::POST, &step(b, "refer"), &s, refer).await;
+    app.call_ok(Method::POST, &step(b, "refer"), &s, refer)
+        .await;
     let agreement = json!({ "payer": "某公司", "instalments": [ { "due_on": day(&app, 1), "amount_fen": 80_000 } ] });
-    let agreed = ok(&app, Method::POST, &step(a, "agreement"), &s, agreement).await;
+    let agreed = app
+        .call_ok(Method::POST, &step(a, "agreement"), &s, agreement)
+        .await;
     app.advance_clock(Duration::days(5));
     let s = app.token_of(&phone(894)).await;
     let paid = step(
@@ -453,17 +425,15 @@ async fn the_figures_of_a_subtree_match_the_cases_counted_by_hand() {
             agreed["agreement"]["instalments"][0]["id"]
         ),
     );
-    ok(&app, Method::POST, &paid, &s, Value::Null).await;
-    ok(
-        &app,
+    app.call_ok(Method::POST, &paid, &s, Value::Null).await;
+    app.call_ok(
         Method::POST,
         &step(a, "follow-up"),
         &s,
         json!({ "rating": 4 }),
     )
     .await;
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &step(b, "follow-up"),
         &s,
@@ -474,7 +444,7 @@ async fn the_figures_of_a_subtree_match_the_cases_counted_by_hand() {
     let to = day(&app, 0);
     let path = format!("/v1/admin/orgs/{}/case-stats?from={from}&to={to}", t.city);
     let admin = app.admin().await;
-    let f = ok(&app, Method::GET, &path, &admin, Value::Null).await;
+    let f = app.call_ok(Method::GET, &path, &admin, Value::Null).await;
     assert_eq!(f["filed"], 4);
     assert_eq!(f["claimed_fen"], 200_000);
     assert_eq!(f["recovered_fen"], 80_000);
@@ -547,8 +517,7 @@ async fn a_meeting_of_an_accepted_case_is_told_to_its_claimants_at_once() {
     let res = app.post(&path, &meeting(at(26)), Some(&t.staff_a)).await;
     assert_problem(res, 409, "case_not_accepted").await;
     let accept = format!("/v1/admin/cases/{id}/accept");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &accept,
         &t.staff_a,
@@ -560,22 +529,26 @@ async fn a_meeting_of_an_accepted_case_is_told_to_its_claimants_at_once() {
         assert_problem(res, 422, "invalid_field").await["field"],
         "starts_at"
     );
-    let file = ok(&app, Method::POST, &path, &t.staff_a, meeting(at(26))).await;
+    let file = app
+        .call_ok(Method::POST, &path, &t.staff_a, meeting(at(26)))
+        .await;
     assert_eq!(file["meetings"][0]["venue"], "station");
-    let seen = ok(
-        &app,
-        Method::GET,
-        &format!("/v1/me/cases/{id}"),
-        &rider.token,
-        Value::Null,
-    )
-    .await;
+    let seen = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/me/cases/{id}"),
+            &rider.token,
+            Value::Null,
+        )
+        .await;
     assert_eq!(kinds(&seen).last(), Some(&"meeting_scheduled"));
     assert!(seen["timeline"].as_array().unwrap().last().unwrap()["body"]
         .as_str()
         .unwrap()
         .contains("珠江路驿站"));
-    let account = ok(&app, Method::GET, "/v1/me", &rider.token, Value::Null).await["id"]
+    let account = app
+        .call_ok(Method::GET, "/v1/me", &rider.token, Value::Null)
+        .await["id"]
         .as_i64()
         .unwrap();
     assert_eq!(
@@ -591,8 +564,7 @@ async fn the_deadlines_tell_the_claimants_once_when_mediation_runs_out_and_befor
     let riders = app.bulk_members(t.xuanwu, 5850, 3, "rider").await;
     let accepted = file(&app, &riders[0], 40_000).await;
     let accept = format!("/v1/admin/cases/{accepted}/accept");
-    ok(
-        &app,
+    app.call_ok(
         Method::POST,
         &accept,
         &t.staff_a,
@@ -601,13 +573,15 @@ async fn the_deadlines_tell_the_claimants_once_when_mediation_runs_out_and_befor
     .await;
     let mut old = claim(30_000);
     (old["period_from"], old["period_to"]) = (json!("2025-12-01"), json!("2025-12-31"));
-    ok(&app, Method::POST, "/v1/me/cases", &riders[1].token, old).await;
+    app.call_ok(Method::POST, "/v1/me/cases", &riders[1].token, old)
+        .await;
     file(&app, &riders[2], 20_000).await;
     let accounts = {
         let mut ids = Vec::new();
         for rider in &riders {
             ids.push(
-                ok(&app, Method::GET, "/v1/me", &rider.token, Value::Null).await["id"]
+                app.call_ok(Method::GET, "/v1/me", &rider.token, Value::Null)
+                    .await["id"]
                     .as_i64()
                     .unwrap(),
             );
