@@ -56,6 +56,24 @@ STATED = {
         ("case_consent_required", "consent"): "consent is given (true)",
     },
     "join_case": {("case_consent_required", "consent"): "consent is given (true)"},
+    "create_grant_program": {
+        ("invalid_field", "ends_at"): "ends after it starts",
+        ("invalid_field", "amount_fen"): "at least 1 fen",
+        ("invalid_field", "budget_fen"): "at least one household's amount",
+        ("invalid_field", "shares"): "orgs strictly inside the issuer's subtree, once each, "
+        "each above 0, together at most the budget",
+    },
+    "apply_for_grant": {
+        ("grant_consent_required", "consent"): "consent is given (true)",
+        ("invalid_id_number", "household.id_number"): "the GB 11643 check character and a "
+        "birth date not in the future",
+        ("invalid_field", "household.id_number"): "no ID number twice in one household",
+        ("invalid_field", "household.relation"): "the applicant is in the household already",
+        ("invalid_field", "orders"): "first days of months, none twice, none still to come",
+        ("invalid_field", "payout.card_number"): "12 to 19 digits with the Luhn check digit",
+        ("real_name_required", None): "a real-name profile on file",
+    },
+    "object_to_grant": {("invalid_field", "note"): "an objection says what it is"},
     "add_mediator": {("mediator_not_staff", "phone"): "the account is staff of the org or above"},
     "assign_mediator": {("invalid_field", "account_id"): "a mediator on the rota of the case's "
                         "org or of an org above it"},
@@ -70,6 +88,8 @@ STATED = {
     },
     "create_join_code": {("invalid_field", "expires_at"): "a moment still to come"},
     "create_program": {
+        ("invalid_field", "kind"): "a hardship grant is created with its terms "
+        "(POST /v1/admin/orgs/{id}/grant-programs)",
         ("invalid_field", "ends_at"): "ends after it starts",
         ("invalid_field", "stock"): "gift packs have a stock; programs booked by sessions (health checks, legal consultations) none",
         ("invalid_field", "mode"): "only gift packs are drawn",

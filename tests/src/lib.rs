@@ -307,6 +307,7 @@ impl TestApp {
 }
 
 /// A registered worker with a real-name profile.
+#[derive(Clone)]
 pub struct Worker {
     pub phone: String,
     pub token: String,

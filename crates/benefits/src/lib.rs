@@ -10,6 +10,7 @@ pub mod drafts;
 pub mod draws;
 pub mod eligibility;
 pub mod figures;
+pub mod grants;
 pub mod health_sessions;
 pub mod ledger;
 mod notify;

@@ -70,6 +70,8 @@ impl CreateProgram {
         let description = body.description.trim().to_owned();
         let mode = body.mode.unwrap_or(Mode::FirstCome);
         match kind {
+            // A grant needs its terms: `POST /v1/admin/orgs/{id}/grant-programs`.
+            ProgramKind::HardshipGrant => return Err(bad("kind")),
             ProgramKind::GiftPack => {
                 if !body.stock.is_some_and(|s| (1..=10_000_000).contains(&s)) {
                     return Err(bad("stock"));

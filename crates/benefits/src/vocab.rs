@@ -3,14 +3,17 @@
 use platform::vocabulary;
 
 vocabulary! {
-    /// What a program gives. The model takes more kinds later (insurance enrolment, hardship
-    /// grants): a kind decides which actions a program supports.
+    /// What a program gives. The model takes more kinds later (insurance enrolment): a kind
+    /// decides which actions a program supports.
     ProgramKind {
         HealthCheck = "health_check",
         GiftPack = "gift_pack",
         /// Time with a duty lawyer, at a station or service centre offering legal aid or by
         /// phone: booked like health checks, on sessions with seats, a waitlist and check-in.
         LegalConsultation = "legal_consultation",
+        /// A one-off hardship grant (困难帮扶): the claim is an application staff decide,
+        /// within a budget ([`crate::grants`]).
+        HardshipGrant = "hardship_grant",
     }
 }
 

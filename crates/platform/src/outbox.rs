@@ -68,6 +68,11 @@ crate::vocabulary! {
         CaseMediationOver = "case_mediation_over",
         /// The one-year limitation for arbitration of the member's case ends within 60 days.
         CaseLimitation = "case_limitation",
+        /// Staff took a step on the member's grant application (reviewed, verified, on the
+        /// notice, an objection).
+        GrantStep = "grant_step",
+        /// The member's grant application was approved (with the amount) or rejected.
+        GrantDecided = "grant_decided",
     }
 }
 
@@ -102,13 +107,15 @@ impl Topic {
             | Topic::CaseClosed
             | Topic::CaseMeeting
             | Topic::CaseMediationOver
-            | Topic::CaseLimitation => SmsRule::Always,
+            | Topic::CaseLimitation
+            | Topic::GrantDecided => SmsRule::Always,
             Topic::FeedbackAnswered
             | Topic::SessionReminder
             | Topic::SessionStarting
             | Topic::OfferLapsed
             | Topic::VoucherExpiring
-            | Topic::CaseMessage => SmsRule::UnlessOptedOut,
+            | Topic::CaseMessage
+            | Topic::GrantStep => SmsRule::UnlessOptedOut,
             Topic::BookingMade | Topic::Broadcast | Topic::ProgramPublished => SmsRule::Never,
         }
     }

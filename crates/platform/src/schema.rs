@@ -307,7 +307,9 @@ diesel::table! {
     }
 }
 
+mod grants;
 mod rights;
+pub use grants::*;
 pub use rights::*;
 
 // Every table may be joined with every other: one list, extended as tables arrive.
@@ -354,6 +356,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     case_instalments,
     case_referrals,
     case_meetings,
+    grant_terms,
+    grant_shares,
+    grant_applications,
+    grant_household,
+    grant_events,
 );
 
 diesel::table! {

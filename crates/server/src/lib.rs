@@ -197,6 +197,7 @@ impl AppState {
             .configure(identity::routes)
             .configure(membership::routes)
             .configure(benefits::routes)
+            .configure(benefits::grants::routes::routes)
             .configure(rights::routes)
             .configure(gigunion_web::routes);
     }
@@ -214,6 +215,9 @@ fn data_rights(identity: &Identity, benefits: &Benefits, rights: &rights::Rights
         .register(Arc::new(benefits::personal_data::BenefitsData::new(
             benefits.reports.clone(),
             benefits.config.offers,
+        )))
+        .register(Arc::new(benefits::grants::personal_data::GrantsData::new(
+            identity.protector.clone(),
         )))
         .register(Arc::new(stations::personal_data::StationsData::new()))
         .register(Arc::new(rights::personal_data::RightsData::new(

@@ -18,6 +18,7 @@ pub fn spec() -> Value {
     doc.merge(membership::ApiDoc::openapi());
     doc.merge(stations::ApiDoc::openapi());
     doc.merge(benefits::ApiDoc::openapi());
+    doc.merge(benefits::grants::routes::ApiDoc::openapi());
     doc.merge(rights::ApiDoc::openapi());
     doc.merge(gigunion_web::ApiDoc::openapi());
     doc.info = InfoBuilder::new()

@@ -38,6 +38,7 @@ pub fn program_kind(lang: Lang, kind: ProgramKind) -> &'static str {
         ProgramKind::GiftPack => lang.t("暖新礼包", "Gift pack"),
         ProgramKind::HealthCheck => lang.t("免费体检", "Health check"),
         ProgramKind::LegalConsultation => lang.t("法律咨询", "Legal consultation"),
+        ProgramKind::HardshipGrant => lang.t("困难帮扶", "Hardship grant"),
     }
 }
 
