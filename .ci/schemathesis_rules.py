@@ -61,7 +61,7 @@ STATED = {
         ("invalid_field", "amount_fen"): "at least 1 fen",
         ("invalid_field", "budget_fen"): "at least one household's amount",
         ("invalid_field", "shares"): "orgs strictly inside the issuer's subtree, once each, "
-        "each above 0, together at most the budget",
+        "none inside another, each above 0, together at most the budget",
     },
     "apply_for_grant": {
         ("grant_consent_required", "consent"): "consent is given (true)",

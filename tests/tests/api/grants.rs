@@ -471,6 +471,15 @@ async fn a_grant_program_refuses_terms_that_do_not_add_up() {
     let (starts, ends) = open_window();
     let base = json!({ "title": "困难帮扶", "starts_at": starts, "ends_at": ends, "amount_fen": AMOUNT, "budget_fen": 3 * AMOUNT });
     let path = format!("/v1/admin/orgs/{}/grant-programs", t.city);
+    let street = app
+        .org(
+            &t.admin,
+            Some(t.xuanwu),
+            "street",
+            "玄武区新街口街道总工会",
+            "320102",
+        )
+        .await;
     let cases = [
         ("amount_fen", json!(0), "amount_fen"),
         ("budget_fen", json!(AMOUNT - 1), "budget_fen"),
@@ -482,6 +491,11 @@ async fn a_grant_program_refuses_terms_that_do_not_add_up() {
         (
             "shares",
             json!([{ "org_id": t.city, "share_fen": AMOUNT }]),
+            "shares",
+        ),
+        (
+            "shares",
+            json!([{ "org_id": t.xuanwu, "share_fen": AMOUNT }, { "org_id": street, "share_fen": AMOUNT }]),
             "shares",
         ),
         ("notice_days", json!(0), "notice_days"),

@@ -211,10 +211,17 @@ pub fn create(
 ) -> Result<GrantProgramView> {
     body.check()?;
     staff::require(conn, user, org_id)?;
-    let mut seen = Vec::new();
+    // Shares lie strictly inside the issuer's subtree and never inside one another, so each
+    // applicant has at most one share to be paid from.
+    let mut seen: Vec<i64> = Vec::new();
     for share in &body.shares {
-        let inside = share.org_id != org_id && orgs::is_within(conn, share.org_id, org_id)?;
-        if !inside || seen.contains(&share.org_id) {
+        let mut fits = share.org_id != org_id && orgs::is_within(conn, share.org_id, org_id)?;
+        for &other in &seen {
+            let nested = orgs::is_within(conn, share.org_id, other)?
+                || orgs::is_within(conn, other, share.org_id)?;
+            fits &= !nested;
+        }
+        if !fits {
             return Err(Error::invalid(ErrorCode::InvalidField, "shares"));
         }
         seen.push(share.org_id);
@@ -303,8 +310,8 @@ pub fn view(conn: &mut DbConn, program_id: i64) -> Result<GrantTermsView> {
     })
 }
 
-/// The share an applicant of `org_id` is paid from: the share of the nearest share org at or
-/// above theirs. `Ok(None)` when the budget is not split; `not_eligible_org` when it is and no
+/// The share an applicant of `org_id` is paid from: the one share org at or above theirs
+/// (shares never nest). `Ok(None)` when the budget is not split; `not_eligible_org` when it is and no
 /// share covers them.
 pub(crate) fn share_of(conn: &mut DbConn, program_id: i64, org_id: i64) -> Result<Option<i64>> {
     let shares: Vec<i64> = gs::table
