@@ -74,6 +74,10 @@ STATED = {
         ("real_name_required", None): "a real-name profile on file",
     },
     "object_to_grant": {("invalid_field", "note"): "an objection says what it is"},
+    "correct_grant_payout": {("invalid_field", "card_number"): "12 to 19 digits with the Luhn "
+                             "check digit"},
+    "grant_batch_results": {("invalid_field", "paid"): "names at least one application, none "
+                            "twice"},
     "add_mediator": {("mediator_not_staff", "phone"): "the account is staff of the org or above"},
     "assign_mediator": {("invalid_field", "account_id"): "a mediator on the rota of the case's "
                         "org or of an org above it"},

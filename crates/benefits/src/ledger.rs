@@ -177,6 +177,8 @@ pub struct Counts {
     pub checked_in: i64,
     pub no_shows: i64,
     pub reports: i64,
+    pub grants_approved: i64,
+    pub grants_paid: i64,
 }
 
 impl Counts {
@@ -201,6 +203,8 @@ impl Counts {
             LedgerKind::CheckedIn => &mut self.checked_in,
             LedgerKind::NoShow => &mut self.no_shows,
             LedgerKind::ReportAttached => &mut self.reports,
+            LedgerKind::GrantApproved => &mut self.grants_approved,
+            LedgerKind::GrantPaid => &mut self.grants_paid,
         };
         *slot += n;
     }

@@ -83,5 +83,7 @@ vocabulary! {
         NoShow = "no_show",
         ReportAttached = "report_attached",
         OfferLapsed = "offer_lapsed",
+        GrantApproved = "grant_approved",
+        GrantPaid = "grant_paid",
     }
 }

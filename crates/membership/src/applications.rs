@@ -558,14 +558,36 @@ pub fn active(conn: &mut DbConn, account_id: i64) -> Result<Option<(i64, i64, Na
         .optional()?)
 }
 
-/// The org that serves a worker: that of their active membership, or else of their pending
-/// application (the union helps applicants too). None for anyone else.
-pub fn serving_org(conn: &mut DbConn, account_id: i64) -> Result<Option<i64>> {
-    let rows: Vec<(i64, String)> = ms::table
+/// The membership that serves a worker: their active one, or else their pending application
+/// (the union helps applicants too).
+pub struct Serving {
+    pub org_id: i64,
+    pub active: bool,
+    pub occupation: Occupation,
+    pub platform: String,
+}
+
+/// The membership that serves `account_id`, if any (see [`Serving`]).
+pub fn serving(conn: &mut DbConn, account_id: i64) -> Result<Option<Serving>> {
+    let rows: Vec<(i64, String, String, String)> = ms::table
         .filter(ms::account_id.eq(account_id))
         .filter(ms::status.eq_any([Status::Active.as_str(), Status::Pending.as_str()]))
-        .select((ms::org_id, ms::status))
+        .select((ms::org_id, ms::status, ms::occupation, ms::platform))
         .load(conn)?;
-    let active = rows.iter().find(|(_, s)| s == Status::Active.as_str());
-    Ok(active.or(rows.first()).map(|(org, _)| *org))
+    let active = rows.iter().find(|r| r.1 == Status::Active.as_str());
+    let Some((org_id, status, occupation, platform)) = active.or(rows.first()) else {
+        return Ok(None);
+    };
+    Ok(Some(Serving {
+        org_id: *org_id,
+        active: status == Status::Active.as_str(),
+        occupation: Occupation::parse(occupation)
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("occupation {occupation}")))?,
+        platform: platform.clone(),
+    }))
+}
+
+/// The org that serves a worker (see [`serving`]). None for anyone else.
+pub fn serving_org(conn: &mut DbConn, account_id: i64) -> Result<Option<i64>> {
+    Ok(serving(conn, account_id)?.map(|s| s.org_id))
 }

@@ -73,6 +73,9 @@ crate::vocabulary! {
         GrantStep = "grant_step",
         /// The member's grant application was approved (with the amount) or rejected.
         GrantDecided = "grant_decided",
+        /// The member's grant was paid to their card, or its payment failed (with what to
+        /// correct).
+        GrantPaid = "grant_paid",
     }
 }
 
@@ -108,7 +111,8 @@ impl Topic {
             | Topic::CaseMeeting
             | Topic::CaseMediationOver
             | Topic::CaseLimitation
-            | Topic::GrantDecided => SmsRule::Always,
+            | Topic::GrantDecided
+            | Topic::GrantPaid => SmsRule::Always,
             Topic::FeedbackAnswered
             | Topic::SessionReminder
             | Topic::SessionStarting

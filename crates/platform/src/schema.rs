@@ -361,6 +361,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     grant_applications,
     grant_household,
     grant_events,
+    grant_batches,
+    grant_payments,
+    grant_documents,
+    grant_order_counts,
 );
 
 diesel::table! {

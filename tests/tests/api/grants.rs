@@ -15,14 +15,14 @@ use gigunion_tests::{id_number, open_window, Districts, TestApp, Worker};
 use platform::schema::{grant_applications as ga, grant_terms as gt};
 
 /// 600 yuan a household.
-const AMOUNT: i64 = 60_000;
+pub(super) const AMOUNT: i64 = 60_000;
 
-async fn tree(app: &TestApp) -> Districts {
+pub(super) async fn tree(app: &TestApp) -> Districts {
     app.nanjing_districts((875, 876)).await
 }
 
 /// The first day of the month `back` months before this one.
-fn month(app: &TestApp, back: u32) -> String {
+pub(super) fn month(app: &TestApp, back: u32) -> String {
     let today = platform::clock::local(app.now()).date();
     let first = today.with_day(1).unwrap();
     first
@@ -34,18 +34,24 @@ fn month(app: &TestApp, back: u32) -> String {
 /// The city's grant: two households, one share each for Xuanwu and Qinhuai, 7 days on the
 /// notice, orders below 50 for two months, income below 3,000 yuan, no income or illness.
 async fn city_grant(app: &TestApp, t: &Districts) -> i64 {
+    grant_for(app, t, 1).await
+}
+
+/// The same with a share of `households` households for each district.
+pub(super) async fn grant_for(app: &TestApp, t: &Districts, households: i64) -> i64 {
     let (starts, ends) = open_window();
     let body = json!({
         "title": "新就业形态劳动者一次性困难帮扶", "starts_at": starts, "ends_at": ends,
-        "amount_fen": AMOUNT, "budget_fen": 2 * AMOUNT,
-        "shares": [{ "org_id": t.xuanwu, "share_fen": AMOUNT }, { "org_id": t.qinhuai, "share_fen": AMOUNT }],
+        "amount_fen": AMOUNT, "budget_fen": 2 * households * AMOUNT,
+        "shares": [{ "org_id": t.xuanwu, "share_fen": households * AMOUNT },
+                   { "org_id": t.qinhuai, "share_fen": households * AMOUNT }],
         "notice_days": 7, "documents": ["近两个月接单记录截图"],
         "grant_rules": { "orders_below": { "orders": 50, "months": 2 }, "income_below_fen": 300_000,
                          "causes": ["no_income", "illness"] }
     });
     let path = format!("/v1/admin/orgs/{}/grant-programs", t.city);
     let created = app.call_ok(Method::POST, &path, &t.admin, body).await;
-    assert_eq!(created["terms"]["budget_left_fen"], 2 * AMOUNT);
+    assert_eq!(created["terms"]["budget_left_fen"], 2 * households * AMOUNT);
     let id = created["program"]["id"].as_i64().unwrap();
     let publish = format!("/v1/admin/programs/{id}/publish");
     app.call_ok(Method::POST, &publish, &t.admin, json!({}))
@@ -53,7 +59,7 @@ async fn city_grant(app: &TestApp, t: &Districts) -> i64 {
     id
 }
 
-fn application(app: &TestApp, household: Value, orders: [u32; 2]) -> Value {
+pub(super) fn application(app: &TestApp, household: Value, orders: [u32; 2]) -> Value {
     json!({
         "household": household,
         "cause": "no_income", "income_fen": 120_000,
@@ -68,7 +74,12 @@ fn spouse(n: u32) -> Value {
     json!([{ "name": "王芳", "id_number": id_number(n), "relation": "spouse" }])
 }
 
-async fn apply(app: &TestApp, program: i64, rider: &Worker, body: &Value) -> (u16, Value) {
+pub(super) async fn apply(
+    app: &TestApp,
+    program: i64,
+    rider: &Worker,
+    body: &Value,
+) -> (u16, Value) {
     let path = format!("/v1/programs/{program}/grant-applications");
     app.call(Method::POST, &path, &rider.token, body).await
 }

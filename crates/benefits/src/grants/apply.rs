@@ -10,13 +10,11 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use identity::id_number::IdNumber;
 use identity::personal_data::give_consent;
 use identity::AuthUser;
-use membership::vocab::Occupation;
+use membership::applications::Serving;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::DataProtector;
 use platform::money::Fen;
-use platform::schema::{
-    grant_applications as ga, grant_household as gh, memberships as ms, real_name_profiles as rp,
-};
+use platform::schema::{grant_applications as ga, grant_household as gh, real_name_profiles as rp};
 use platform::text::{Prose, Text};
 use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
@@ -91,16 +89,8 @@ struct Member {
     relation: HouseholdRelation,
 }
 
-/// What the applicant's membership says: org, state, occupation, platform.
-struct Applicant {
-    org_id: i64,
-    active: bool,
-    occupation: Occupation,
-    platform: String,
-}
-
 /// Whether `digits` is a card number: 12 to 19 digits passing the Luhn check.
-fn card_number(text: &str) -> Option<String> {
+pub(crate) fn card_number(text: &str) -> Option<String> {
     let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if !(12..=19).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -122,7 +112,7 @@ fn card_number(text: &str) -> Option<String> {
 }
 
 /// `6222 **** 1234`.
-fn mask_card(digits: &str) -> String {
+pub(crate) fn mask_card(digits: &str) -> String {
     format!("{} **** {}", &digits[..4], &digits[digits.len() - 4..])
 }
 
@@ -166,8 +156,16 @@ impl ApplyForGrant {
     }
 }
 
-/// Whether some `months` consecutive calendar months each had fewer than `below` orders.
-pub(crate) fn low_for(orders: &[MonthOrders], below: u32, months: u32) -> bool {
+/// How recent the low months must be: a run of them must reach one of the last three months,
+/// this one included (a platform's figures for a month come some weeks after it), so that an
+/// old slump does not qualify a worker whose orders have since come back.
+const RECENT_MONTHS: u32 = 3;
+
+/// Whether some `months` consecutive calendar months, the last of them recent, each had fewer
+/// than `below` orders.
+pub(crate) fn low_for(orders: &[MonthOrders], below: u32, months: u32, today: NaiveDate) -> bool {
+    let this_month = today.with_day(1).expect("a first day");
+    let recent = this_month - chrono::Months::new(RECENT_MONTHS - 1);
     let mut low: Vec<NaiveDate> = orders
         .iter()
         .filter(|o| o.orders < below)
@@ -180,7 +178,7 @@ pub(crate) fn low_for(orders: &[MonthOrders], below: u32, months: u32) -> bool {
         let follows =
             previous.is_some_and(|p| p.checked_add_months(chrono::Months::new(1)) == Some(month));
         run = if follows { run + 1 } else { 1 };
-        if run >= months {
+        if run >= months && month >= recent {
             return true;
         }
         previous = Some(month);
@@ -188,33 +186,12 @@ pub(crate) fn low_for(orders: &[MonthOrders], below: u32, months: u32) -> bool {
     false
 }
 
-/// The applicant's membership: the active one, else a pending application.
-fn applicant(conn: &mut DbConn, account_id: i64) -> Result<Applicant> {
-    let rows: Vec<(i64, String, String, String)> = ms::table
-        .filter(ms::account_id.eq(account_id))
-        .filter(ms::status.eq_any(["active", "pending"]))
-        .select((ms::org_id, ms::status, ms::occupation, ms::platform))
-        .load(conn)?;
-    let row = rows
-        .iter()
-        .find(|r| r.1 == "active")
-        .or(rows.first())
-        .ok_or_else(|| Error::new(ErrorCode::MembershipRequired))?;
-    Ok(Applicant {
-        org_id: row.0,
-        active: row.1 == "active",
-        occupation: Occupation::parse(&row.2)
-            .ok_or_else(|| Error::internal(anyhow::anyhow!("occupation {}", row.2)))?,
-        platform: row.3.clone(),
-    })
-}
-
 /// The program's rules against the applicant and what they declared.
 fn eligible(
     conn: &mut DbConn,
     program: &Program,
     rules: &GrantRules,
-    who: (i64, &Applicant),
+    who: (i64, &Serving),
     body: &ApplyForGrant,
 ) -> Result<()> {
     let (account_id, applicant) = who;
@@ -237,7 +214,12 @@ fn eligible(
         return Err(Error::new(ErrorCode::NotEligiblePlatform));
     }
     if let Some(rule) = rules.orders_below {
-        if !low_for(&body.orders, rule.orders, rule.months) {
+        if !low_for(
+            &body.orders,
+            rule.orders,
+            rule.months,
+            platform::clock::today(),
+        ) {
             return Err(Error::invalid(ErrorCode::NotEligibleOrders, "orders"));
         }
     }
@@ -268,7 +250,8 @@ pub fn apply(
     program.require_open(now)?;
     let terms: Terms = terms::load(conn, program_id)?;
     let account_id = user.account_id;
-    let who = applicant(conn, account_id)?;
+    let who = membership::applications::serving(conn, account_id)?
+        .ok_or_else(|| Error::new(ErrorCode::MembershipRequired))?;
     eligible(conn, &program, &terms.rules.0, (account_id, &who), &body)?;
     let (name, id_enc, id_hash): (String, String, String) = rp::table
         .find(account_id)
@@ -376,20 +359,34 @@ mod tests {
     }
 
     #[test]
-    fn low_months_must_follow_each_other() {
+    fn low_months_must_follow_each_other_and_be_recent() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 3).unwrap();
+        let low = |orders: &[MonthOrders], months| low_for(orders, 50, months, today);
         let two = [month(2026, 9, 40), month(2026, 10, 31), month(2026, 11, 80)];
-        assert!(low_for(&two, 50, 2));
-        assert!(!low_for(&two, 50, 3));
-        let apart = [month(2026, 8, 40), month(2026, 10, 31)];
         assert!(
-            !low_for(&apart, 50, 2),
-            "August and October are not consecutive"
+            low(&two, 2),
+            "September and October, October within three months"
         );
+        assert!(!low(&two, 3));
+        let apart = [month(2026, 8, 40), month(2026, 10, 31)];
+        assert!(!low(&apart, 2), "August and October are not consecutive");
         let over_new_year = [month(2025, 12, 10), month(2026, 1, 0)];
-        assert!(low_for(&over_new_year, 50, 2));
         assert!(
-            !low_for(&[month(2026, 10, 50), month(2026, 11, 49)], 50, 2),
+            !low(&over_new_year, 2),
+            "a slump a year ago does not qualify today"
+        );
+        let new_year = NaiveDate::from_ymd_opt(2026, 2, 10).unwrap();
+        assert!(
+            low_for(&over_new_year, 50, 2, new_year),
+            "across the new year"
+        );
+        assert!(
+            !low(&[month(2026, 10, 50), month(2026, 11, 49)], 2),
             "50 is not below 50"
+        );
+        assert!(
+            low(&[month(2026, 11, 3), month(2026, 12, 1)], 2),
+            "this month counts"
         );
     }
 

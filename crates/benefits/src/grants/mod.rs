@@ -3,13 +3,17 @@
 //! district shares, the notice days, the rules); a member or a worker whose application to
 //! join is pending applies with their household ([`apply`]: one grant per household, checked by
 //! keyed hash); staff review, verify, put it on the public notice and approve within the budget
-//! or reject ([`review`]); the applicant sees every step ([`views`]) and is told ([`notify`]).
+//! or reject ([`review`]); approved grants are paid in batches through the finance office
+//! ([`payments`]); the applicant sees every step ([`views`]) and is told ([`notify`]); staff
+//! read the figures ([`stats`]).
 
 pub mod apply;
 mod notify;
+pub mod payments;
 pub mod personal_data;
 pub mod review;
 pub mod routes;
+pub mod stats;
 pub mod terms;
 pub mod timeline;
 pub mod views;

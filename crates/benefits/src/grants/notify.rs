@@ -1,6 +1,6 @@
 //! What grants tell the applicant at each staff step (through `platform::outbox`, in the
 //! transaction of the step): the step in plain words, the amount once approved, the reason's
-//! existence once rejected (the reason itself is behind sign-in).
+//! existence once rejected or not paid (the reason itself is behind sign-in).
 
 use platform::audit::Record;
 use platform::clock::shanghai_label;
@@ -8,9 +8,10 @@ use platform::money::Fen;
 use platform::outbox::{self, Notice, Topic};
 use platform::{DbConn, Result};
 
-use super::views::{self, ApplicationRow};
+use super::views::ApplicationRow;
 use super::vocab::GrantEventKind;
 
+/// Tells the applicant of `row` (as it is after the step) about step `kind`.
 pub(crate) fn step(
     conn: &mut DbConn,
     row: &ApplicationRow,
@@ -34,12 +35,21 @@ pub(crate) fn step(
             format!("{named}未获批准，原因请在App中查看；如有疑问请联系工会。"),
         ),
         GrantEventKind::Noticed => {
-            let until = views::load(conn, row.id)?.notice_until;
-            let until = until.map(shanghai_label).unwrap_or_default();
+            let until = row.notice_until.map(shanghai_label).unwrap_or_default();
             let text =
                 format!("{named}已进入公示（姓名仅显示姓氏），公示至 {until}，期满无异议后审批。");
             (Topic::GrantStep, "困难帮扶申请进入公示", text)
         }
+        GrantEventKind::Paid => (
+            Topic::GrantPaid,
+            "困难帮扶补助已发放",
+            format!("{named}的补助 {amount} 已发放到您登记的银行卡（{}），请注意查收。", row.card_masked),
+        ),
+        GrantEventKind::PaymentFailed => (
+            Topic::GrantPaid,
+            "困难帮扶补助发放失败",
+            format!("{named}的补助未能发放到银行卡 {}，原因请在App中查看；请在App中更正收款银行卡，工会将重新发放。", row.card_masked),
+        ),
         other => (
             Topic::GrantStep,
             "困难帮扶申请进展",

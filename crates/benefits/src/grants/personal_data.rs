@@ -1,7 +1,8 @@
 //! What grants hold about a member, for the member's rights (PIPL Art. 45, 47): their
 //! applications as they read them, and erasure. An application still pending is withdrawn
-//! (rejected), so no one who is gone is paid; a decided one keeps its amount and state for the
-//! budget and the figures. What identifies the household goes (names, ID numbers, the card,
+//! (rejected), so no one who is gone is paid, and one approved but not paid yet is withdrawn
+//! with its money back in the budget; a decided one keeps its amount and state for the budget
+//! and the figures. What identifies the household goes (names, ID numbers, the card,
 //! the declaration, notes they are the subject of); the keyed hashes stay until the program's
 //! end so the household cannot be paid twice in it, and they identify no one without the key.
 
@@ -12,8 +13,8 @@ use platform::schema::{grant_applications as ga, grant_events as ge, grant_house
 use platform::{DbConn, Error, Result};
 use serde_json::{json, Value};
 
-use super::views;
 use super::vocab::GrantState;
+use super::{payments, views};
 
 /// Grants' part of the member's data; the sealed fields need the data key.
 #[derive(Clone)]
@@ -33,7 +34,13 @@ impl PersonalData for GrantsData {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["grant_applications", "grant_household", "grant_events"]
+        &[
+            "grant_applications",
+            "grant_household",
+            "grant_events",
+            "grant_payments",
+            "grant_documents",
+        ]
     }
 
     fn export(&self, conn: &mut DbConn, account_id: i64) -> Result<Value> {
@@ -61,6 +68,7 @@ impl PersonalData for GrantsData {
         )
         .set(ga::state.eq(GrantState::Rejected.as_str()))
         .execute(conn)?;
+        payments::withdraw_unpaid(conn, account_id)?;
         diesel::update(ga::table.filter(ga::account_id.eq(account_id)))
             .set((
                 ga::account_id.eq(None::<i64>),
@@ -78,6 +86,7 @@ impl PersonalData for GrantsData {
         diesel::update(ge::table.filter(ge::actor_id.eq(account_id)))
             .set(ge::actor_id.eq(None::<i64>))
             .execute(conn)?;
+        payments::forget_staff(conn, account_id)?;
         Ok(Vec::new())
     }
 }

@@ -26,6 +26,7 @@ use super::notify;
 use super::timeline;
 use super::views::{self, ApplicationRow, GrantApplicationView};
 use super::vocab::{GrantEventKind, GrantState, VerifyMethod};
+use crate::vocab::LedgerKind;
 
 /// A note with a step (optional for the first review, required for an objection).
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -162,9 +163,9 @@ fn stepped(
     action: Action,
 ) -> Result<GrantApplicationView> {
     let event = timeline::append(conn, protector, row.id, Some(user.account_id), kind, note)?;
-    notify::step(conn, row, kind, event)?;
     audit::record(conn, actor, entry(action, row))?;
     let now = views::load(conn, row.id)?;
+    notify::step(conn, &now, kind, event)?;
     views::build(conn, protector, now, true)
 }
 
@@ -207,10 +208,7 @@ pub fn put_on_notice(
 ) -> Result<GrantApplicationView> {
     let row = in_scope(conn, who.0, id)?;
     advance(conn, id, GrantState::Verified, GrantState::OnNotice)?;
-    let days: i32 = gt::table
-        .find(row.program_id)
-        .select(gt::notice_days)
-        .first(conn)?;
+    let days = super::terms::load(conn, row.program_id)?.notice_days;
     let until = platform::clock::now() + Duration::days(i64::from(days));
     diesel::update(ga::table.find(id))
         .set(ga::notice_until.eq(until))
@@ -254,6 +252,10 @@ pub fn approve(
     advance(conn, id, GrantState::OnNotice, GrantState::Approved)?;
     decided(conn, id, user, now)?;
     take_from_budget(conn, &row)?;
+    if let Some(account_id) = row.account_id {
+        let kind = LedgerKind::GrantApproved;
+        crate::ledger::append(conn, account_id, row.program_id, kind, Some(id))?;
+    }
     let step = (GrantEventKind::Approved, None);
     stepped(
         conn,
@@ -290,6 +292,20 @@ fn take_from_budget(conn: &mut DbConn, row: &ApplicationRow) -> Result<()> {
         if taken == 0 {
             return Err(Error::new(ErrorCode::BudgetExhausted));
         }
+    }
+    Ok(())
+}
+
+/// Returns the row's amount to the budget and its share (a grant withdrawn after approval).
+pub(crate) fn give_back(conn: &mut DbConn, row: &ApplicationRow) -> Result<()> {
+    let amount = row.amount_fen;
+    diesel::update(gt::table.find(row.program_id))
+        .set(gt::budget_left_fen.eq(gt::budget_left_fen + amount))
+        .execute(conn)?;
+    if let Some(share) = row.share_org_id {
+        diesel::update(gs::table.find((row.program_id, share)))
+            .set(gs::left_fen.eq(gs::left_fen + amount))
+            .execute(conn)?;
     }
     Ok(())
 }

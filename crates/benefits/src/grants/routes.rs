@@ -13,16 +13,24 @@ use platform::{Db, DbConn, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::apply::{self, ApplyForGrant};
+use membership::roster_csv::CsvLang;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::apply::{self, ApplyForGrant, Payout};
+use super::payments::{
+    self, BatchFilter, CreateBatch, GrantBatchRow, GrantBatchView, PaymentResults,
+};
 use super::review::{self, GrantQueueFilter, GrantQueueRow, RejectGrant, StepNote, Verify};
+use super::stats::{self, GrantStats, GrantStatsQuery};
 use super::terms::{self, CreateGrantProgram, GrantProgramView, GrantTermsView};
 use super::views::{self, GrantApplicationView, GrantNotice};
 
 platform::api! {
     /// The grants part of the OpenAPI document.
     pub struct ApiDoc {
-        components(schemas(Paged<GrantQueueRow>)),
-        tags((name = "grants", description = "Hardship grants: terms, applications, review, the notice, approval within the budget"))
+        components(schemas(Paged<GrantQueueRow>, Paged<GrantBatchRow>)),
+        tags((name = "grants", description = "Hardship grants: terms, applications, review, the notice, approval within the budget, payment in batches, figures"))
     }
 
     pub fn routes {
@@ -40,6 +48,13 @@ platform::api! {
         object_to_grant: Kind::Creating(JSON_LIMIT),
         approve_grant: Kind::Creating(JSON_LIMIT),
         reject_grant: Kind::Creating(JSON_LIMIT),
+        correct_grant_payout: Kind::Creating(JSON_LIMIT),
+        create_grant_batch: Kind::Creating(JSON_LIMIT),
+        org_grant_batches,
+        grant_batch,
+        grant_batch_finance_file,
+        grant_batch_results: Kind::Creating(JSON_LIMIT),
+        grant_stats,
     }
 }
 
@@ -311,4 +326,154 @@ async fn reject_grant(
         review::reject(conn, p, who, id, body)
     })
     .await
+}
+
+/// Correct the bank card of one of the caller's grants whose payment failed: it is approved
+/// again and goes into the next batch.
+#[utoipa::path(put, path = "/v1/me/grant-applications/{id}/payout", tag = "grants", request_body = Payout,
+    params(("Idempotency-Key" = Option<String>, Header, description = RETRY)),
+    security(("bearer" = [])),
+    responses((status = 200, body = GrantApplicationView), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn correct_grant_payout(
+    db: web::Data<Db>,
+    protector: web::Data<DataProtector>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Json<Payout>,
+) -> Result<HttpResponse> {
+    let (id, body) = (id.into_inner(), body.into_inner());
+    let view = db
+        .write(move |conn| {
+            payments::correct_payout(conn, &protector, (&caller.user, &caller.actor), id, body)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Put every approved application of the org's subtree (up to 2,000) into a new payment batch
+/// (`409 nothing_to_pay` when there are none).
+#[utoipa::path(post, path = "/v1/admin/programs/{id}/grant-batches", tag = "grants", request_body = CreateBatch,
+    params(("Idempotency-Key" = Option<String>, Header, description = RETRY)),
+    security(("bearer" = [])),
+    responses((status = 201, body = GrantBatchView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_grant_batch(
+    db: web::Data<Db>,
+    protector: web::Data<DataProtector>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Json<CreateBatch>,
+) -> Result<HttpResponse> {
+    let (program_id, body) = (id.into_inner(), body.into_inner());
+    let view = db
+        .write(move |conn| {
+            let who = (&caller.user, &caller.actor);
+            payments::create(conn, &protector, who, program_id, body)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The payment batches made by the org and the orgs below it, newest first.
+#[utoipa::path(get, path = "/v1/admin/orgs/{id}/grant-batches", tag = "grants", params(BatchFilter, PageQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = Paged<GrantBatchRow>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn org_grant_batches(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    filter: Query<BatchFilter>,
+    page: Query<PageQuery>,
+) -> Result<HttpResponse> {
+    let (org_id, filter, page) = (id.into_inner(), filter.into_inner(), page.page());
+    let list = db
+        .run(move |conn| payments::list(conn, &user, org_id, &filter, page))
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// A payment batch with every payment, cards masked.
+#[utoipa::path(get, path = "/v1/admin/grant-batches/{id}", tag = "grants", security(("bearer" = [])),
+    responses((status = 200, body = GrantBatchView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn grant_batch(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let view = db.run(move |conn| payments::view(conn, &user, id)).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The query of the finance file.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FinanceFileQuery {
+    /// Headers: `zh` (default) or `en`.
+    #[param(inline)]
+    pub lang: Option<CsvLang>,
+}
+
+/// The finance office's file of a batch: the payments still to make, with the full card
+/// numbers (the only place they appear), as CSV; each download is in the audit log.
+#[utoipa::path(get, path = "/v1/admin/grant-batches/{id}/finance.csv", tag = "grants", params(FinanceFileQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The batch as CSV (UTF-8 with BOM)", content_type = "text/csv", body = String),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn grant_batch_finance_file(
+    db: web::Data<Db>,
+    protector: web::Data<DataProtector>,
+    caller: Caller,
+    id: web::Path<i64>,
+    query: Query<FinanceFileQuery>,
+) -> Result<HttpResponse> {
+    let id = id.into_inner();
+    let lang = query.lang.unwrap_or_default().into();
+    let file = db
+        .write(move |conn| {
+            payments::export(conn, &protector, (&caller.user, &caller.actor), id, lang)
+        })
+        .await?;
+    let ascii = format!("grant-batch-{id}");
+    let name = format!("困难帮扶发放批次-{id}");
+    Ok(platform::csv::download(&ascii, &name, file))
+}
+
+/// Record what the finance office reported for a batch: the applications paid, and those
+/// that failed with the bank's reason; all or nothing.
+#[utoipa::path(post, path = "/v1/admin/grant-batches/{id}/results", tag = "grants", request_body = PaymentResults,
+    params(("Idempotency-Key" = Option<String>, Header, description = RETRY)),
+    security(("bearer" = [])),
+    responses((status = 200, body = GrantBatchView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn grant_batch_results(
+    db: web::Data<Db>,
+    protector: web::Data<DataProtector>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Json<PaymentResults>,
+) -> Result<HttpResponse> {
+    let (id, body) = (id.into_inner(), body.into_inner());
+    let view = db
+        .write(move |conn| {
+            payments::settle(conn, &protector, (&caller.user, &caller.actor), id, body)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// A grant program's figures over the org's subtree: applications, approvals, amounts paid
+/// per org, days from application to payment.
+#[utoipa::path(get, path = "/v1/admin/programs/{id}/grant-stats", tag = "grants", params(GrantStatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = GrantStats), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn grant_stats(
+    db: web::Data<Db>,
+    user: AuthUser,
+    id: web::Path<i64>,
+    query: Query<GrantStatsQuery>,
+) -> Result<HttpResponse> {
+    let (program_id, org_id) = (id.into_inner(), query.org_id);
+    let figures = db
+        .run(move |conn| stats::figures(conn, &user, program_id, org_id))
+        .await?;
+    Ok(HttpResponse::Ok().json(figures))
 }

@@ -1,5 +1,6 @@
 //! Every step of an application, append-only: who took it and the note, sealed. The applicant
-//! reads each step in plain words, and the reason of a rejection; staff read every note.
+//! reads each step in plain words, and the reason of a rejection or a failed payment; staff read
+//! every note.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -57,7 +58,12 @@ pub(crate) fn of(
     rows.into_iter()
         .map(|(kind, note, at)| {
             let kind = GrantEventKind::try_from(kind).map_err(Error::internal)?;
-            let shown = staff || kind == GrantEventKind::Rejected;
+            // The applicant reads why they were refused or not paid: what to answer or correct.
+            let shown = staff
+                || matches!(
+                    kind,
+                    GrantEventKind::Rejected | GrantEventKind::PaymentFailed
+                );
             let note = match note.filter(|_| shown) {
                 Some(sealed) => Some(open(protector, &sealed)?),
                 None => None,

@@ -483,5 +483,7 @@ fn ledger_label(lang: Lang, kind: LedgerKind) -> &'static str {
         LedgerKind::NoShow => lang.t("未到场", "No-show"),
         LedgerKind::ReportAttached => lang.t("报告已上传", "Report attached"),
         LedgerKind::OfferLapsed => lang.t("候补名额逾期未确认", "Offer lapsed"),
+        LedgerKind::GrantApproved => lang.t("困难帮扶获批", "Grant approved"),
+        LedgerKind::GrantPaid => lang.t("困难帮扶补助已发放", "Grant paid"),
     }
 }
