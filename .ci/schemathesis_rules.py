@@ -43,6 +43,12 @@ STATED = {
         ("invalid_field", "body"): "a CSV file with a header row",
         ("csv_invalid", None): "every row a valid station; the answer lists each row's fault",
     },
+    "import_order_counts": {
+        ("invalid_field", "body"): "a CSV file with a header row",
+        ("invalid_field", "encoding"): "an encoding the file is valid in",
+        ("csv_invalid", None): "id_number, month and orders columns, every row valid; the "
+        "answer lists each row's fault",
+    },
     "attach_report": {
         ("invalid_field", "pdf_base64"): "base64",
         ("unsupported_file", "pdf_base64"): "a whole PDF",

@@ -9,6 +9,8 @@ pub mod compression;
 pub mod coord;
 pub mod crypto;
 pub mod csv;
+pub mod csv_import;
+pub mod csv_text;
 pub mod db;
 pub mod error;
 pub mod extract;

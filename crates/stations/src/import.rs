@@ -1,7 +1,7 @@
 //! CSV bulk import: thousands of stations in one request, all or nothing.
 //!
 //! The file is UTF-8, with or without the BOM Excel writes, or GBK/GB18030 as Excel on Chinese
-//! Windows saves plain "CSV" (see [`crate::csv_text`]), with a header row. Columns (any order,
+//! Windows saves plain "CSV" (see [`platform::csv_text`]), with a header row. Columns (any order,
 //! names case-insensitive):
 //!
 //! | column | required | content |
@@ -28,23 +28,22 @@ use identity::AuthUser;
 use membership::{orgs, staff};
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::{Coordinator, Db, DbConn, Error, ErrorCode};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::coords::LatLng;
-use crate::csv_text::{self, Charset};
 use crate::fields::{self, ContactPhone, Stars};
 use crate::hours::Hours;
 use crate::station::{self, StationInput};
 use crate::vocab::{Amenities, Amenity, CoordSystem, StationStatus};
 use crate::Stations;
+use platform::csv_import::{Faults, Refusal};
+use platform::csv_text::{self, Charset};
 
 /// Most rows one file may hold.
 pub const MAX_ROWS: usize = 20_000;
 /// Largest file accepted, bytes.
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
-/// Faulty rows listed in an answer (the count covers all).
-const MAX_LISTED: usize = 1_000;
 
 const COLUMNS: &[&str] = &[
     "name",
@@ -63,23 +62,6 @@ const COLUMNS: &[&str] = &[
 const REQUIRED: &[&str] = &["name", "address", "lat", "lng", "hours"];
 /// Chinese input methods type the full-width `；` and `，` as readily as the ASCII ones.
 const AMENITY_SEPARATORS: &[char] = &[';', '；', ',', '，', '、', '|'];
-
-/// One fault in a file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct RowError {
-    /// Data row number, 1 for the first row after the header; 0 for the header itself.
-    pub row: usize,
-    /// Line in the file (the header is line 1).
-    pub line: u64,
-    /// The column at fault.
-    pub field: String,
-    /// The offending value, shortened.
-    pub value: String,
-    /// Why, in Chinese (zh-CN), for the staff who fix the file.
-    pub message_zh: &'static str,
-    /// Why, in English.
-    pub message_en: &'static str,
-}
 
 /// Why a header cell, a row or a cell was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,58 +156,6 @@ pub struct ImportRow {
     pub input: StationInput,
 }
 
-/// Why a file was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    /// Malformed in the declared encoding, or in both UTF-8 and GB18030.
-    Encoding,
-    /// No header, or no data row.
-    Empty,
-    /// More than [`MAX_ROWS`] rows.
-    TooManyRows,
-    /// Faulty rows (at most [`MAX_LISTED`] listed) and how many there were.
-    Rows { errors: Vec<RowError>, count: usize },
-}
-
-fn shorten(value: &str) -> String {
-    value.chars().take(100).collect()
-}
-
-/// Collects row faults up to the listing limit while counting all.
-#[derive(Default)]
-pub struct Faults {
-    errors: Vec<RowError>,
-    count: usize,
-}
-
-impl Faults {
-    pub fn push(&mut self, row: usize, line: u64, field: &str, value: &str, reason: Reason) {
-        self.count += 1;
-        if self.errors.len() < MAX_LISTED {
-            let (message_zh, message_en) = reason.texts();
-            self.errors.push(RowError {
-                row,
-                line,
-                field: field.to_owned(),
-                value: shorten(value),
-                message_zh,
-                message_en,
-            });
-        }
-    }
-
-    pub fn into_result<T>(self, ok: T) -> Result<T, Refusal> {
-        if self.count == 0 {
-            Ok(ok)
-        } else {
-            Err(Refusal::Rows {
-                errors: self.errors,
-                count: self.count,
-            })
-        }
-    }
-}
-
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
@@ -274,11 +204,7 @@ pub fn parse(
     declared: Option<Charset>,
 ) -> Result<Vec<ImportRow>, Refusal> {
     let text = csv_text::decode(bytes, declared).ok_or(Refusal::Encoding)?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+    let mut reader = platform::csv_import::reader(&text);
     let header = reader.headers().map_err(|_| Refusal::Empty)?.clone();
     if header.iter().all(str::is_empty) {
         return Err(Refusal::Empty);
@@ -296,14 +222,14 @@ pub fn parse(
             Ok(record) => record,
             Err(e) => {
                 let line = e.position().map_or(0, |p| p.line());
-                faults.push(row, line, "row", "", Reason::Unreadable);
+                faults.push((row, line), "row", "", Reason::Unreadable.texts());
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
         if record.len() != header.len() {
             let value = format!("{} columns", record.len());
-            faults.push(row, line, "row", &value, Reason::ColumnCount);
+            faults.push((row, line), "row", &value, Reason::ColumnCount.texts());
             continue;
         }
         let cells = Cells {
@@ -319,12 +245,12 @@ pub fn parse(
             }),
             Err(check) => {
                 for (field, reason) in check.bad {
-                    faults.push(row, line, field, cells.get(field), reason);
+                    faults.push((row, line), field, cells.get(field), reason.texts());
                 }
             }
         }
     }
-    if rows.is_empty() && faults.count == 0 {
+    if rows.is_empty() && faults.is_empty() {
         return Err(Refusal::Empty);
     }
     faults.into_result(rows)
@@ -338,17 +264,17 @@ fn columns(header: &csv::StringRecord) -> Result<HashMap<&'static str, usize>, R
         let name = name.to_ascii_lowercase();
         match COLUMNS.iter().find(|c| **c == name) {
             Some(column) if position.contains_key(column) => {
-                faults.push(0, 1, &name, &name, Reason::DuplicateColumn);
+                faults.push((0, 1), &name, &name, Reason::DuplicateColumn.texts());
             }
             Some(column) => {
                 position.insert(column, i);
             }
-            None => faults.push(0, 1, &name, &name, Reason::UnknownColumn),
+            None => faults.push((0, 1), &name, &name, Reason::UnknownColumn.texts()),
         }
     }
     for column in REQUIRED {
         if !position.contains_key(column) {
-            faults.push(0, 1, column, "", Reason::MissingColumn);
+            faults.push((0, 1), column, "", Reason::MissingColumn.texts());
         }
     }
     faults.into_result(position)
@@ -544,7 +470,12 @@ pub fn store(
         };
         if !ok {
             let value = target.to_string();
-            faults.push(row.row, row.line, "org_id", &value, Reason::OrgOutside);
+            faults.push(
+                (row.row, row.line),
+                "org_id",
+                &value,
+                Reason::OrgOutside.texts(),
+            );
         }
     }
     if let Err(refusal) = faults.into_result(()) {
@@ -567,7 +498,7 @@ mod tests {
     const HEADER: &str = "name,address,lat,lng,hours,closed_dates,amenities,stars,phone\n";
 
     /// The faults of a file that must be refused for its rows.
-    fn faults(file: &[u8]) -> Vec<RowError> {
+    fn faults(file: &[u8]) -> Vec<platform::csv_import::RowError> {
         match parse(file, CoordSystem::Gcj02, None) {
             Err(Refusal::Rows { errors, .. }) => errors,
             other => panic!("{other:?}"),

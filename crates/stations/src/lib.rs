@@ -2,7 +2,6 @@
 //! search, door check-ins with visitor stats, and the message board.
 
 pub mod coords;
-pub mod csv_text;
 pub mod feedback;
 pub mod fields;
 pub mod hours;

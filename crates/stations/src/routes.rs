@@ -2,13 +2,13 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use futures_util::StreamExt;
 use identity::auth::Caller;
 use identity::AuthUser;
 use membership::reports::PeriodQuery;
 use membership::staff;
 use platform::clock::now_utc;
-use platform::error::{Lang, Problem, PROBLEM_JSON};
+use platform::csv_import::{self, ImportProblem};
+use platform::error::{Lang, Problem};
 use platform::extract::{Json, Query};
 use platform::http::JSON_LIMIT;
 use platform::pagination::Paged;
@@ -17,9 +17,8 @@ use platform::{Coordinator, Db, Error, ErrorCode, Result};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::csv_text::{self, Charset};
 use crate::feedback::{self, Board, BoardQuery, FeedbackRequest, FeedbackView, PatchFeedback};
-use crate::import::{self, ImportQuery, Refusal, RowError};
+use crate::import::{self, ImportQuery};
 use crate::nearby::{self, Nearby, NearbyParams};
 use crate::station::{
     self, AdminStationView, CreateStation, PatchStation, StationListQuery, StationView,
@@ -205,35 +204,6 @@ pub struct Imported {
     pub ids: Vec<i64>,
 }
 
-/// The 422 of a refused file: a problem document plus, with `csv_invalid`, the faulty rows.
-/// Other 422s of this route (`invalid_field`: an unreadable file, a bad `coord` or
-/// `Idempotency-Key`) are plain problem documents, so the row fields are not required.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ImportProblem {
-    #[serde(flatten)]
-    pub problem: Problem,
-    /// Faults in the whole file (at most 1000 are listed); with `csv_invalid`.
-    #[schema(required = false)]
-    pub error_count: usize,
-    /// The faulty rows; with `csv_invalid`.
-    #[schema(required = false)]
-    pub errors: Vec<RowError>,
-}
-
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>> {
-    let mut body = Vec::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            Error::new(ErrorCode::MalformedRequest).with_cause(anyhow::anyhow!("{e}"))
-        })?;
-        if body.len() + chunk.len() > limit {
-            return Err(Error::new(ErrorCode::PayloadTooLarge));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 /// Import stations from a CSV file (`text/csv`, UTF-8 with or without BOM, or GBK/GB18030 as
 /// Excel on Chinese Windows saves it, see `encoding`; header row; up to 20000 rows, 8 MiB).
 /// Columns: `name`, `address`, `lat`, `lng`, `hours` (`24h` or
@@ -262,20 +232,14 @@ async fn import_csv(
 ) -> Result<HttpResponse> {
     let org_id = id.into_inner();
     let format = Query::<ImportQuery>::from_query(req.query_string())?.validate()?;
-    let is_csv = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("text/csv"));
-    if !is_csv {
+    if !csv_import::is_csv(&req) {
         return Err(Error::new(ErrorCode::UnsupportedMediaType));
     }
     // Scope first, so that a stranger learns nothing from how the file is judged.
     let scope_user = caller.user.clone();
     db.run(move |conn| staff::require(conn, &scope_user, org_id))
         .await?;
-    let body = read_body(payload, import::MAX_BYTES).await?;
+    let body = csv_import::read_body(payload, import::MAX_BYTES).await?;
     let lang = Lang::from_accept_language(
         req.headers()
             .get(header::ACCEPT_LANGUAGE)
@@ -288,32 +252,7 @@ async fn import_csv(
             imported: ids.len(),
             ids,
         })),
-        Err(refusal) => refused(refusal, lang, format.declared),
-    }
-}
-
-fn refused(refusal: Refusal, lang: Lang, declared: Option<Charset>) -> Result<HttpResponse> {
-    match refusal {
-        Refusal::Encoding => {
-            // The generic "invalid value" would leave staff guessing what to do with the file.
-            let mut problem = Error::invalid(ErrorCode::InvalidField, "encoding").problem(lang);
-            problem.detail = csv_text::malformed(declared, lang);
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type(PROBLEM_JSON)
-                .json(problem))
-        }
-        Refusal::Empty => Err(Error::invalid(ErrorCode::InvalidField, "body")),
-        Refusal::TooManyRows => Err(Error::new(ErrorCode::PayloadTooLarge)),
-        Refusal::Rows { errors, count } => {
-            let problem = Error::new(ErrorCode::CsvInvalid).problem(lang);
-            Ok(HttpResponse::UnprocessableEntity()
-                .content_type(PROBLEM_JSON)
-                .json(ImportProblem {
-                    problem,
-                    error_count: count,
-                    errors,
-                }))
-        }
+        Err(refusal) => csv_import::refused(refusal, lang, format.declared),
     }
 }
 

@@ -337,7 +337,10 @@ async fn approved_grants_are_paid_in_batches_once_and_the_figures_add_up() {
             &Value::Null,
         )
         .await;
-    assert_eq!(status, 404, "the city is outside a district staff member's subtree");
+    assert_eq!(
+        status, 404,
+        "the city is outside a district staff member's subtree"
+    );
     let list = app
         .call_ok(
             Method::GET,

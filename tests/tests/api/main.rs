@@ -15,6 +15,7 @@ mod console_members;
 mod console_programs;
 mod demo_data;
 mod dependency_outages;
+mod grant_orders;
 mod grant_payments;
 mod grants;
 mod identity_journey;

@@ -20,8 +20,9 @@ use platform::{DbConn, Error, ErrorCode, Result};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::order_counts;
 use super::terms::{self, GrantRules, Terms};
-use super::vocab::{GrantEventKind, GrantState, HardshipCause, HouseholdRelation};
+use super::vocab::{GrantEventKind, GrantState, HardshipCause, HouseholdRelation, OrdersSource};
 use super::{timeline, views, GrantApplicationView, GRANT_DATA};
 use crate::programs::{self, Program};
 use crate::vocab::ProgramKind;
@@ -192,7 +193,7 @@ fn eligible(
     program: &Program,
     rules: &GrantRules,
     who: (i64, &Serving),
-    body: &ApplyForGrant,
+    (body, orders): (&ApplyForGrant, &[MonthOrders]),
 ) -> Result<()> {
     let (account_id, applicant) = who;
     if !membership::orgs::is_within(conn, applicant.org_id, program.org_id)? {
@@ -214,12 +215,7 @@ fn eligible(
         return Err(Error::new(ErrorCode::NotEligiblePlatform));
     }
     if let Some(rule) = rules.orders_below {
-        if !low_for(
-            &body.orders,
-            rule.orders,
-            rule.months,
-            platform::clock::today(),
-        ) {
+        if !low_for(orders, rule.orders, rule.months, platform::clock::today()) {
             return Err(Error::invalid(ErrorCode::NotEligibleOrders, "orders"));
         }
     }
@@ -252,13 +248,21 @@ pub fn apply(
     let account_id = user.account_id;
     let who = membership::applications::serving(conn, account_id)?
         .ok_or_else(|| Error::new(ErrorCode::MembershipRequired))?;
-    eligible(conn, &program, &terms.rules.0, (account_id, &who), &body)?;
     let (name, id_enc, id_hash): (String, String, String) = rp::table
         .find(account_id)
         .select((rp::legal_name, rp::id_number_enc, rp::id_number_hash))
         .first(conn)
         .optional()?
         .ok_or_else(|| Error::new(ErrorCode::RealNameRequired))?;
+    // A platform's figures, when staff imported them, decide the orders rule, not what the
+    // worker declared.
+    let imported = order_counts::of(conn, program_id, &id_hash)?;
+    let (orders, source) = match imported.is_empty() {
+        true => (body.orders.clone(), OrdersSource::Declared),
+        false => (imported, OrdersSource::Imported),
+    };
+    let with = (&body, orders.as_slice());
+    eligible(conn, &program, &terms.rules.0, (account_id, &who), with)?;
     let share_org_id = terms::share_of(conn, program_id, who.org_id)?;
     let id: i64 = diesel::insert_into(ga::table)
         .values((
@@ -270,7 +274,7 @@ pub fn apply(
                 ga::state.eq(GrantState::Submitted.as_str()),
                 ga::cause.eq(body.cause.as_str()),
                 ga::income_fen.eq(body.income_fen.get()),
-                ga::orders.eq(serde_json::to_string(&body.orders).expect("months serialise")),
+                ga::orders.eq(serde_json::to_string(&orders).expect("months serialise")),
             ),
             (
                 ga::declaration.eq(protector.seal(GRANT_DATA, body.declaration.as_bytes())),
@@ -280,6 +284,7 @@ pub fn apply(
                 ga::card_masked.eq(mask_card(&card)),
                 ga::amount_fen.eq(terms.amount_fen),
                 ga::applied_at.eq(now),
+                ga::orders_source.eq(source.as_str()),
             ),
         ))
         .returning(ga::id)

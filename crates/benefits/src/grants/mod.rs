@@ -9,6 +9,7 @@
 
 pub mod apply;
 mod notify;
+pub mod order_counts;
 pub mod payments;
 pub mod personal_data;
 pub mod review;

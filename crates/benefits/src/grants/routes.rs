@@ -17,7 +17,12 @@ use membership::roster_csv::CsvLang;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use actix_web::HttpRequest;
+use platform::csv_import::{self, ImportProblem};
+use platform::error::Lang;
+
 use super::apply::{self, ApplyForGrant, Payout};
+use super::order_counts::{self, OrderCountsImported, OrderCountsQuery};
 use super::payments::{
     self, BatchFilter, CreateBatch, GrantBatchRow, GrantBatchView, PaymentResults,
 };
@@ -55,6 +60,7 @@ platform::api! {
         grant_batch_finance_file,
         grant_batch_results: Kind::Creating(JSON_LIMIT),
         grant_stats,
+        import_order_counts: Kind::Creating(order_counts::MAX_BYTES),
     }
 }
 
@@ -476,4 +482,64 @@ async fn grant_stats(
         .run(move |conn| stats::figures(conn, &user, program_id, org_id))
         .await?;
     Ok(HttpResponse::Ok().json(figures))
+}
+
+/// Import the monthly order counts a platform or federation provided (`text/csv`, UTF-8 or
+/// GBK/GB18030; columns 身份证号/`id_number`, 月份/`month` as `2026-10`, 单量/`orders`; up to
+/// 50,000 rows, 4 MiB), so the program's orders rule is checked from them instead of the
+/// worker's declaration. Only keyed hashes of the ID numbers are stored. All rows or, when any
+/// is invalid, none: the 422 lists each faulty row and column with why.
+#[utoipa::path(post, path = "/v1/admin/programs/{id}/order-counts", tag = "grants", params(OrderCountsQuery,
+        ("Idempotency-Key" = Option<String>, Header, description = RETRY)),
+    request_body(content = String, content_type = "text/csv"),
+    security(("bearer" = [])),
+    responses((status = 201, body = OrderCountsImported),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 422, body = ImportProblem, content_type = "application/problem+json",
+            description = "Invalid rows (`csv_invalid`, nothing written), or an unreadable file, a bad `source` or `encoding` (`invalid_field`)")))]
+async fn import_order_counts(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    protector: web::Data<DataProtector>,
+    caller: Caller,
+    id: web::Path<i64>,
+    query: Query<OrderCountsQuery>,
+    payload: web::Payload,
+) -> Result<HttpResponse> {
+    let (program_id, query) = (id.into_inner(), query.into_inner());
+    let declared = query.charset()?;
+    if !csv_import::is_csv(&req) {
+        return Err(platform::Error::new(
+            platform::ErrorCode::UnsupportedMediaType,
+        ));
+    }
+    // Scope first, so that a stranger learns nothing from how the file is judged.
+    let user = caller.user.clone();
+    db.run(move |conn| order_counts::require_importer(conn, &user, program_id))
+        .await?;
+    let body = csv_import::read_body(payload, order_counts::MAX_BYTES).await?;
+    let lang = Lang::from_accept_language(
+        req.headers()
+            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    );
+    let today = platform::clock::today();
+    let hashing = protector.clone();
+    let parsed = web::block(move || {
+        order_counts::parse(&body, declared, today, order_counts::hasher(&hashing))
+    })
+    .await
+    .map_err(platform::Error::internal)?;
+    let rows = match parsed {
+        Ok(rows) => rows,
+        Err(refusal) => return csv_import::refused(refusal, lang, declared),
+    };
+    let imported = db
+        .write(move |conn| {
+            let who = (&caller.user, &caller.actor);
+            order_counts::store(conn, who, program_id, &query.source, rows)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(imported))
 }

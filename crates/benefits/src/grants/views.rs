@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::apply::MonthOrders;
 use super::timeline::{self, GrantEvent};
-use super::vocab::{GrantState, HardshipCause, HouseholdRelation};
+use super::vocab::{GrantState, HardshipCause, HouseholdRelation, OrdersSource};
 
 /// An application row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -38,6 +38,8 @@ pub struct ApplicationRow {
     pub notice_until: Option<NaiveDateTime>,
     pub applied_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
+    #[diesel(deserialize_as = String)]
+    pub orders_source: OrdersSource,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,7 +63,10 @@ pub struct GrantApplicationView {
     pub amount_fen: i64,
     pub cause: HardshipCause,
     pub income_fen: i64,
+    /// The months the orders rule was checked against.
     pub orders: Vec<MonthOrders>,
+    /// Whether they are the worker's declaration or a file staff imported.
+    pub orders_source: OrdersSource,
     pub declaration: String,
     pub applicant_name: String,
     pub household: Vec<HouseholdView>,
@@ -153,6 +158,7 @@ pub(crate) fn build(
         cause: row.cause,
         income_fen: row.income_fen,
         orders: serde_json::from_str(&row.orders).map_err(Error::internal)?,
+        orders_source: row.orders_source,
         declaration: timeline::open(protector, &row.declaration)?,
         applicant_name: row.applicant_name,
         household,

@@ -3,12 +3,13 @@
 
 use actix_web::{web, HttpRequest};
 use maud::{html, Markup};
+use platform::csv_import::{Refusal, RowError};
 use platform::pagination::{Cursor, Paged};
 use platform::qr;
 use platform::{Coordinator, Db, Error, ErrorCode};
 use serde::Deserialize;
 use stations::feedback::{self, Board, BoardQuery, Body, FeedbackView, PatchFeedback};
-use stations::import::{self, ImportQuery, Refusal, RowError};
+use stations::import::{self, ImportQuery};
 use stations::station::{AdminStationView, StationListQuery};
 use stations::vocab::FeedbackStatus;
 use stations::Stations;

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use platform::error::Lang;
+use crate::error::Lang;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
