@@ -96,6 +96,11 @@ STATED = {
         ("unsupported_file", "content_base64"): "a whole PDF, JPEG, PNG or WebP",
         ("file_too_large", "content_base64"): "at most 5 MiB",
     },
+    "add_grant_document": {
+        ("invalid_field", "content_base64"): "base64",
+        ("unsupported_file", "content_base64"): "a whole PDF, JPEG, PNG or WebP",
+        ("file_too_large", "content_base64"): "at most 5 MiB",
+    },
     "create_join_code": {("invalid_field", "expires_at"): "a moment still to come"},
     "create_program": {
         ("invalid_field", "kind"): "a hardship grant is created with its terms "

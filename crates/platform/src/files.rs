@@ -137,6 +137,21 @@ impl SealedFiles {
     pub fn delete_now(&self, key: &str) -> anyhow::Result<()> {
         self.store.delete(key)
     }
+
+    /// An erasure's after-commit work: delete the files under `keys` (once the rows naming
+    /// them are gone for good, so a rollback leaves no row without its file).
+    pub fn deletions(&self, keys: Vec<String>) -> Vec<crate::rights::AfterCommit> {
+        keys.into_iter()
+            .map(|key| -> crate::rights::AfterCommit {
+                let files = self.clone();
+                Box::new(move || {
+                    if let Err(error) = files.delete_now(&key) {
+                        tracing::warn!(key, error = ?error, "could not delete an erased file");
+                    }
+                })
+            })
+            .collect()
+    }
 }
 
 /// What a handed-in file is, as its bytes say.
@@ -302,6 +317,55 @@ impl Upload {
             name: display_name(name),
             bytes,
         })
+    }
+}
+
+/// The body that hands a file in: its name on the phone and its bytes, base64 (a case's
+/// evidence, a grant's documents).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddFile {
+    /// The file's name on the phone (shown, never used as a path).
+    #[schema(min_length = 1, max_length = 255)]
+    pub name: String,
+    /// The file, base64: a whole PDF, JPEG, PNG or WebP of at most 5 MiB.
+    pub content_base64: String,
+}
+
+/// Largest file a person hands in, in bytes.
+pub const HANDED_IN_LIMIT: usize = 5 * 1024 * 1024;
+
+impl AddFile {
+    /// The checked upload: any of [`FileType::ALL`], at most [`HANDED_IN_LIMIT`].
+    pub fn validate(self) -> Result<Upload> {
+        if self.name.chars().count() > 255 {
+            return Err(Error::invalid(ErrorCode::InvalidField, "name"));
+        }
+        Upload::check(
+            &self.name,
+            &self.content_base64,
+            "content_base64",
+            FileType::ALL,
+            HANDED_IN_LIMIT,
+        )
+    }
+}
+
+/// A handed-in file to send back: its bytes, type and the name it came with.
+pub struct Download {
+    pub bytes: Vec<u8>,
+    pub media_type: String,
+    pub name: String,
+}
+
+impl Download {
+    /// The file as a response, named `{prefix}-{id}.{ext}` for clients that cannot read the
+    /// name sent.
+    pub fn response(self, prefix: &str, id: i64) -> HttpResponse {
+        let extension =
+            FileType::parse_media_type(&self.media_type).map_or("bin", FileType::extension);
+        let ascii = format!("{prefix}-{id}.{extension}");
+        download(&ascii, &self.name, &self.media_type, self.bytes)
     }
 }
 

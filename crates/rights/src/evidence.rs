@@ -7,10 +7,10 @@ use diesel::prelude::*;
 use identity::AuthUser;
 use platform::audit::{self, Action, Actor, Entry, Record};
 use platform::crypto::{sha256_hex, DataProtector};
-use platform::files::{self, FileType, SealedFiles, Upload};
+use platform::files::{self, Download, SealedFiles, Upload};
 use platform::schema::case_evidence as ev;
 use platform::{Db, DbConn, Error, ErrorCode, Result};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::cases::{self, Reader};
@@ -19,37 +19,8 @@ use crate::queue;
 use crate::timeline;
 use crate::vocab::CaseEventKind;
 
-/// Largest file taken, in bytes.
-pub const FILE_LIMIT: usize = 5 * 1024 * 1024;
-
 /// Most files one case holds.
 pub const FILES_PER_CASE: i64 = 20;
-
-/// The body of `POST /v1/me/cases/{id}/evidence`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddEvidence {
-    /// The file's name on the phone (shown, never used as a path).
-    #[schema(min_length = 1, max_length = 255)]
-    pub name: String,
-    /// The file, base64: a whole PDF, JPEG, PNG or WebP of at most 5 MiB.
-    pub content_base64: String,
-}
-
-impl AddEvidence {
-    pub fn validate(self) -> Result<Upload> {
-        if self.name.chars().count() > 255 {
-            return Err(Error::invalid(ErrorCode::InvalidField, "name"));
-        }
-        Upload::check(
-            &self.name,
-            &self.content_base64,
-            "content_base64",
-            FileType::ALL,
-            FILE_LIMIT,
-        )
-    }
-}
 
 /// A file of a case as its list shows it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,24 +164,6 @@ pub async fn add(
         files.delete_quietly(key).await;
     }
     written
-}
-
-/// A file to send: its bytes, type and name.
-pub struct Download {
-    pub bytes: Vec<u8>,
-    pub media_type: String,
-    pub name: String,
-}
-
-impl Download {
-    /// The file as a response, named `evidence-{id}.{ext}` for clients that cannot read the
-    /// name sent.
-    pub fn response(self, evidence_id: i64) -> actix_web::HttpResponse {
-        let extension =
-            FileType::parse_media_type(&self.media_type).map_or("bin", FileType::extension);
-        let ascii = format!("evidence-{evidence_id}.{extension}");
-        files::download(&ascii, &self.name, &self.media_type, self.bytes)
-    }
 }
 
 /// The key, type and sealed name of file `evidence_id` of case `case_id`.

@@ -127,17 +127,6 @@ impl PersonalData for RightsData {
             .set(c::decided_by.eq(None::<i64>))
             .execute(conn)?;
         erase_staff_traces(conn, account_id)?;
-        let files = self.rights.files.clone();
-        Ok(keys
-            .into_iter()
-            .map(|key| -> AfterCommit {
-                let files = files.clone();
-                Box::new(move || {
-                    if let Err(error) = files.delete_now(&key) {
-                        tracing::warn!(key, error = ?error, "could not delete an erased evidence file");
-                    }
-                })
-            })
-            .collect())
+        Ok(self.rights.files.deletions(keys))
     }
 }

@@ -15,12 +15,13 @@ use platform::{Db, Result};
 
 use crate::cases::{self, CaseDetail, FileCase, MyCase};
 use crate::claimants::{self, JoinCase};
-use crate::evidence::{self, AddEvidence, EvidenceView};
+use crate::evidence::{self, EvidenceView};
 use crate::messages::{self, PostMessage};
 use crate::queue::QueueRow;
 use crate::timeline::CaseEvent;
 use crate::Rights;
 use handling::*;
+use platform::files::AddFile;
 use staff::*;
 
 /// Evidence comes base64 in JSON: 5 MiB of file is about 6.7 MiB of text.
@@ -171,7 +172,7 @@ async fn reply_to_case(
 
 /// Add an evidence file to one of the caller's open cases: a whole PDF, JPEG, PNG or WebP of at
 /// most 5 MiB, base64; at most 20 files a case.
-#[utoipa::path(post, path = "/v1/me/cases/{id}/evidence", tag = "rights", request_body = AddEvidence,
+#[utoipa::path(post, path = "/v1/me/cases/{id}/evidence", tag = "rights", request_body = AddFile,
     params(("Idempotency-Key" = Option<String>, Header, description = RETRY)),
     security(("bearer" = [])),
     responses((status = 201, body = EvidenceView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
@@ -180,7 +181,7 @@ async fn add_evidence(
     rights: web::Data<Rights>,
     caller: Caller,
     id: web::Path<i64>,
-    body: Json<AddEvidence>,
+    body: Json<AddFile>,
 ) -> Result<HttpResponse> {
     let upload = body.into_inner().validate()?;
     let who = (caller.user.account_id, caller.actor);
@@ -202,5 +203,5 @@ async fn my_evidence(
     let (case_id, evidence_id) = path.into_inner();
     let file =
         evidence::for_claimant(&db, &rights.files, user.account_id, case_id, evidence_id).await?;
-    Ok(file.response(evidence_id))
+    Ok(file.response("evidence", evidence_id))
 }

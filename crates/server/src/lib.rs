@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
+use benefits::grants::documents::GrantFiles;
 use benefits::reports::Reports;
 use benefits::Benefits;
 use identity::{Identity, IdentityConfig};
@@ -39,6 +40,8 @@ pub struct AppState {
     pub stations: web::Data<stations::Stations>,
     pub benefits: web::Data<Benefits>,
     pub rights: web::Data<rights::Rights>,
+    /// The sealed store of the documents handed in with grant applications.
+    pub grant_files: web::Data<GrantFiles>,
     pub metrics_access: web::Data<ops::MetricsAccess>,
     /// Every domain's part of a member's data, for export and erasure.
     pub data_rights: web::Data<DataRights>,
@@ -156,7 +159,8 @@ impl AppState {
             files: sealed("evidence"),
         };
         rights::reminders::start(db.clone());
-        let data_rights = data_rights(&identity, &benefits, &rights);
+        let grant_files = GrantFiles(sealed("grants"));
+        let data_rights = data_rights(&identity, &benefits, &rights, &grant_files);
         Ok(AppState {
             db: web::Data::new(db),
             coord: web::Data::new(coord),
@@ -166,6 +170,7 @@ impl AppState {
             benefits,
             metrics_access: web::Data::new(ops::MetricsAccess::new(settings.metrics_token.clone())),
             rights: web::Data::new(rights),
+            grant_files: web::Data::new(grant_files),
             data_rights: web::Data::new(data_rights),
             retention: Retention::from_settings(settings),
             cors_origins: Arc::new(cors::origins(&settings.cors_allowed_origins)?),
@@ -186,6 +191,7 @@ impl AppState {
             .app_data(self.benefits.clone())
             .app_data(self.metrics_access.clone())
             .app_data(self.rights.clone())
+            .app_data(self.grant_files.clone())
             .app_data(self.data_rights.clone())
             .configure(platform::http::configure_extractors)
             .configure(ops::routes)
@@ -205,7 +211,12 @@ impl AppState {
 
 /// Every domain's part of a member's data. Registration order matters: erasure runs
 /// backwards, so rows that refer to others go first.
-fn data_rights(identity: &Identity, benefits: &Benefits, rights: &rights::Rights) -> DataRights {
+fn data_rights(
+    identity: &Identity,
+    benefits: &Benefits,
+    rights: &rights::Rights,
+    grant_files: &GrantFiles,
+) -> DataRights {
     let mut data_rights = DataRights::default();
     data_rights
         .register(Arc::new(identity::personal_data::IdentityData::new(
@@ -217,7 +228,7 @@ fn data_rights(identity: &Identity, benefits: &Benefits, rights: &rights::Rights
             benefits.config.offers,
         )))
         .register(Arc::new(benefits::grants::personal_data::GrantsData::new(
-            identity.protector.clone(),
+            grant_files.clone(),
         )))
         .register(Arc::new(stations::personal_data::StationsData::new()))
         .register(Arc::new(rights::personal_data::RightsData::new(

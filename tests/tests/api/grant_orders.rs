@@ -3,6 +3,8 @@
 //! qualifies whatever they declared, one the file shows busy is refused though they declared
 //! little, and one the file does not name is judged on their declaration.
 //!
+//! Documents (screenshots of the orders) are handed in with the declaration until the decision.
+//!
 //! Phones used here: `phone(881..882)` for staff, members from `phone(6450)`.
 
 use diesel::prelude::*;
@@ -101,4 +103,116 @@ async fn the_orders_rule_is_checked_against_an_imported_file_or_else_the_declara
     let (status, view) = apply(&app, program, unnamed, &declared_quiet).await;
     assert_eq!(status, 201, "{view}");
     assert_eq!(view["orders_source"], "declared");
+}
+
+/// Screenshots with a declaration: sealed, listed on the application, downloaded by the
+/// applicant and by staff (audited), 404 elsewhere, refused once decided, gone with erasure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_are_handed_in_until_the_decision_and_go_with_the_account() {
+    use super::rights_cases::{evidence, png};
+    use platform::schema::{audit_log as al, grant_documents as gd};
+
+    let app = gigunion_tests::console::daytime_app().await;
+    let t = tree(&app).await;
+    let program = grant_for(&app, &t, 1).await;
+    let riders = app.bulk_members(t.xuanwu, 6460, 1, "rider").await;
+    let rider = &riders[0];
+    let (_, view) = apply(&app, program, rider, &application(&app, json!([]), [10, 5])).await;
+    let id = view["id"].as_i64().unwrap();
+    let add = format!("/v1/me/grant-applications/{id}/documents");
+    let doc = app
+        .call_ok(
+            Method::POST,
+            &add,
+            &rider.token,
+            evidence("接单记录.png", &png()),
+        )
+        .await;
+    assert_eq!(
+        (doc["name"].as_str(), doc["media_type"].as_str()),
+        (Some("接单记录.png"), Some("image/png"))
+    );
+    let doc_id = doc["id"].as_i64().unwrap();
+    let (status, refused) = app
+        .call(
+            Method::POST,
+            &add,
+            &rider.token,
+            &evidence("x.txt", b"not a picture"),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (422, Some("unsupported_file"))
+    );
+    let mine = app
+        .call_ok(
+            Method::GET,
+            &format!("/v1/me/grant-applications/{id}"),
+            &rider.token,
+            Value::Null,
+        )
+        .await;
+    assert_eq!(mine["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(mine["events"][1]["kind"], "document_added");
+
+    let own = app
+        .get(&format!("{add}/{doc_id}"), Some(&rider.token))
+        .await;
+    assert_eq!(own.status().as_u16(), 200);
+    assert_eq!(own.bytes().await.unwrap().to_vec(), png());
+    let staff_path = format!("/v1/admin/grant-applications/{id}/documents/{doc_id}");
+    assert_eq!(
+        app.get(&staff_path, Some(&t.staff_b))
+            .await
+            .status()
+            .as_u16(),
+        404
+    );
+    let res = app.get(&staff_path, Some(&t.staff_a)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.bytes().await.unwrap().to_vec(), png());
+    {
+        let conn = &mut *app.db.get().unwrap();
+        let downloads: i64 = al::table
+            .filter(al::action.eq("grant_document.download"))
+            .count()
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(downloads, 1);
+    }
+
+    let reject = format!("/v1/admin/grant-applications/{id}/reject");
+    app.call_ok(
+        Method::POST,
+        &reject,
+        &t.staff_a,
+        json!({ "reason": "材料不全。" }),
+    )
+    .await;
+    let (status, late) = app
+        .call(
+            Method::POST,
+            &add,
+            &rider.token,
+            &evidence("late.png", &png()),
+        )
+        .await;
+    assert_eq!(
+        (status, late["code"].as_str()),
+        (409, Some("grant_wrong_state"))
+    );
+
+    let (status, _) = app
+        .call(
+            Method::DELETE,
+            "/v1/me",
+            &rider.token,
+            &json!({ "password": gigunion_tests::PASSWORD }),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let conn = &mut *app.db.get().unwrap();
+    let left: i64 = gd::table.count().get_result(conn).unwrap();
+    assert_eq!(left, 0, "the documents went with the account");
 }

@@ -37,13 +37,13 @@ async fn file(app: &TestApp, member: &Worker, body: Value) -> Value {
         .await
 }
 
-fn png() -> Vec<u8> {
+pub(super) fn png() -> Vec<u8> {
     let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02".to_vec();
     bytes.extend_from_slice(b"\0\0\0\0IEND\xaeB`\x82");
     bytes
 }
 
-fn evidence(name: &str, bytes: &[u8]) -> Value {
+pub(super) fn evidence(name: &str, bytes: &[u8]) -> Value {
     let content = base64::engine::general_purpose::STANDARD.encode(bytes);
     json!({ "name": name, "content_base64": content })
 }

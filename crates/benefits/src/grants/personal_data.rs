@@ -13,6 +13,7 @@ use platform::schema::{grant_applications as ga, grant_events as ge, grant_house
 use platform::{DbConn, Error, Result};
 use serde_json::{json, Value};
 
+use super::documents::{self, GrantFiles};
 use super::vocab::GrantState;
 use super::{payments, views};
 
@@ -20,11 +21,15 @@ use super::{payments, views};
 #[derive(Clone)]
 pub struct GrantsData {
     protector: DataProtector,
+    files: GrantFiles,
 }
 
 impl GrantsData {
-    pub fn new(protector: DataProtector) -> GrantsData {
-        GrantsData { protector }
+    pub fn new(files: GrantFiles) -> GrantsData {
+        GrantsData {
+            protector: files.0.protector().clone(),
+            files,
+        }
     }
 }
 
@@ -49,6 +54,8 @@ impl PersonalData for GrantsData {
     }
 
     fn erase(&self, conn: &mut DbConn, account_id: i64) -> Result<Vec<AfterCommit>> {
+        // First, while the applications still name the account.
+        let keys = documents::erase(conn, account_id)?;
         let theirs = ga::table
             .filter(ga::account_id.eq(account_id))
             .select(ga::id);
@@ -87,6 +94,6 @@ impl PersonalData for GrantsData {
             .set(ge::actor_id.eq(None::<i64>))
             .execute(conn)?;
         payments::forget_staff(conn, account_id)?;
-        Ok(Vec::new())
+        Ok(self.files.0.deletions(keys))
     }
 }

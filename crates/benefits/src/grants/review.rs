@@ -114,7 +114,7 @@ pub fn queue(
 }
 
 /// Application `id` if `user` is staff of its org or above (`not_found` outside).
-fn in_scope(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<ApplicationRow> {
+pub(crate) fn in_scope(conn: &mut DbConn, user: &AuthUser, id: i64) -> Result<ApplicationRow> {
     staff::require_any(conn, user)?;
     let row = views::load(conn, id)?;
     staff::require(conn, user, row.org_id)?;

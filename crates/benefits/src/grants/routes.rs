@@ -21,7 +21,10 @@ use actix_web::HttpRequest;
 use platform::csv_import::{self, ImportProblem};
 use platform::error::Lang;
 
+use platform::files::AddFile;
+
 use super::apply::{self, ApplyForGrant, Payout};
+use super::documents::{self, GrantDocumentView, GrantFiles};
 use super::order_counts::{self, OrderCountsImported, OrderCountsQuery};
 use super::payments::{
     self, BatchFilter, CreateBatch, GrantBatchRow, GrantBatchView, PaymentResults,
@@ -61,10 +64,16 @@ platform::api! {
         grant_batch_results: Kind::Creating(JSON_LIMIT),
         grant_stats,
         import_order_counts: Kind::Creating(order_counts::MAX_BYTES),
+        add_grant_document: Kind::Creating(DOCUMENT_BODY_LIMIT),
+        my_grant_document,
+        staff_grant_document,
     }
 }
 
 const RETRY: &str = "Retries with the same key get the first response";
+
+/// A 5 MiB file in base64 with its JSON around it.
+const DOCUMENT_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Create a grant program (a draft) of the org with its terms: the amount per household, the
 /// budget and its shares, the notice days, the documents asked for and the rules. Publish it
@@ -542,4 +551,57 @@ async fn import_order_counts(
         })
         .await?;
     Ok(HttpResponse::Created().json(imported))
+}
+
+/// Add a document to one of the caller's undecided grant applications (what the terms ask
+/// for: screenshots of the orders, a diagnosis): a whole PDF, JPEG, PNG or WebP of at most
+/// 5 MiB, base64; at most 10 an application.
+#[utoipa::path(post, path = "/v1/me/grant-applications/{id}/documents", tag = "grants", request_body = AddFile,
+    params(("Idempotency-Key" = Option<String>, Header, description = RETRY)),
+    security(("bearer" = [])),
+    responses((status = 201, body = GrantDocumentView), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
+async fn add_grant_document(
+    db: web::Data<Db>,
+    files: web::Data<GrantFiles>,
+    caller: Caller,
+    id: web::Path<i64>,
+    body: Json<AddFile>,
+) -> Result<HttpResponse> {
+    let upload = body.into_inner().validate()?;
+    let who = (caller.user.account_id, caller.actor);
+    let view = documents::add(&db, &files, who, id.into_inner(), upload).await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// One document of one of the caller's grant applications.
+#[utoipa::path(get, path = "/v1/me/grant-applications/{id}/documents/{document_id}", tag = "grants",
+    params(("id" = i64, Path), ("document_id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The file, as its type", content(("application/pdf"), ("image/jpeg"), ("image/png"), ("image/webp"))), (status = 401, body = Problem), (status = 404, body = Problem)))]
+async fn my_grant_document(
+    db: web::Data<Db>,
+    files: web::Data<GrantFiles>,
+    user: AuthUser,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse> {
+    let (id, document_id) = path.into_inner();
+    let file = documents::for_applicant(&db, &files, user.account_id, (id, document_id)).await?;
+    Ok(file.response("grant-document", document_id))
+}
+
+/// One document of an application of the caller's subtree; recorded in the audit log.
+#[utoipa::path(get, path = "/v1/admin/grant-applications/{id}/documents/{document_id}", tag = "grants",
+    params(("id" = i64, Path), ("document_id" = i64, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The file, as its type", content(("application/pdf"), ("image/jpeg"), ("image/png"), ("image/webp"))), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn staff_grant_document(
+    db: web::Data<Db>,
+    files: web::Data<GrantFiles>,
+    caller: Caller,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse> {
+    let (id, document_id) = path.into_inner();
+    let who = (caller.user, caller.actor);
+    let file = documents::for_staff(&db, &files, who, (id, document_id)).await?;
+    Ok(file.response("grant-document", document_id))
 }

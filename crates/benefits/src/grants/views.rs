@@ -12,6 +12,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::apply::MonthOrders;
+use super::documents::GrantDocumentView;
 use super::timeline::{self, GrantEvent};
 use super::vocab::{GrantState, HardshipCause, HouseholdRelation, OrdersSource};
 
@@ -77,6 +78,8 @@ pub struct GrantApplicationView {
     pub notice_until: Option<DateTime<Utc>>,
     pub applied_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
+    /// The documents handed in.
+    pub documents: Vec<GrantDocumentView>,
     pub events: Vec<GrantEvent>,
 }
 
@@ -167,6 +170,7 @@ pub(crate) fn build(
         notice_until: row.notice_until.map(|t| t.and_utc()),
         applied_at: row.applied_at.and_utc(),
         decided_at: row.decided_at.map(|t| t.and_utc()),
+        documents: super::documents::of_application(conn, protector, row.id)?,
         events: timeline::of(conn, protector, row.id, staff)?,
     })
 }

@@ -150,5 +150,5 @@ pub(super) async fn staff_evidence(
     let (case_id, evidence_id) = path.into_inner();
     let who = (caller.user, caller.actor);
     let file = evidence::for_staff(&db, &rights.files, who, case_id, evidence_id).await?;
-    Ok(file.response(evidence_id))
+    Ok(file.response("evidence", evidence_id))
 }

@@ -486,5 +486,5 @@ async fn download(req: HttpRequest, staff: Staff, path: web::Path<(i64, i64)>) -
     let (case_id, evidence_id) = path.into_inner();
     let who = (staff.user.clone(), staff.actor.clone());
     let file = evidence::for_staff(&db, &rights.files, who, case_id, evidence_id).await?;
-    Ok(file.response(evidence_id))
+    Ok(file.response("evidence", evidence_id))
 }
