@@ -4,6 +4,7 @@
 pub mod bench_fixed;
 pub mod cors;
 pub mod demo_cases;
+pub mod demo_grants;
 pub mod demo_notices;
 pub mod demo_programs;
 pub mod demo_riders;

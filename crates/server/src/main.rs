@@ -188,6 +188,7 @@ fn log_seed(seeded: &seed::Seeded) {
         programs = seeded.programs,
         riders = seeded.riders,
         cases = seeded.cases,
+        grant_applications = seeded.grant_applications,
         "demo data loaded"
     );
 }
@@ -228,6 +229,12 @@ fn print_seed(seeded: &seed::Seeded, data_dir: &Path, passwords: bool) {
         println!(
             "{} dispute case(s) filed by demo riders (console: 维权案件)",
             seeded.cases
+        );
+    }
+    if seeded.grant_applications > 0 {
+        println!(
+            "{} hardship-grant application(s) in every state, paid ones included (console: 困难帮扶)",
+            seeded.grant_applications
         );
     }
     if !seeded.posters.is_empty() {

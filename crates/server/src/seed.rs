@@ -72,6 +72,8 @@ pub struct Seeded {
     pub broadcasts: usize,
     /// Demo dispute cases filed.
     pub cases: usize,
+    /// Demo hardship-grant applications made.
+    pub grant_applications: usize,
 }
 
 impl Seeded {
@@ -83,6 +85,7 @@ impl Seeded {
             && self.riders == 0
             && self.broadcasts == 0
             && self.cases == 0
+            && self.grant_applications == 0
     }
 }
 
@@ -242,6 +245,7 @@ pub async fn seed(state: &AppState, data_dir: &Path) -> anyhow::Result<Seeded> {
     // After the riders: they are who it reaches.
     seeded.broadcasts = usize::from(crate::demo_notices::seed(state, issuer, staff_phone).await?);
     seeded.cases = crate::demo_cases::seed(state).await?;
+    seeded.grant_applications = crate::demo_grants::seed(state).await?;
     Ok(seeded)
 }
 

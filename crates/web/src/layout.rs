@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use maud::{html, Markup, DOCTYPE};
+use platform::money::Fen;
 
 use crate::assets;
 use crate::i18n::{html_lang, Lang, Pick};
@@ -21,6 +22,7 @@ pub enum Section {
     Broadcasts,
     Programs,
     Cases,
+    Grants,
     Stations,
     Scan,
     Audit,
@@ -28,7 +30,7 @@ pub enum Section {
 }
 
 impl Section {
-    const ALL: [Section; 12] = [
+    const ALL: [Section; 13] = [
         Section::Home,
         Section::Orgs,
         Section::Applications,
@@ -37,6 +39,7 @@ impl Section {
         Section::Programs,
         Section::Broadcasts,
         Section::Cases,
+        Section::Grants,
         Section::Stations,
         Section::Scan,
         Section::Audit,
@@ -53,6 +56,7 @@ impl Section {
             Section::Broadcasts => "/console/broadcasts",
             Section::Programs => "/console/programs",
             Section::Cases => "/console/cases",
+            Section::Grants => "/console/grants",
             Section::Stations => "/console/stations",
             Section::Scan => "/console/scan",
             Section::Audit => "/console/audit",
@@ -70,6 +74,7 @@ impl Section {
             Section::Broadcasts => lang.t("群发通知", "Broadcasts"),
             Section::Programs => lang.t("活动", "Programs"),
             Section::Cases => lang.t("维权案件", "Cases"),
+            Section::Grants => lang.t("困难帮扶", "Hardship grants"),
             Section::Stations => lang.t("驿站", "Stations"),
             Section::Scan => lang.t("扫码核销", "Scan"),
             Section::Audit => lang.t("操作日志", "Audit log"),
@@ -171,4 +176,9 @@ pub fn when(at: chrono::DateTime<chrono::Utc>) -> String {
     platform::clock::local(at)
         .format("%Y-%m-%d %H:%M")
         .to_string()
+}
+
+/// An amount in fen as staff read it: `¥1,234.56` (the raw number when out of range).
+pub fn yuan(fen: i64) -> String {
+    Fen::new(fen).map_or_else(|| fen.to_string(), Fen::yuan_label)
 }

@@ -11,6 +11,7 @@ mod browser_public_pages;
 mod console;
 mod console_case_steps;
 mod console_cases;
+mod console_grants;
 mod console_members;
 mod console_programs;
 mod demo_data;

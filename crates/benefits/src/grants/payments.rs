@@ -445,6 +445,13 @@ pub fn export(
     Ok(csv::render(FINANCE_COLUMNS, &rows, lang))
 }
 
+/// The finance file as a download, named after the batch.
+pub fn finance_download(batch_id: i64, file: String) -> actix_web::HttpResponse {
+    let ascii = format!("grant-batch-{batch_id}");
+    let name = format!("困难帮扶发放批次-{batch_id}");
+    csv::download(&ascii, &name, file)
+}
+
 /// Settles the pending payment of application `id` in batch `batch_id` with `outcome`;
 /// `payment_not_pending` when it is not pending there (settled already, or another batch's).
 fn settle_one(

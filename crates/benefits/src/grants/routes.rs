@@ -448,9 +448,7 @@ async fn grant_batch_finance_file(
             payments::export(conn, &protector, (&caller.user, &caller.actor), id, lang)
         })
         .await?;
-    let ascii = format!("grant-batch-{id}");
-    let name = format!("困难帮扶发放批次-{id}");
-    Ok(platform::csv::download(&ascii, &name, file))
+    Ok(payments::finance_download(id, file))
 }
 
 /// Record what the finance office reported for a batch: the applications paid, and those

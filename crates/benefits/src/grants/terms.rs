@@ -328,3 +328,37 @@ pub(crate) fn share_of(conn: &mut DbConn, program_id: i64, org_id: i64) -> Resul
     }
     Err(Error::new(ErrorCode::NotEligibleOrg))
 }
+
+/// A grant program as the lists of an org's pages name it.
+#[derive(Debug, Clone)]
+pub struct GrantProgramRef {
+    pub id: i64,
+    pub title: String,
+    pub status: crate::vocab::ProgramStatus,
+}
+
+/// The use case: the grant programs that concern `org_id`, newest first: issued by it or by
+/// an org above it (whose budget reaches its applicants) or below it.
+pub fn concerning(conn: &mut DbConn, user: &AuthUser, org_id: i64) -> Result<Vec<GrantProgramRef>> {
+    use platform::schema::{org_closure as oc, programs as p};
+    staff::require(conn, user, org_id)?;
+    let above = oc::table
+        .filter(oc::descendant_id.eq(org_id))
+        .select(oc::ancestor_id);
+    let below = oc::table
+        .filter(oc::ancestor_id.eq(org_id))
+        .select(oc::descendant_id);
+    let rows: Vec<(i64, String, String)> = p::table
+        .filter(p::kind.eq(ProgramKind::HardshipGrant.as_str()))
+        .filter(p::org_id.eq_any(above).or(p::org_id.eq_any(below)))
+        .order(p::id.desc())
+        .limit(200)
+        .select((p::id, p::title, p::status))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, title, status)| {
+            let status = crate::vocab::ProgramStatus::try_from(status).map_err(Error::internal)?;
+            Ok(GrantProgramRef { id, title, status })
+        })
+        .collect()
+}

@@ -4,7 +4,6 @@
 
 use actix_web::{web, HttpRequest};
 use maud::{html, Markup};
-use platform::money::Fen;
 use platform::pagination::{Cursor, PageQuery, Paged};
 use platform::text::{Prose, Text};
 use platform::{Db, Error, ErrorCode};
@@ -24,7 +23,7 @@ use crate::errors::PageResult;
 use crate::forms::{optional, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::labels;
-use crate::layout::{self, csrf, Section};
+use crate::layout::{self, csrf, yuan, Section};
 use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -44,10 +43,6 @@ pub struct QueueQuery {
     org: Option<i64>,
     state: Option<String>,
     cursor: Option<Cursor>,
-}
-
-fn yuan(fen: i64) -> String {
-    Fen::new(fen).map_or_else(|| fen.to_string(), Fen::yuan_label)
 }
 
 async fn queue_page(req: HttpRequest, staff: Staff, query: web::Query<QueueQuery>) -> PageResult {

@@ -7,6 +7,9 @@ pub mod broadcasts;
 pub mod case_rota;
 pub mod case_steps;
 pub mod cases;
+pub mod grant_batches;
+pub mod grant_program;
+pub mod grants;
 pub mod home;
 pub mod join_codes;
 pub mod members;
@@ -51,6 +54,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(case_rota::routes)
             .configure(case_steps::routes)
             .configure(cases::routes)
+            // Before grants: `/grants/batches`, `/grants/new`, `/grants/notice` and
+            // `/grants/stats` would match its `/grants/{id}`.
+            .configure(grant_batches::routes)
+            .configure(grant_program::routes)
+            .configure(grants::routes)
             .configure(orgs::routes)
             // Before programs: `/programs/{id}/sessions` would match its `/programs/{id}/{step}`.
             .configure(sessions::routes)
