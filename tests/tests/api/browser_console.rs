@@ -447,6 +447,16 @@ async fn a_case(app: &TestApp, org: i64) -> i64 {
         .unwrap()
 }
 
+/// The city's hardship grant and a Xuanwu rider's application to it: (program, application).
+async fn a_grant(app: &TestApp, d: &gigunion_tests::Districts) -> (i64, i64) {
+    let program = super::grants::grant_for(app, d, 2).await;
+    let rider = app.bulk_members(d.xuanwu, 5960, 1, "rider").await.remove(0);
+    let body = super::grants::application(app, serde_json::json!([]), [20, 8]);
+    let (status, view) = super::grants::apply(app, program, &rider, &body).await;
+    assert_eq!(status, 201, "{view}");
+    (program, view["id"].as_i64().unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_console_page_fits_a_laptop_and_a_phone() {
     let app = console_app().await;
@@ -458,6 +468,7 @@ async fn every_console_page_fits_a_laptop_and_a_phone() {
     applicants(&app, &d.staff_a, d.xuanwu, &[10, 11]).await;
     let shown = with_data(&app, &d).await;
     let case = a_case(&app, d.xuanwu).await;
+    let (grant_program, grant) = a_grant(&app, &d).await;
     let Some(browser) = Browser::open(&app, LAPTOP).await else {
         return;
     };
@@ -535,6 +546,32 @@ async fn every_console_page_fits_a_laptop_and_a_phone() {
             "case-stats",
             format!("/console/cases/stats?org={x}"),
             "#period",
+        ),
+        (
+            "grants",
+            format!("/console/grants?org={x}"),
+            "tr[data-grant]",
+        ),
+        ("grant", format!("/console/grants/{grant}"), "#review"),
+        (
+            "grant-notice",
+            format!("/console/grants/notice?org={x}&program={grant_program}"),
+            "#program-picker",
+        ),
+        (
+            "grant-batches",
+            format!("/console/grants/batches?org={x}&program={grant_program}"),
+            "#new-batch",
+        ),
+        (
+            "grant-stats",
+            format!("/console/grants/stats?org={x}&program={grant_program}"),
+            "#grant-stats",
+        ),
+        (
+            "grant-new",
+            format!("/console/grants/new?org={}", d.city),
+            "#new-grant-program",
         ),
     ];
     for (name, path, shows) in &pages {
