@@ -121,6 +121,25 @@ impl SealedFiles {
         .await?
     }
 
+    /// A handed-in file to send back: the bytes under `key` and the sealed name the phone sent,
+    /// each opened with its context (`name_context`, `file_context`).
+    pub async fn download(
+        &self,
+        (key, media_type, sealed_name): (String, String, String),
+        (name_context, file_context): (String, String),
+    ) -> Result<Download> {
+        let name = self
+            .protector
+            .open(&name_context, &sealed_name)
+            .map_err(Error::internal)?;
+        let bytes = self.get(key, file_context).await?;
+        Ok(Download {
+            bytes,
+            media_type,
+            name: String::from_utf8(name).map_err(Error::internal)?,
+        })
+    }
+
     /// Removes a file no row refers to any more. Failing leaves a sealed orphan behind, which
     /// is no reason to fail the request that replaced or refused it.
     pub async fn delete_quietly(&self, key: String) {

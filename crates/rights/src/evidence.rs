@@ -175,20 +175,9 @@ fn stored(conn: &mut DbConn, case_id: i64, evidence_id: i64) -> Result<(String, 
         .first(conn)?)
 }
 
-async fn fetch(
-    files: &SealedFiles,
-    (key, media_type, name): (String, String, String),
-) -> Result<Download> {
-    let name = files
-        .protector()
-        .open(&name_context(&key), &name)
-        .map_err(Error::internal)?;
-    let bytes = files.get(key.clone(), file_context(&key)).await?;
-    Ok(Download {
-        bytes,
-        media_type,
-        name: String::from_utf8(name).map_err(Error::internal)?,
-    })
+async fn fetch(files: &SealedFiles, found: (String, String, String)) -> Result<Download> {
+    let contexts = (name_context(&found.0), file_context(&found.0));
+    files.download(found, contexts).await
 }
 
 /// The use case: a claimant downloads a file of their case.

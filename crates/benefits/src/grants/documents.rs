@@ -168,21 +168,9 @@ fn stored(conn: &mut DbConn, id: i64, document_id: i64) -> Result<(String, Strin
         .first(conn)?)
 }
 
-async fn fetch(
-    files: &GrantFiles,
-    (key, media_type, name): (String, String, String),
-) -> Result<Download> {
-    let name = files
-        .0
-        .protector()
-        .open(&name_context(&key), &name)
-        .map_err(Error::internal)?;
-    let bytes = files.0.get(key.clone(), file_context(&key)).await?;
-    Ok(Download {
-        bytes,
-        media_type,
-        name: String::from_utf8(name).map_err(Error::internal)?,
-    })
+async fn fetch(files: &GrantFiles, found: (String, String, String)) -> Result<Download> {
+    let contexts = (name_context(&found.0), file_context(&found.0));
+    files.0.download(found, contexts).await
 }
 
 /// The use case: the applicant downloads one of their documents.

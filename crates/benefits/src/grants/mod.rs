@@ -8,6 +8,7 @@
 //! read the figures ([`stats`]).
 
 pub mod apply;
+pub mod batches;
 pub mod documents;
 mod notify;
 pub mod order_counts;

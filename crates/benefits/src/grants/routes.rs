@@ -1,8 +1,11 @@
 //! HTTP in and out for hardship grants; the rules live in the modules named for them.
 
+mod evidence;
+
 use actix_web::{web, HttpResponse};
 use identity::auth::Caller;
 use identity::{AuthUser, Identity};
+use membership::roster_csv::CsvLang;
 use platform::audit::Actor;
 use platform::crypto::DataProtector;
 use platform::error::Problem;
@@ -10,29 +13,18 @@ use platform::extract::{Json, Query};
 use platform::http::JSON_LIMIT;
 use platform::pagination::{PageQuery, Paged};
 use platform::{Db, DbConn, Result};
-use serde::Serialize;
-use utoipa::ToSchema;
-
-use membership::roster_csv::CsvLang;
-use serde::Deserialize;
-use utoipa::IntoParams;
-
-use actix_web::HttpRequest;
-use platform::csv_import::{self, ImportProblem};
-use platform::error::Lang;
-
-use platform::files::AddFile;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::apply::{self, ApplyForGrant, Payout};
-use super::documents::{self, GrantDocumentView, GrantFiles};
-use super::order_counts::{self, OrderCountsImported, OrderCountsQuery};
-use super::payments::{
-    self, BatchFilter, CreateBatch, GrantBatchRow, GrantBatchView, PaymentResults,
-};
+use super::batches::{self, BatchFilter, GrantBatchRow, GrantBatchView};
+use super::order_counts;
+use super::payments::{self, CreateBatch, PaymentResults};
 use super::review::{self, GrantQueueFilter, GrantQueueRow, RejectGrant, StepNote, Verify};
 use super::stats::{self, GrantStats, GrantStatsQuery};
 use super::terms::{self, CreateGrantProgram, GrantProgramView, GrantTermsView};
 use super::views::{self, GrantApplicationView, GrantNotice};
+use evidence::*;
 
 platform::api! {
     /// The grants part of the OpenAPI document.
@@ -401,7 +393,7 @@ async fn org_grant_batches(
 ) -> Result<HttpResponse> {
     let (org_id, filter, page) = (id.into_inner(), filter.into_inner(), page.page());
     let list = db
-        .run(move |conn| payments::list(conn, &user, org_id, &filter, page))
+        .run(move |conn| batches::list(conn, &user, org_id, &filter, page))
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
@@ -415,7 +407,7 @@ async fn grant_batch(
     id: web::Path<i64>,
 ) -> Result<HttpResponse> {
     let id = id.into_inner();
-    let view = db.run(move |conn| payments::view(conn, &user, id)).await?;
+    let view = db.run(move |conn| batches::view(conn, &user, id)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -445,10 +437,10 @@ async fn grant_batch_finance_file(
     let lang = query.lang.unwrap_or_default().into();
     let file = db
         .write(move |conn| {
-            payments::export(conn, &protector, (&caller.user, &caller.actor), id, lang)
+            batches::export(conn, &protector, (&caller.user, &caller.actor), id, lang)
         })
         .await?;
-    Ok(payments::finance_download(id, file))
+    Ok(batches::finance_download(id, file))
 }
 
 /// Record what the finance office reported for a batch: the applications paid, and those
@@ -489,117 +481,4 @@ async fn grant_stats(
         .run(move |conn| stats::figures(conn, &user, program_id, org_id))
         .await?;
     Ok(HttpResponse::Ok().json(figures))
-}
-
-/// Import the monthly order counts a platform or federation provided (`text/csv`, UTF-8 or
-/// GBK/GB18030; columns 身份证号/`id_number`, 月份/`month` as `2026-10`, 单量/`orders`; up to
-/// 50,000 rows, 4 MiB), so the program's orders rule is checked from them instead of the
-/// worker's declaration. Only keyed hashes of the ID numbers are stored. All rows or, when any
-/// is invalid, none: the 422 lists each faulty row and column with why.
-#[utoipa::path(post, path = "/v1/admin/programs/{id}/order-counts", tag = "grants", params(OrderCountsQuery,
-        ("Idempotency-Key" = Option<String>, Header, description = RETRY)),
-    request_body(content = String, content_type = "text/csv"),
-    security(("bearer" = [])),
-    responses((status = 201, body = OrderCountsImported),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 413, body = Problem), (status = 415, body = Problem),
-        (status = 422, body = ImportProblem, content_type = "application/problem+json",
-            description = "Invalid rows (`csv_invalid`, nothing written), or an unreadable file, a bad `source` or `encoding` (`invalid_field`)")))]
-async fn import_order_counts(
-    req: HttpRequest,
-    db: web::Data<Db>,
-    protector: web::Data<DataProtector>,
-    caller: Caller,
-    id: web::Path<i64>,
-    query: Query<OrderCountsQuery>,
-    payload: web::Payload,
-) -> Result<HttpResponse> {
-    let (program_id, query) = (id.into_inner(), query.into_inner());
-    let declared = query.charset()?;
-    if !csv_import::is_csv(&req) {
-        return Err(platform::Error::new(
-            platform::ErrorCode::UnsupportedMediaType,
-        ));
-    }
-    // Scope first, so that a stranger learns nothing from how the file is judged.
-    let user = caller.user.clone();
-    db.run(move |conn| order_counts::require_importer(conn, &user, program_id))
-        .await?;
-    let body = csv_import::read_body(payload, order_counts::MAX_BYTES).await?;
-    let lang = Lang::from_accept_language(
-        req.headers()
-            .get(actix_web::http::header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok()),
-    );
-    let today = platform::clock::today();
-    let hashing = protector.clone();
-    let parsed = web::block(move || {
-        order_counts::parse(&body, declared, today, order_counts::hasher(&hashing))
-    })
-    .await
-    .map_err(platform::Error::internal)?;
-    let rows = match parsed {
-        Ok(rows) => rows,
-        Err(refusal) => return csv_import::refused(refusal, lang, declared),
-    };
-    let imported = db
-        .write(move |conn| {
-            let who = (&caller.user, &caller.actor);
-            order_counts::store(conn, who, program_id, &query.source, rows)
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(imported))
-}
-
-/// Add a document to one of the caller's undecided grant applications (what the terms ask
-/// for: screenshots of the orders, a diagnosis): a whole PDF, JPEG, PNG or WebP of at most
-/// 5 MiB, base64; at most 10 an application.
-#[utoipa::path(post, path = "/v1/me/grant-applications/{id}/documents", tag = "grants", request_body = AddFile,
-    params(("Idempotency-Key" = Option<String>, Header, description = RETRY)),
-    security(("bearer" = [])),
-    responses((status = 201, body = GrantDocumentView), (status = 401, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem)))]
-async fn add_grant_document(
-    db: web::Data<Db>,
-    files: web::Data<GrantFiles>,
-    caller: Caller,
-    id: web::Path<i64>,
-    body: Json<AddFile>,
-) -> Result<HttpResponse> {
-    let upload = body.into_inner().validate()?;
-    let who = (caller.user.account_id, caller.actor);
-    let view = documents::add(&db, &files, who, id.into_inner(), upload).await?;
-    Ok(HttpResponse::Created().json(view))
-}
-
-/// One document of one of the caller's grant applications.
-#[utoipa::path(get, path = "/v1/me/grant-applications/{id}/documents/{document_id}", tag = "grants",
-    params(("id" = i64, Path), ("document_id" = i64, Path)),
-    security(("bearer" = [])),
-    responses((status = 200, description = "The file, as its type", content(("application/pdf"), ("image/jpeg"), ("image/png"), ("image/webp"))), (status = 401, body = Problem), (status = 404, body = Problem)))]
-async fn my_grant_document(
-    db: web::Data<Db>,
-    files: web::Data<GrantFiles>,
-    user: AuthUser,
-    path: web::Path<(i64, i64)>,
-) -> Result<HttpResponse> {
-    let (id, document_id) = path.into_inner();
-    let file = documents::for_applicant(&db, &files, user.account_id, (id, document_id)).await?;
-    Ok(file.response("grant-document", document_id))
-}
-
-/// One document of an application of the caller's subtree; recorded in the audit log.
-#[utoipa::path(get, path = "/v1/admin/grant-applications/{id}/documents/{document_id}", tag = "grants",
-    params(("id" = i64, Path), ("document_id" = i64, Path)),
-    security(("bearer" = [])),
-    responses((status = 200, description = "The file, as its type", content(("application/pdf"), ("image/jpeg"), ("image/png"), ("image/webp"))), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn staff_grant_document(
-    db: web::Data<Db>,
-    files: web::Data<GrantFiles>,
-    caller: Caller,
-    path: web::Path<(i64, i64)>,
-) -> Result<HttpResponse> {
-    let (id, document_id) = path.into_inner();
-    let who = (caller.user, caller.actor);
-    let file = documents::for_staff(&db, &files, who, (id, document_id)).await?;
-    Ok(file.response("grant-document", document_id))
 }

@@ -4,10 +4,8 @@
 //! or failed with the bank's reason. Each page calls the use case the JSON route calls.
 
 use actix_web::{web, HttpRequest};
-use benefits::grants::payments::{
-    self, BatchFilter, CreateBatch, FailedPayment, GrantBatchRow, GrantBatchView, PaymentLine,
-    PaymentResults,
-};
+use benefits::grants::batches::{self, BatchFilter, GrantBatchRow, GrantBatchView, PaymentLine};
+use benefits::grants::payments::{self, CreateBatch, FailedPayment, PaymentResults};
 use benefits::grants::vocab::PaymentOutcome;
 use maud::{html, Markup};
 use platform::crypto::DataProtector;
@@ -64,7 +62,7 @@ async fn list(req: HttpRequest, staff: Staff, query: web::Query<ListQuery>) -> P
             let Some(org_id) = choice.current else {
                 return Ok((choice, filter.program_id, None));
             };
-            let batches = payments::list(conn, &user, org_id, &filter, page)?;
+            let batches = batches::list(conn, &user, org_id, &filter, page)?;
             let programs = programs_of(conn, &user, org_id, filter.program_id)?;
             Ok((choice, filter.program_id, Some((programs, batches))))
         })
@@ -203,7 +201,7 @@ fn outcome_label(lang: Lang, outcome: PaymentOutcome) -> &'static str {
 async fn batch_page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResult {
     let db = app_data::<Db>(&req)?;
     let (id, user) = (id.into_inner(), staff.user.clone());
-    let view = db.run(move |conn| payments::view(conn, &user, id)).await?;
+    let view = db.run(move |conn| batches::view(conn, &user, id)).await?;
     let lang = staff.lang;
     let title = format!("{} #{}", lang.t("发放批次", "Payment batch"), id);
     let body = html! {
@@ -351,7 +349,7 @@ async fn finance_file(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> Pag
     let id = id.into_inner();
     let (user, actor, lang) = (staff.user.clone(), staff.actor.clone(), staff.lang);
     let file = db
-        .write(move |conn| payments::export(conn, &protector, (&user, &actor), id, lang))
+        .write(move |conn| batches::export(conn, &protector, (&user, &actor), id, lang))
         .await?;
-    Ok(payments::finance_download(id, file))
+    Ok(batches::finance_download(id, file))
 }
