@@ -133,6 +133,12 @@ pub fn confirm(
             .first(conn)?;
         match (BookingStatus::parse(&status), offer) {
             (Some(BookingStatus::Booked | BookingStatus::CheckedIn), None) => {}
+            // Offered between the UPDATE and this read: a sweep promoted the waiting booking
+            // and committed in between (PostgreSQL reads each statement's own snapshot). The
+            // offer is open: confirm it.
+            (Some(BookingStatus::Booked), Some(until)) if until > now => {
+                return confirm(conn, account_id, id, now);
+            }
             (Some(BookingStatus::Booked), Some(_)) | (Some(BookingStatus::Lapsed), _) => {
                 return Err(Error::new(ErrorCode::OfferLapsed))
             }
