@@ -348,11 +348,22 @@ async fn several_dispatchers_deliver_a_backlog_with_no_delivery_claimed_twice() 
     }))
     .await;
     assert!(sent.iter().sum::<usize>() <= 600, "{sent:?}");
-    let mut conn = app.db.get().unwrap();
-    let rows: Vec<(Option<chrono::NaiveDateTime>, i32)> = d::table
-        .select((d::sent_at, d::attempts))
-        .load(&mut *conn)
-        .unwrap();
+    // The app's own dispatcher may still be sending a batch it leased when the three above
+    // found nothing left to claim: wait for it rather than read its rows half-way.
+    let load = || {
+        let mut conn = app.db.get().unwrap();
+        d::table
+            .select((d::sent_at, d::attempts))
+            .load::<(Option<chrono::NaiveDateTime>, i32)>(&mut *conn)
+            .unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut rows = load();
+    while rows.iter().any(|(sent_at, _)| sent_at.is_none()) && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        rows = load();
+    }
     assert_eq!(rows.len(), 600);
     assert!(
         rows.iter().all(|(sent_at, _)| sent_at.is_some()),
