@@ -22,6 +22,7 @@ pub use serde_json;
 pub mod browser;
 pub mod console;
 pub mod databases;
+pub mod phone;
 pub mod proxy;
 
 use databases::PgDatabase;
@@ -91,6 +92,8 @@ async fn spawn(tune: impl FnOnce(&mut IdentityConfig), redis: Option<&str>) -> T
     settings.sms_sender = format!("file:{}", sms_file.display());
     settings.metrics_token = Some(METRICS_TOKEN.to_owned());
     settings.cors_allowed_origins = CORS_ORIGIN.to_owned();
+    settings.app_download_url = Some(APP_DOWNLOAD_URL.to_owned());
+    settings.app_link = Some(APP_LINK.to_owned());
 
     let db = Db::connect(&database_url).expect("open database");
     db.migrate().expect("migrate");
@@ -141,6 +144,10 @@ pub const PASSWORD: &str = "rider2026";
 
 /// The one web-app origin test apps allow cross-origin calls from.
 pub const CORS_ORIGIN: &str = "https://console.example.cn";
+/// Where the join flow sends a rider for the app, in tests.
+pub const APP_DOWNLOAD_URL: &str = "https://app.example.cn/download";
+/// The link that opens the app, in tests.
+pub const APP_LINK: &str = "gigunion://membership";
 
 /// The bearer token test apps require on `/metrics`.
 pub const METRICS_TOKEN: &str = "metrics-token-for-tests";

@@ -18,6 +18,7 @@ pub mod sign_in_sessions;
 pub mod signin;
 pub mod sms;
 pub mod tokens;
+pub mod web_sessions;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -138,6 +138,7 @@ impl PersonalData for IdentityData {
             "real_name_profiles",
             "refresh_tokens",
             "console_sessions",
+            "web_sessions",
             "trusted_browsers",
             "consents",
             "idempotency_keys",
@@ -202,6 +203,13 @@ impl PersonalData for IdentityData {
                         "expires_at": expires.and_utc() })
             })
             .collect();
+        let web: Vec<Value> = crate::web_sessions::of_account(conn, account_id)?
+            .into_iter()
+            .map(|(created, seen, expires)| {
+                json!({ "signed_in_at": created.and_utc(), "last_seen_at": seen.and_utc(),
+                        "expires_at": expires.and_utc() })
+            })
+            .collect();
         Ok(json!({
             "account": {
                 "id": account_id,
@@ -214,6 +222,7 @@ impl PersonalData for IdentityData {
             "consents": consents(conn, account_id)?,
             "sessions": sessions,
             "console_sessions": console,
+            "web_sessions": web,
         }))
     }
 
@@ -222,6 +231,7 @@ impl PersonalData for IdentityData {
         diesel::delete(rt::table.filter(rt::account_id.eq(account_id))).execute(conn)?;
         diesel::delete(cs::table.filter(cs::account_id.eq(account_id))).execute(conn)?;
         diesel::delete(tb::table.filter(tb::account_id.eq(account_id))).execute(conn)?;
+        crate::web_sessions::end_all(conn, account_id)?;
         diesel::delete(ik::table.filter(ik::account_id.eq(account_id))).execute(conn)?;
         // The records stay, withdrawn: they show processing had a lawful basis while it lasted.
         withdraw_consents(conn, account_id, None)?;

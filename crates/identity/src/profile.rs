@@ -51,6 +51,22 @@ pub struct ProfileView {
     pub consent_policy: String,
 }
 
+/// The real-name profile as the worker typed it, checked once for the app and the web page:
+/// the name, the ID number (checksum and birth date against today), and the consent box.
+pub fn parse_profile(
+    legal_name: &str,
+    id_number: &str,
+    consent: Option<bool>,
+) -> Result<(LegalName, IdNumber)> {
+    let name = LegalName::parse(legal_name)?;
+    let number = IdNumber::parse(id_number, platform::clock::today())
+        .ok_or_else(|| Error::invalid(ErrorCode::InvalidIdNumber, "id_number"))?;
+    if consent != Some(true) {
+        return Err(Error::invalid(ErrorCode::ConsentRequired, "consent"));
+    }
+    Ok((name, number))
+}
+
 impl Identity {
     /// Creates or replaces the caller's profile. `id_number_taken` when another account holds
     /// the same ID number. Runs inside a write transaction.

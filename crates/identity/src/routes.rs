@@ -17,12 +17,11 @@ use utoipa::{Modify, ToSchema};
 
 use crate::accounts::StaffScope;
 use crate::auth::Caller;
-use crate::id_number::IdNumber;
 use crate::otp;
 use crate::password::Password;
 use crate::personal_data;
 use crate::phone::Phone;
-use crate::profile::{LegalName, ProfileView};
+use crate::profile::{parse_profile, ProfileView};
 use crate::sign_in_sessions::TokenPair;
 use crate::{AuthUser, Identity};
 use notices::*;
@@ -357,13 +356,7 @@ async fn put_identity(
     user: AuthUser,
     body: Json<IdentityRequest>,
 ) -> Result<HttpResponse> {
-    let name = LegalName::parse(&body.legal_name)?;
-    let today = platform::clock::today();
-    let number = IdNumber::parse(&body.id_number, today)
-        .ok_or_else(|| Error::invalid(ErrorCode::InvalidIdNumber, "id_number"))?;
-    if body.consent != Some(true) {
-        return Err(Error::invalid(ErrorCode::ConsentRequired, "consent"));
-    }
+    let (name, number) = parse_profile(&body.legal_name, &body.id_number, body.consent)?;
     let this = id.clone().into_inner();
     let view = id
         .db

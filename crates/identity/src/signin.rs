@@ -113,6 +113,7 @@ impl Identity {
                     this.set_password_hash(conn, account_id, &hash)?;
                     this.revoke_all_sessions(conn, account_id)?;
                     this.end_console_sessions(conn, account_id)?;
+                    crate::web_sessions::end_all(conn, account_id)?;
                     Revocations::revoke(conn, account_id, at)
                 })
             })

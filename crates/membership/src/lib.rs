@@ -28,6 +28,10 @@ pub struct MembershipConfig {
     pub base_url: String,
     /// Lifetime of the e-card's QR token: short, so a screenshot cannot be passed around.
     pub card_ttl: Duration,
+    /// Where the join flow's last screen sends a rider to get the app (`APP_DOWNLOAD_URL`).
+    pub app_download_url: Option<String>,
+    /// The link that opens the installed app (`APP_LINK`, e.g. `gigunion://membership`).
+    pub app_link: Option<String>,
 }
 
 impl MembershipConfig {
@@ -35,6 +39,8 @@ impl MembershipConfig {
         MembershipConfig {
             base_url: base_url.into(),
             card_ttl: Duration::from_secs(60),
+            app_download_url: None,
+            app_link: None,
         }
     }
 }

@@ -69,6 +69,19 @@ diesel::table! {
 diesel::joinable!(refresh_tokens -> accounts (account_id));
 
 diesel::table! {
+    /// Workers signed in on the public pages (identity::web_sessions); tokens stored hashed.
+    web_sessions (id) {
+        id -> BigInt,
+        token_hash -> Text,
+        account_id -> BigInt,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     /// Staff console sign-ins (identity::console_sessions); tokens stored hashed.
     console_sessions (id) {
         id -> BigInt,
@@ -318,6 +331,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     consents,
     refresh_tokens,
     console_sessions,
+    web_sessions,
     trusted_browsers,
     real_name_profiles,
     idempotency_keys,

@@ -137,7 +137,9 @@ impl AppState {
             staff_scopes: Some(membership::staff::scopes),
             revocations,
         };
-        let membership = MembershipConfig::new(identity.config.issuer.clone());
+        let mut membership = MembershipConfig::new(identity.config.issuer.clone());
+        membership.app_download_url = settings.app_download_url.clone();
+        membership.app_link = settings.app_link.clone();
         let stations = stations::Stations::load(
             &db,
             stations::StationsConfig::new(identity.config.issuer.clone(), coord.is_redis()),
@@ -339,6 +341,8 @@ fn spawn_housekeeping(state: AppState) {
                 .run(identity::console_sessions::purge_expired)
                 .await;
             purged("expired console sessions", console);
+            let web = state.db.run(identity::web_sessions::purge_expired).await;
+            purged("expired web sessions", web);
             let visits = state
                 .db
                 .run(move |conn| stations::visits::purge_before(conn, keep.visits))

@@ -71,6 +71,12 @@ pub struct Settings {
     /// Public base URL of this service (token issuer, poster links); `http://BIND` when unset.
     #[arg(long, env = "PUBLIC_BASE_URL", global = true)]
     pub public_base_url: Option<String>,
+    /// Where the join flow's last screen sends a rider to get the union app.
+    #[arg(long, env = "APP_DOWNLOAD_URL", global = true)]
+    pub app_download_url: Option<String>,
+    /// The link that opens the installed union app from the join flow's last screen.
+    #[arg(long, env = "APP_LINK", global = true)]
+    pub app_link: Option<String>,
     /// Where the service keeps its files: generated keys (unless JWT_KEY_FILE / DATA_KEY are
     /// given), health-check report PDFs (`reports/`), and the demo data's QR posters
     /// (`posters/`) and logins (`demo-logins.txt`). Not the database: DATABASE_URL names it.

@@ -144,7 +144,29 @@ pub struct FeedbackRequest {
     pub body: Body,
 }
 
-/// The use case: a worker posts a message; a fault report flags the station.
+/// The use case as the API and the door page call it: the account's hourly limit, then
+/// [`post`] in a write, then, when a fault report flagged the station, this instance's index
+/// and the others catch up.
+pub async fn report(
+    db: &Db,
+    coord: &Coordinator,
+    stations: &Stations,
+    account_id: i64,
+    station_id: i64,
+    kind: FeedbackKind,
+    body: Body,
+) -> Result<FeedbackView> {
+    coord.throttle(&rate_key(account_id), RATE).await?;
+    let posted = db
+        .write(move |conn| post(conn, station_id, account_id, kind, &body))
+        .await?;
+    if posted.flag_changed {
+        stations.changed(db, coord).await;
+    }
+    Ok(posted.view)
+}
+
+/// A worker posts a message; a fault report flags the station (inside [`report`]).
 pub fn post(
     conn: &mut DbConn,
     station_id: i64,

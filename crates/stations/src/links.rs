@@ -5,7 +5,8 @@
 //! half the bytes of an answer. Each app gets two: Amap its universal web link (which opens the
 //! app when installed) and its app scheme; Baidu its app scheme and its web route page for
 //! phones without the app, which starts from the rider's position. The station's own page
-//! keeps both apps' main links.
+//! keeps both apps' main links, and Baidu's web page of the place for a browser that opens no
+//! app scheme (WeChat's).
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -29,7 +30,8 @@ pub struct NavLinks {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub baidu: Option<String>,
-    /// Baidu's web route page from the rider's position, for phones without the app.
+    /// Baidu's web page for phones without the app: in a nearby answer the route from the
+    /// rider's position, on the station's own page the place itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub baidu_web: Option<String>,
@@ -44,6 +46,9 @@ impl NavLinks {
             amap: Some(link(|out| write_amap(out, Micro::of(at), &encoded))),
             baidu: Some(link(|out| {
                 write_baidu(out, Micro::of(gcj02_to_bd09(at)), &encoded)
+            })),
+            baidu_web: Some(link(|out| {
+                write_baidu_marker(out, Micro::of(gcj02_to_bd09(at)), &encoded)
             })),
             ..NavLinks::default()
         }
@@ -165,6 +170,20 @@ fn write_baidu(out: &mut Vec<u8>, bd: Micro, encoded_name: &[u8]) {
     out.extend_from_slice(b"baidumap://map/direction?destination=");
     write_baidu_place(out, bd, encoded_name);
     out.extend_from_slice(b"&coord_type=bd09ll&mode=riding&src=gigunion");
+}
+
+/// Baidu's web page of a place, with its route button: what a browser with no Baidu app (or
+/// WeChat's, which opens no app scheme) can show; the station's own page has no rider position.
+fn write_baidu_marker(out: &mut Vec<u8>, bd: Micro, encoded_name: &[u8]) {
+    out.extend_from_slice(b"https://api.map.baidu.com/marker?location=");
+    write_fixed6(out, bd.lat);
+    out.push(b',');
+    write_fixed6(out, bd.lng);
+    out.extend_from_slice(b"&title=");
+    out.extend_from_slice(encoded_name);
+    out.extend_from_slice(b"&content=");
+    out.extend_from_slice(encoded_name);
+    out.extend_from_slice(b"&output=html&coord_type=bd09ll&src=gigunion");
 }
 
 /// A place as Baidu's links name one: `latlng:lat,lng|name:...` (BD-09).
@@ -305,7 +324,13 @@ mod tests {
         assert!(baidu.contains("coord_type=bd09ll"));
         assert!(baidu.contains("%E6%96%B0%E8%A1%97%E5%8F%A3")); // 新街口
         assert!(!baidu.contains(", "));
-        assert_eq!((links.amap_app, links.baidu_web), (None, None));
+        let web = links.baidu_web.unwrap();
+        assert!(web.starts_with(&format!(
+            "https://api.map.baidu.com/marker?location={:.6},{:.6}&title=%E6%96%B0",
+            bd.lat, bd.lng
+        )));
+        assert!(web.contains("&output=html&coord_type=bd09ll") && !web.contains("A&B"));
+        assert_eq!(links.amap_app, None);
     }
 
     #[test]

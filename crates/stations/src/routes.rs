@@ -385,16 +385,17 @@ async fn post_feedback(
 ) -> Result<HttpResponse> {
     let station_id = id.into_inner();
     let FeedbackRequest { kind, body: text } = body.into_inner();
-    coord
-        .throttle(&feedback::rate_key(user.account_id), feedback::RATE)
-        .await?;
-    let posted = db
-        .write(move |conn| feedback::post(conn, station_id, user.account_id, kind, &text))
-        .await?;
-    if posted.flag_changed {
-        stations.changed(&db, &coord).await;
-    }
-    Ok(HttpResponse::Created().json(posted.view))
+    let view = feedback::report(
+        &db,
+        &coord,
+        &stations,
+        user.account_id,
+        station_id,
+        kind,
+        text,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(view))
 }
 
 /// A station's board, newest first.

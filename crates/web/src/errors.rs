@@ -70,6 +70,65 @@ pub async fn render(
     Ok(res.into_response(page))
 }
 
+/// Middleware of the public pages' forms: a refusal the form itself could not answer (its
+/// token missing or stale, a body too large) goes back to the page the form was on, saying
+/// why, so the rider sees the form again; anything else is a page with a way home.
+pub async fn render_public(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = next.call(req).await?.map_into_boxed_body();
+    let Some(refusal) = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<PageError>())
+    else {
+        return Ok(res);
+    };
+    let lang = i18n::of(res.request());
+    let error = &refusal.0;
+    if error.code().status().is_server_error() {
+        tracing::error!(error = ?error, "public page failed");
+    }
+    let page = match came_from(res.request()) {
+        Some(back) if !error.code().status().is_server_error() => {
+            crate::public::session::back_to(res.request(), &back, Some(&refusal_text(lang, error)))
+        }
+        _ => public_page(error, lang),
+    };
+    Ok(res.into_response(page))
+}
+
+/// The path of the page of this site a form was posted from (its `Referer`).
+fn came_from(req: &HttpRequest) -> Option<String> {
+    let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
+    let host = req.connection_info().host().to_owned();
+    let rest = referer
+        .strip_prefix("https://")
+        .or_else(|| referer.strip_prefix("http://"))?;
+    let path = rest.strip_prefix(host.as_str())?;
+    let ours = path.starts_with("/j/") || path.starts_with("/s/");
+    (ours && !path.contains("//")).then(|| path.to_owned())
+}
+
+/// A refusal on a public page: what is wrong, and the way back to the start.
+pub fn public_page(error: &Error, lang: Lang) -> HttpResponse {
+    let code = error.code();
+    let title = if code.status().is_server_error() {
+        lang.t("服务暂时不可用", "Something went wrong")
+    } else {
+        lang.t("无法完成", "Could not be done")
+    };
+    let body = html! {
+        div.panel {
+            h1 { (title) }
+            p.refusal data-code=(code.as_str()) { (refusal_text(lang, error)) }
+            p.muted { (lang.t("请返回上一页重试。", "Go back to the previous page and try again.")) }
+        }
+    };
+    layout::bare(code.status(), lang, title, body)
+}
+
 /// The page for `error`; `back` is where signing in returns to.
 fn page(error: &Error, lang: Lang, back: Option<&str>) -> HttpResponse {
     let code = error.code();

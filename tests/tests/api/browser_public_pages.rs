@@ -26,7 +26,7 @@ async fn a_poster_page_names_the_union_it_joins() {
     assert_eq!(browser.text("h1").await, "南京市玄武区总工会");
     let body = browser.text("body").await;
     assert!(body.contains("2026 夏季骑手服务日"), "{body}");
-    assert!(body.contains("请打开工会 App"), "{body}");
+    assert!(body.contains("开始入会"), "{body}");
     browser.check_each_size("poster-landing").await;
     browser.close().await;
 }
@@ -40,7 +40,7 @@ async fn an_unknown_poster_code_says_joining_is_not_possible() {
 
     // Shaped like a code, but no union printed it.
     browser.goto("/j/AAAAAAAAAAAA").await;
-    assert_eq!(browser.text("h1").await, "无法入会");
+    assert_eq!(browser.text("h1").await, "无法用这个二维码入会");
     let body = browser.text("body").await;
     assert!(body.contains("入会码无效"), "{body}");
     browser.check_each_size("poster-unknown").await;

@@ -421,12 +421,12 @@ async fn coordinates_links_and_invalid_input() {
     let both = nearby(&app, &query).await;
     let all = ["amap", "amap_app", "baidu", "baidu_web"];
     assert_eq!(keys(&both["items"][0]["links"]), all);
-    // The station's own page keeps both apps' main links.
+    // The station's own page keeps both apps' main links, and Baidu's page of the place.
     let page = app
         .get(&format!("/v1/stations/{}", created["id"]), None)
         .await;
     let page: Value = page.json().await.unwrap();
-    assert_eq!(keys(&page["links"]), ["amap", "baidu"]);
+    assert_eq!(keys(&page["links"]), ["amap", "baidu", "baidu_web"]);
 
     for (query, field) in [
         ("lat=91&lng=118", "lat"),

@@ -1,5 +1,5 @@
 //! Join codes: the posters' codes of an org with their use counts; create one, revoke one,
-//! download its QR for printing.
+//! download its poster (PDF or PNG, see [`crate::posters`]) or its bare QR for printing.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDate;
@@ -17,13 +17,16 @@ use crate::errors::{refusal_text, PageResult};
 use crate::forms::{optional, Empty, Submitted};
 use crate::i18n::Pick;
 use crate::layout::{self, csrf, Section};
+use crate::posters::{self, Format};
 use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/join-codes", web::get().to(list))
         .route("/join-codes", web::post().to(create))
         .route("/join-codes/{code}/revoke", web::post().to(revoke))
-        .route("/join-codes/{code}/poster.png", web::get().to(poster));
+        .route("/join-codes/{code}/qr.png", web::get().to(qr_image))
+        .route("/join-codes/{code}/poster.pdf", web::get().to(poster_pdf))
+        .route("/join-codes/{code}/poster.png", web::get().to(poster_png));
 }
 
 #[derive(Deserialize)]
@@ -112,8 +115,14 @@ fn table(staff: &Staff, org: i64, codes: &Paged<JoinCodeView>) -> Markup {
                         td { (if code.auto_approve { lang.t("免审核", "none") } else { lang.t("需审核", "required") }) }
                         td { (if code.revoked { lang.t("已停用", "revoked") } else { lang.t("有效", "live") }) }
                         td { div.actions {
-                            a.button.secondary href=(format!("/console/join-codes/{}/poster.png", code.code))
-                                download=(format!("join-{}.png", code.code)) { (lang.t("下载海报二维码", "Poster QR")) }
+                            @if !code.revoked {
+                                a.button href=(format!("/console/join-codes/{}/poster.pdf", code.code))
+                                    data-poster="pdf" { (lang.t("下载海报（PDF）", "Poster (PDF)")) }
+                                a.button.secondary href=(format!("/console/join-codes/{}/poster.png", code.code))
+                                    data-poster="png" { (lang.t("下载海报（PNG）", "Poster (PNG)")) }
+                            }
+                            a.button.secondary href=(format!("/console/join-codes/{}/qr.png", code.code))
+                                download=(format!("join-{}.png", code.code)) { (lang.t("仅二维码", "QR only")) }
                             @if !code.revoked {
                                 form method="post" action=(format!("/console/join-codes/{}/revoke?org={org}", code.code)) {
                                     (csrf(staff))
@@ -208,8 +217,8 @@ async fn revoke(
     Ok(back(&staff, query.org, message))
 }
 
-/// The QR image for printing; the same use case as the API's poster image.
-async fn poster(req: HttpRequest, staff: Staff, code: web::Path<String>) -> PageResult {
+/// The bare QR image; the same use case as the API's QR image.
+async fn qr_image(req: HttpRequest, staff: Staff, code: web::Path<String>) -> PageResult {
     let db = app_data::<Db>(&req)?;
     let config = app_data::<MembershipConfig>(&req)?;
     let user = staff.user;
@@ -218,4 +227,23 @@ async fn poster(req: HttpRequest, staff: Staff, code: web::Path<String>) -> Page
         .run(move |conn| join_codes::poster_url(conn, &user, &code, &config.base_url))
         .await?;
     Ok(qr::poster(&url, qr::Format::Png, qr::Keep::Day)?)
+}
+
+async fn poster_pdf(req: HttpRequest, staff: Staff, code: web::Path<String>) -> PageResult {
+    poster(req, staff, code.into_inner(), Format::Pdf).await
+}
+
+async fn poster_png(req: HttpRequest, staff: Staff, code: web::Path<String>) -> PageResult {
+    poster(req, staff, code.into_inner(), Format::Png).await
+}
+
+/// The A4 poster to print; the same use case as the API's.
+async fn poster(req: HttpRequest, staff: Staff, code: String, format: Format) -> PageResult {
+    let db = app_data::<Db>(&req)?;
+    let base = app_data::<MembershipConfig>(&req)?.base_url.clone();
+    let user = staff.user;
+    let poster = db
+        .run(move |conn| posters::join(conn, &user, &code, &base))
+        .await?;
+    Ok(posters::download(poster, format).await?)
 }

@@ -1,5 +1,6 @@
 //! One station: create one, its page with the visits by day and by hour, edit it (coordinates
-//! in the system staff read them in, hours in the spreadsheet syntax, amenities), close it.
+//! in the system staff read them in, hours in the spreadsheet syntax, amenities), close it;
+//! download its door poster (PDF or PNG, see [`crate::posters`]).
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use maud::{html, Markup};
@@ -17,13 +18,16 @@ use crate::errors::{refusal_text, PageResult};
 use crate::forms::{optional, Empty, Submitted};
 use crate::i18n::{Lang, Pick};
 use crate::layout::{self, csrf, Section};
+use crate::posters::{self, Format};
 use crate::session::{app_data, Staff};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/stations/new", web::post().to(create))
         .route("/stations/{id}", web::get().to(page))
         .route("/stations/{id}/edit", web::post().to(edit))
-        .route("/stations/{id}/close", web::post().to(close));
+        .route("/stations/{id}/close", web::post().to(close))
+        .route("/stations/{id}/poster.pdf", web::get().to(poster_pdf))
+        .route("/stations/{id}/poster.png", web::get().to(poster_png));
 }
 
 /// The form's fields: empty for a new station in `org`, a station's for editing.
@@ -302,7 +306,11 @@ async fn page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResult 
             (if s.open_now { lang.t("现在开放", "open now") } else { lang.t("现在未开放", "closed now") }) }
         p.actions {
             a.button.secondary href=(format!("/console/stations?org={}", s.org.id)) { (lang.t("返回驿站列表", "Back to the stations")) }
-            a.button href=(format!("/console/stations/{id}/door.png")) download=(format!("station-{id}.png")) { (lang.t("下载门贴二维码", "Door QR")) }
+            @if s.status != StationStatus::Closed {
+                a.button href=(format!("/console/stations/{id}/poster.pdf")) data-poster="pdf" { (lang.t("下载海报（PDF）", "Door poster (PDF)")) }
+                a.button.secondary href=(format!("/console/stations/{id}/poster.png")) data-poster="png" { (lang.t("下载海报（PNG）", "Door poster (PNG)")) }
+            }
+            a.button.secondary href=(format!("/console/stations/{id}/door.png")) download=(format!("station-{id}.png")) { (lang.t("下载门贴二维码", "Door QR")) }
         }
         (visit_charts(lang, &stats))
         @if s.status != StationStatus::Closed {
@@ -315,6 +323,25 @@ async fn page(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResult 
         }
     };
     Ok(layout::console(&staff, Section::Stations, &s.name, body))
+}
+
+async fn poster_pdf(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResult {
+    poster(req, staff, id.into_inner(), Format::Pdf).await
+}
+
+async fn poster_png(req: HttpRequest, staff: Staff, id: web::Path<i64>) -> PageResult {
+    poster(req, staff, id.into_inner(), Format::Png).await
+}
+
+/// The A4 door poster to print; the same use case as the API's.
+async fn poster(req: HttpRequest, staff: Staff, id: i64, format: Format) -> PageResult {
+    let (db, _, stations) = parts(&req)?;
+    let base = stations.config.base_url.clone();
+    let user = staff.user;
+    let poster = db
+        .run(move |conn| posters::door(conn, &user, id, &base))
+        .await?;
+    Ok(posters::download(poster, format).await?)
 }
 
 fn visit_charts(lang: Lang, stats: &Stats) -> Markup {
