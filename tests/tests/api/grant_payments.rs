@@ -172,6 +172,19 @@ async fn approved_grants_are_paid_in_batches_once_and_the_figures_add_up() {
         (409, Some("payment_not_pending")),
         "paid once; nothing of the call is written"
     );
+    // A report longer than a batch can be is refused by its field, not as too large a body.
+    let reason = "户名与卡号不符".repeat(28);
+    let failed: Vec<Value> = (0..2001)
+        .map(|i| json!({ "application_id": i, "reason": reason }))
+        .collect();
+    let (status, long) = app
+        .call(Method::POST, &results, &staff, &json!({ "failed": failed }))
+        .await;
+    assert_eq!(
+        (status, long["field"].as_str()),
+        (422, Some("failed")),
+        "{long}"
+    );
     let (_, file) = csv_of(&app, batch_id, &staff).await;
     assert_eq!(
         file.trim_end().split("\r\n").count(),

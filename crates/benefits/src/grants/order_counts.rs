@@ -48,7 +48,7 @@ const MAX_ORDERS: u32 = 100_000;
 #[into_params(parameter_in = Query)]
 pub struct OrderCountsQuery {
     /// Who provided the file (`美团外卖`, `市快递行业协会`).
-    #[param(value_type = String, min_length = 1, max_length = 60)]
+    #[param(value_type = Text<60>, inline)]
     pub source: Text<60>,
     /// `utf-8` or `gb18030` (`gbk`); detected when absent.
     #[param(value_type = Option<String>)]

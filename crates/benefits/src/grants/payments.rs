@@ -33,6 +33,11 @@ use crate::vocab::{LedgerKind, ProgramKind};
 
 /// Most applications one batch takes; the rest wait for the next.
 pub const BATCH_MAX: i64 = 2000;
+/// The body limit of `POST /v1/admin/grant-batches/{id}/results`: a report naming a whole
+/// batch, every reason at its 200 characters written as JSON escapes (12 bytes for a character
+/// outside the BMP), still fits, so a list over [`BATCH_MAX`] is answered with the field it
+/// breaks rather than "payload too large".
+pub const RESULTS_LIMIT: usize = BATCH_MAX as usize * (200 * 12 + 64) + 64 * 1024;
 
 /// The body of `POST /v1/admin/programs/{id}/grant-batches`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -208,6 +213,11 @@ pub fn settle(
     body: PaymentResults,
 ) -> Result<GrantBatchView> {
     batches::batch_in_scope(conn, user, batch_id)?;
+    for (field, len) in [("paid", body.paid.len()), ("failed", body.failed.len())] {
+        if len > BATCH_MAX as usize {
+            return Err(Error::invalid(ErrorCode::InvalidField, field));
+        }
+    }
     let mut named: Vec<i64> = body.paid.clone();
     named.extend(body.failed.iter().map(|f| f.application_id));
     let count = named.len();

@@ -53,7 +53,7 @@ platform::api! {
         org_grant_batches,
         grant_batch,
         grant_batch_finance_file,
-        grant_batch_results: Kind::Creating(JSON_LIMIT),
+        grant_batch_results: Kind::Creating(payments::RESULTS_LIMIT),
         grant_stats,
         import_order_counts: Kind::Creating(order_counts::MAX_BYTES),
         add_grant_document: Kind::Creating(DOCUMENT_BODY_LIMIT),
